@@ -1,0 +1,190 @@
+// N-API surface of the addon: argument checks and conversions only. Policy lives in lib/;
+// the clone lives in parent/spawn.cc; the container side in child/.
+// Context: Node main thread, plus one waiter thread per child (WaitExit).
+#include <errno.h>
+#include <fcntl.h>
+#include <pty.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <napi.h>
+
+#include <thread>
+
+#include "parent/spawn.h"
+
+#ifndef P_PIDFD
+#define P_PIDFD 3
+#endif
+
+namespace {
+
+Napi::Value ThrowErrno(Napi::Env env, int err, const char *syscall) {
+  Napi::Error e = Napi::Error::New(env, std::string(syscall) + ": " + strerror(err));
+  e.Set("errno", Napi::Number::New(env, err));
+  e.Set("syscall", Napi::String::New(env, syscall));
+  e.ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
+bool BufferArg(const Napi::CallbackInfo &info, size_t i, const uint8_t **data, size_t *len) {
+  if (info.Length() <= i || !info[i].IsBuffer()) return false;
+  auto buf = info[i].As<Napi::Buffer<uint8_t>>();
+  *data = buf.Data();
+  *len = buf.Length();
+  return true;
+}
+
+Napi::Value OpTable(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  const auto &table = launch::OpTable();
+  Napi::Array out = Napi::Array::New(env, table.size());
+  for (size_t i = 0; i < table.size(); i++) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("name", table[i].name);
+    o.Set("code", table[i].code);
+    o.Set("sig", table[i].sig);
+    out.Set(uint32_t(i), o);
+  }
+  return out;
+}
+
+// validatePlan(buf): number of ops, or throws the validator's sentence.
+Napi::Value ValidatePlan(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  const uint8_t *data;
+  size_t len;
+  if (!BufferArg(info, 0, &data, &len)) {
+    Napi::TypeError::New(env, "validatePlan(buffer)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  launch::DecodedPlan plan;
+  std::string err;
+  if (!launch::DecodePlan(data, len, plan, err)) {
+    Napi::Error::New(env, err).ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  return Napi::Number::New(env, double(plan.ops.size()));
+}
+
+// spawn(plan: Buffer, cloneFlags: number, pidnsFd: number) -> { pid, pidfd, syncFd }
+Napi::Value Spawn(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  const uint8_t *data;
+  size_t len;
+  if (!BufferArg(info, 0, &data, &len) || info.Length() < 3 || !info[1].IsNumber() || !info[2].IsNumber()) {
+    Napi::TypeError::New(env, "spawn(plan, cloneFlags, pidnsFd)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  launch::DecodedPlan plan;
+  std::string err;
+  if (!launch::DecodePlan(data, len, plan, err)) {
+    Napi::Error::New(env, err).ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  uint64_t flags = uint64_t(info[1].As<Napi::Number>().Int64Value());
+  int pidns = info[2].As<Napi::Number>().Int32Value();
+  launch::SpawnResult r = launch::Spawn(plan, flags, pidns);
+  if (r.pid < 0) return ThrowErrno(env, r.err, r.syscall);
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("pid", r.pid);
+  o.Set("pidfd", r.pidfd);
+  o.Set("syncFd", r.sync_fd);
+  return o;
+}
+
+// waitExit(pidfd, callback): reaps the child on a thread of its own (never the libuv pool,
+// never waitpid(-1): libuv reaps its own children through SIGCHLD) and calls
+// callback(code, signal) on the main thread. The pidfd stays open; the caller closes it.
+Napi::Value WaitExit(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsFunction()) {
+    Napi::TypeError::New(env, "waitExit(pidfd, callback)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  int pidfd = info[0].As<Napi::Number>().Int32Value();
+  auto tsfn = Napi::ThreadSafeFunction::New(env, info[1].As<Napi::Function>(), "launch-wait", 0, 1);
+  std::thread([pidfd, tsfn]() mutable {
+    siginfo_t si;
+    memset(&si, 0, sizeof si);
+    int rc;
+    do rc = waitid(idtype_t(P_PIDFD), id_t(pidfd), &si, WEXITED); while (rc < 0 && errno == EINTR);
+    int code = -1, sig = 0, err = rc < 0 ? errno : 0;
+    if (rc == 0) {
+      if (si.si_code == CLD_EXITED) code = si.si_status;
+      else sig = si.si_status;
+    }
+    tsfn.BlockingCall([code, sig, err](Napi::Env env, Napi::Function cb) {
+      cb.Call({Napi::Number::New(env, code), Napi::Number::New(env, sig), Napi::Number::New(env, err)});
+    });
+    tsfn.Release();
+  }).detach();
+  return env.Undefined();
+}
+
+// pidfdSignal(pidfd, sig) -> 0 or errno. A pidfd cannot hit a recycled pid.
+Napi::Value PidfdSignal(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber()) {
+    Napi::TypeError::New(env, "pidfdSignal(pidfd, signal)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  long r = syscall(SYS_pidfd_send_signal, info[0].As<Napi::Number>().Int32Value(),
+                   info[1].As<Napi::Number>().Int32Value(), nullptr, 0);
+  return Napi::Number::New(env, r < 0 ? errno : 0);
+}
+
+// openPty() -> { master, slave }: both close-on-exec; the child dup2s the slave onto 0-2.
+Napi::Value OpenPty(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (master < 0) return ThrowErrno(env, errno, "posix_openpt");
+  if (grantpt(master) < 0 || unlockpt(master) < 0) {
+    int e = errno;
+    close(master);
+    return ThrowErrno(env, e, "unlockpt");
+  }
+  int slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (slave < 0) {
+    int e = errno;
+    close(master);
+    return ThrowErrno(env, e, "ioctl(TIOCGPTPEER)");
+  }
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("master", master);
+  o.Set("slave", slave);
+  return o;
+}
+
+// setWinsize(fd, rows, cols) -> 0 or errno.
+Napi::Value SetWinsize(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 3) return Napi::Number::New(env, EINVAL);
+  struct winsize ws;
+  memset(&ws, 0, sizeof ws);
+  ws.ws_row = (unsigned short)info[1].As<Napi::Number>().Uint32Value();
+  ws.ws_col = (unsigned short)info[2].As<Napi::Number>().Uint32Value();
+  int r = ioctl(info[0].As<Napi::Number>().Int32Value(), TIOCSWINSZ, &ws);
+  return Napi::Number::New(env, r < 0 ? errno : 0);
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("opTable", Napi::Function::New(env, OpTable));
+  exports.Set("validatePlan", Napi::Function::New(env, ValidatePlan));
+  exports.Set("spawn", Napi::Function::New(env, Spawn));
+  exports.Set("waitExit", Napi::Function::New(env, WaitExit));
+  exports.Set("pidfdSignal", Napi::Function::New(env, PidfdSignal));
+  exports.Set("openPty", Napi::Function::New(env, OpenPty));
+  exports.Set("setWinsize", Napi::Function::New(env, SetWinsize));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(launch_native, Init)

@@ -1,0 +1,212 @@
+/* The container's first process: walks the decoded plan, then execs the container's program.
+ *
+ * Context: the child of a fork-like clone3(2) of the multi-threaded Node process, already in
+ * the namespaces the clone flags created, with every signal blocked. Only async-signal-safe
+ * libc calls and raw syscalls from here to execve(2): another thread of the parent may have
+ * held the malloc lock at the moment of the clone. Nothing is parsed here: the parent decoded
+ * and validated the plan before cloning.
+ *
+ * On failure the child sends one lp_msg (op index, errno) on the sync socket and _exits; a
+ * successful execve closes that close-on-exec socket, so the parent reads EOF.
+ * Man pages: clone(2), setns(2), capabilities(7), prctl(2), user_namespaces(7), execve(2).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/capability.h>
+#include <linux/close_range.h>
+#include <sched.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "child/fsops.h"
+#include "common/plan.h"
+
+static int sync_fd = -1;
+
+static void send_msg(uint32_t type, uint32_t op, int err, uint32_t aux) {
+  struct lp_msg m = {type, op, err, aux};
+  ssize_t r;
+  do r = send(sync_fd, &m, sizeof m, MSG_NOSIGNAL); while (r < 0 && errno == EINTR);
+}
+
+static void __attribute__((noreturn)) fail(uint32_t op, int err, uint32_t aux) {
+  send_msg(LP_MSG_ERROR, op, err, aux);
+  _exit(125);
+}
+
+static int wait_ack(uint32_t stage) {
+  send_msg(LP_MSG_SYNC, 0, 0, stage);
+  struct lp_msg m;
+  ssize_t r;
+  do r = recv(sync_fd, &m, sizeof m, 0); while (r < 0 && errno == EINTR);
+  if (r != (ssize_t)sizeof m) _exit(125); /* the parent went away: nobody to report to */
+  if (m.type != LP_MSG_ACK) _exit(125);
+  return 0;
+}
+
+static void reset_signals(void) {
+  /* Node ignores SIGPIPE and installs handlers; ignored dispositions survive execve, so a
+   * container would inherit them. Restore every default, then unblock. */
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = SIG_DFL;
+  for (int sig = 1; sig < NSIG; sig++) {
+    if (sig == SIGKILL || sig == SIGSTOP) continue;
+    sigaction(sig, &sa, NULL); /* glibc's internal RT signals answer EINVAL: harmless */
+  }
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+static int sys_capset(uint64_t eff, uint64_t perm, uint64_t inh) {
+  struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
+  struct __user_cap_data_struct data[2];
+  data[0].effective = (uint32_t)eff;
+  data[1].effective = (uint32_t)(eff >> 32);
+  data[0].permitted = (uint32_t)perm;
+  data[1].permitted = (uint32_t)(perm >> 32);
+  data[0].inheritable = (uint32_t)inh;
+  data[1].inheritable = (uint32_t)(inh >> 32);
+  return (int)syscall(SYS_capset, &hdr, data);
+}
+
+static int do_caps(const struct lc_op *op) {
+  if (sys_capset(op->n[0], op->n[1], op->n[2]) < 0) return -errno;
+  if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL) return -errno;
+  for (int cap = 0; cap < 64; cap++) {
+    if (!(op->n[3] & (1ull << cap))) continue;
+    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0) return -errno;
+  }
+  return 0;
+}
+
+static int do_user(const struct lc_op *op) {
+  /* Keep the permitted set across the uid change; CAPS sets the final sets right after. */
+  if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0) return -errno;
+  if (op->n[2]) {
+    gid_t groups[256];
+    size_t n = op->n[4];
+    if (n > 256) return -E2BIG;
+    for (size_t i = 0; i < n; i++) {
+      /* Decimal strings, checked by the parent. */
+      unsigned long v = 0;
+      for (const char *p = op->list[3][i]; *p; p++) v = v * 10 + (unsigned long)(*p - '0');
+      groups[i] = (gid_t)v;
+    }
+    if (setgroups(n, groups) < 0) return -errno;
+  }
+  if (setresgid((gid_t)op->n[1], (gid_t)op->n[1], (gid_t)op->n[1]) < 0) return -errno;
+  if (setresuid((uid_t)op->n[0], (uid_t)op->n[0], (uid_t)op->n[0]) < 0) return -errno;
+  if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0) return -errno;
+  return 0;
+}
+
+static int do_capbset(const struct lc_op *op) {
+  for (unsigned cap = 0; cap <= op->n[1] && cap < 64; cap++) {
+    if (op->n[0] & (1ull << cap)) continue;
+    if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL) return -errno;
+  }
+  return 0;
+}
+
+static int do_tty(int fd) {
+  if (ioctl(fd, TIOCSCTTY, 0) < 0) return -errno;
+  for (int i = 0; i < 3; i++)
+    if (dup2(fd, i) < 0) return -errno;
+  if (fd > 2) close(fd);
+  return 0;
+}
+
+static void __attribute__((noreturn)) do_exec(uint32_t index, const struct lc_op *op) {
+  /* Node opens 0-2 close-on-exec: the container must keep them. Everything else of ours
+   * (and of Node's) must not reach the container (CVE-2024-21626): close-on-exec all of it. */
+  for (int fd = 0; fd < 3; fd++) fcntl(fd, F_SETFD, 0);
+  syscall(SYS_close_range, 3, ~0u, CLOSE_RANGE_CLOEXEC);
+  char *const *cand = op->list[0];
+  int err = ENOENT;
+  uint32_t failed = 0;
+  for (uint32_t i = 0; cand[i]; i++) {
+    execve(cand[i], op->list[2], op->list[4]);
+    /* As execvp(3): keep searching past a missing file, remember a permission problem. */
+    if (errno == ENOENT || errno == ENOTDIR || errno == ESTALE || errno == ENODEV || errno == ETIMEDOUT) continue;
+    err = errno;
+    failed = i;
+    if (errno != EACCES) break;
+  }
+  fail(index, err, failed);
+}
+
+void lc_child_main(const struct lc_plan *plan) {
+  sync_fd = plan->sync_fd;
+  prctl(PR_SET_NAME, (unsigned long)"launch:[1:init]", 0, 0, 0);
+  /* No fd of the runtime may reach the container; the sync socket is close-on-exec already. */
+  syscall(SYS_close_range, 3, ~0u, CLOSE_RANGE_CLOEXEC);
+  reset_signals();
+  fs_use_host_root(); /* until a ROOTFS op names the container's root */
+  for (uint32_t i = 0; i < plan->nops; i++) {
+    const struct lc_op *op = &plan->ops[i];
+    int r = 0;
+    switch (op->code) {
+    case LP_SYNC: wait_ack((uint32_t)op->n[0]); break;
+    case LP_SETNS: {
+      int fd = open(op->s[0], O_RDONLY | O_CLOEXEC);
+      if (fd < 0) { r = -errno; break; }
+      if (setns(fd, (int)op->n[1]) < 0) r = -errno;
+      close(fd);
+      break;
+    }
+    case LP_UNSHARE: if (unshare((int)op->n[0]) < 0) r = -errno; break;
+    case LP_MOUNT_ROOT_PROPAGATION:
+      if (mount(NULL, "/", NULL, (unsigned long)op->n[0] | MS_REC, NULL) < 0) r = -errno;
+      break;
+    case LP_ROOTFS: r = fs_rootfs(op->s[0]); break;
+    case LP_MOUNT:
+      r = fs_mount(op->s[0], op->s[1], op->s[2], (unsigned long)op->n[3], op->s[4], (unsigned long)op->n[5], op->flags);
+      break;
+    case LP_MKDIRS: {
+      int fd = fs_mkdirs_in_root(op->s[0], (int)op->n[1], 0);
+      if (fd < 0) r = fd; else close(fd);
+      break;
+    }
+    case LP_MKNOD: r = fs_mknod(op->s[0], (unsigned)op->n[1], (unsigned long)op->n[2]); break;
+    case LP_SYMLINK: r = fs_symlink(op->s[0], op->s[1]); break;
+    case LP_MASK: r = fs_mask(op->s[0]); break;
+    case LP_READONLY: r = fs_readonly(op->s[0]); break;
+    case LP_PIVOT: r = fs_pivot(); break;
+    case LP_REMOUNT_ROOT_RO: r = fs_remount_root_ro(); break;
+    case LP_SETHOSTNAME: if (sethostname(op->s[0], strlen(op->s[0])) < 0) r = -errno; break;
+    case LP_SETDOMAINNAME: if (setdomainname(op->s[0], strlen(op->s[0])) < 0) r = -errno; break;
+    case LP_WRITE_FILE: r = fs_write_file(op->s[0], op->s[1]); break;
+    case LP_RLIMIT: {
+      struct rlimit rl = {(rlim_t)op->n[1], (rlim_t)op->n[2]};
+      if (setrlimit((int)op->n[0], &rl) < 0) r = -errno;
+      break;
+    }
+    case LP_CAPBSET: r = do_capbset(op); break;
+    case LP_USER: r = do_user(op); break;
+    case LP_CAPS: r = do_caps(op); break;
+    case LP_UMASK: umask((mode_t)op->n[0]); break;
+    case LP_CHDIR: r = fs_chdir(op->s[0]); break;
+    case LP_NO_NEW_PRIVS: if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) r = -errno; break;
+    case LP_SETSID: if (setsid() < 0) r = -errno; break;
+    case LP_TTY: r = do_tty((int)op->n[0]); break;
+    case LP_SET_PDEATHSIG: if (prctl(PR_SET_PDEATHSIG, (unsigned long)op->n[0], 0, 0, 0) < 0) r = -errno; break;
+    case LP_EXEC: do_exec(i, op);
+    default: r = -ENOSYS; break;
+    }
+    if (r == -ENOENT && (op->flags & LPF_OPTIONAL)) r = 0;
+    if (r < 0) fail(i, -r, 0);
+  }
+  /* A plan without EXEC: nothing to run. */
+  fail(plan->nops, EINVAL, 0);
+}

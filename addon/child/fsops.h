@@ -1,0 +1,21 @@
+/* Filesystem steps of the child (see fsops.c). All return 0 or -errno. */
+#ifndef LAUNCH_FSOPS_H
+#define LAUNCH_FSOPS_H
+#include "common/plan.h"
+
+int fs_rootfs(const char *path);
+void fs_use_host_root(void);
+void fs_close_root(void);
+int fs_open_in_root(const char *path, int flags);
+int fs_mkdirs_in_root(const char *path, int mode, int make_file);
+int fs_mount(const char *src, const char *target, const char *type, unsigned long flags, const char *data,
+             unsigned long propagation, unsigned opflags);
+int fs_mknod(const char *path, unsigned mode, unsigned long dev);
+int fs_symlink(const char *target, const char *path);
+int fs_mask(const char *path);
+int fs_readonly(const char *path);
+int fs_pivot(void);
+int fs_remount_root_ro(void);
+int fs_chdir(const char *path);
+int fs_write_file(const char *path, const char *content);
+#endif

@@ -1,0 +1,124 @@
+/* The plan wire format, shared by the native parent (which validates and decodes it) and the
+ * child (which walks the decoded form). lib/plan/encode.ts writes the same layout; the table
+ * below is exported to JS by the addon so a unit test can prove both sides agree.
+ *
+ * Layout (all integers little-endian, as the host):
+ *   header  struct lp_header
+ *   ops     nops * struct lp_op
+ *   strings strings_len bytes; every string is NUL-terminated
+ * An argument slot of an op holds either a number, or a string offset into the string table
+ * (LP_NONE for "absent"), or - for a list - an offset in one slot and a count in the next:
+ * count NUL-terminated strings stored back to back.
+ * See docs/plan-format.md. */
+#ifndef LAUNCH_PLAN_H
+#define LAUNCH_PLAN_H
+
+#include <stdint.h>
+
+#define LP_MAGIC 0x484e434cu /* "LCNH" */
+#define LP_VERSION 1u
+#define LP_NONE 0xffffffffu
+#define LP_NARGS 6
+#define LP_MAX_OPS 4096
+#define LP_MAX_LIST 65536
+
+struct lp_header {
+  uint32_t magic;
+  uint32_t version;
+  uint32_t length;      /* whole buffer */
+  uint32_t nops;
+  uint32_t strings_off; /* from the start of the buffer */
+  uint32_t strings_len;
+  uint32_t reserved[2];
+};
+
+struct lp_op {
+  uint32_t code;
+  uint32_t flags;
+  uint64_t arg[LP_NARGS];
+};
+
+/* Flags of an op (lp_op.flags). */
+#define LPF_OPTIONAL 1u   /* ENOENT on the target is not an error (maskedPaths, readonlyPaths) */
+#define LPF_MKDIR 2u      /* create the mount target as a directory first */
+#define LPF_MKFILE 4u     /* create the mount target as an empty file first */
+#define LPF_IN_ROOT 8u    /* the path (or target) is resolved inside the container root */
+
+/* Argument signatures: one letter per slot.
+ *   n  number          s  required string      o  optional string (LP_NONE allowed)
+ *   L  list (offset; the next slot, written '#', holds the count)   -  unused
+ * X(name, code, signature, what the child does) */
+#define LP_OPS(X)                                                                              \
+  X(SYNC, 1, "n-----", "ask the parent to act, wait for its ack (arg0: stage)")                \
+  X(SETNS, 2, "sn----", "join the namespace at path (arg1: CLONE_NEW* type)")                  \
+  X(UNSHARE, 3, "n-----", "unshare(arg0)")                                                     \
+  X(MOUNT_ROOT_PROPAGATION, 4, "n-----", "remount / recursively with propagation arg0")         \
+  X(ROOTFS, 5, "s-----", "bind the rootfs onto itself and open it as the root for later ops")  \
+  X(MOUNT, 6, "osonon", "mount src on target (in root) type flags data propagation")           \
+  X(MKDIRS, 7, "sn----", "mkdir -p inside the root with mode arg1")                            \
+  X(MKNOD, 8, "snn---", "mknod inside the root: mode arg1 (type|perm), dev arg2, if absent")   \
+  X(SYMLINK, 9, "ss----", "symlink arg0 at path arg1 inside the root, replacing a file")       \
+  X(MASK, 10, "s-----", "hide path: /dev/null over a file, read-only tmpfs over a dir")        \
+  X(READONLY, 11, "s-----", "bind path onto itself read-only")                                 \
+  X(PIVOT, 12, "------", "pivot_root into the root and detach the old one")                    \
+  X(REMOUNT_ROOT_RO, 13, "------", "remount / read-only")                                      \
+  X(SETHOSTNAME, 14, "s-----", "sethostname")                                                  \
+  X(SETDOMAINNAME, 15, "s-----", "setdomainname")                                              \
+  X(WRITE_FILE, 16, "ss----", "write arg1 to the existing file arg0 (sysctl)")                 \
+  X(RLIMIT, 17, "nnn---", "prlimit resource arg0 soft arg1 hard arg2")                         \
+  X(CAPBSET, 18, "nn----", "drop from the bounding set every cap not in mask arg0, up to arg1") \
+  X(USER, 19, "nnnL#-", "setgroups(list, if arg2) setresgid(arg1) setresuid(arg0), keep caps") \
+  X(CAPS, 20, "nnnn--", "capset effective arg0 permitted arg1 inheritable arg2; ambient arg3") \
+  X(UMASK, 21, "n-----", "umask")                                                              \
+  X(CHDIR, 22, "s-----", "chdir, resolved inside the root")                                    \
+  X(NO_NEW_PRIVS, 23, "------", "prctl(PR_SET_NO_NEW_PRIVS)")                                  \
+  X(SETSID, 24, "------", "setsid")                                                            \
+  X(TTY, 25, "n-----", "make fd arg0 the controlling terminal and stdio, then close it")       \
+  X(EXEC, 26, "L#L#L#", "execve the first candidate that exists: candidates, argv, envp")     \
+  X(SET_PDEATHSIG, 27, "n-----", "prctl(PR_SET_PDEATHSIG, arg0)")
+
+enum lp_code {
+#define LP_ENUM(name, code, sig, doc) LP_##name = code,
+  LP_OPS(LP_ENUM)
+#undef LP_ENUM
+  LP_CODE_MAX
+};
+
+/* Records on the sync socket (SOCK_SEQPACKET, one record per message). */
+#define LP_MSG_SYNC 1u  /* child -> parent: stage = aux; wait for LP_MSG_ACK */
+#define LP_MSG_ERROR 2u /* child -> parent: op index failed with errno; the child then exits */
+#define LP_MSG_ACK 3u   /* parent -> child */
+#define LP_MSG_ABORT 4u /* parent -> child: give up, exit */
+
+struct lp_msg {
+  uint32_t type;
+  uint32_t op;  /* op index, for LP_MSG_ERROR */
+  int32_t err;  /* errno */
+  uint32_t aux; /* stage, or detail (EXEC: index of the candidate that failed) */
+};
+
+/* Decoded form, built by the parent before clone so the child never parses anything. */
+struct lc_op {
+  uint32_t code;
+  uint32_t flags;
+  const char *s[LP_NARGS];    /* strings, NULL when absent or not a string slot */
+  uint64_t n[LP_NARGS];       /* numbers (and list counts) */
+  char *const *list[LP_NARGS]; /* NULL-terminated arrays for list slots */
+};
+
+struct lc_plan {
+  uint32_t nops;
+  const struct lc_op *ops;
+  int sync_fd;
+};
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+/* The child's entry point after clone. Never returns. */
+void lc_child_main(const struct lc_plan *plan) __attribute__((noreturn));
+#ifdef __cplusplus
+}
+#endif
+
+#endif

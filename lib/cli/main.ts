@@ -1,0 +1,114 @@
+// The command line: yargs setup and dispatch. Handlers stay short; the work is in lib/.
+// Nothing here runs at import time (start-up snapshot rule): main() reads argv and env.
+import yargs, { type Argv } from 'yargs';
+import { LaunchError, formatError, usageError } from '../errors.js';
+import { defaultRoot } from '../state/store.js';
+
+export interface GlobalOptions {
+  root: string;
+  debug: boolean;
+}
+
+const VERBS = ['run', 'spec', 'demo', 'help', 'completion'];
+
+/** `launch DIR` is `launch run --bundle DIR <generated id>`. */
+export function expandShorthand(argv: string[], isDir: (p: string) => boolean, makeId: () => string): string[] {
+  const first = argv.findIndex((a) => !a.startsWith('-'));
+  if (first < 0) return argv;
+  const word = argv[first]!;
+  // Global flags that take a value come before the word; they are not bundles.
+  const prev = argv[first - 1];
+  if (prev === '--root' || prev === '--log' || prev === '--log-format') return argv;
+  if (VERBS.includes(word) || !isDir(word)) return argv;
+  return [...argv.slice(0, first), 'run', '--bundle', word, ...argv.slice(first + 1), makeId()];
+}
+
+function randomId(): string {
+  return `launch-${process.pid.toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+}
+
+export async function main(rawArgv: string[]): Promise<number> {
+  const { statSync } = await import('node:fs');
+  const argv = expandShorthand(
+    rawArgv,
+    (p) => {
+      try {
+        return statSync(p).isDirectory();
+      } catch {
+        return false;
+      }
+    },
+    randomId,
+  );
+  let exitCode = 0;
+  let context: string | undefined;
+  let debug = argv.includes('--debug');
+  const setExit = (code: number) => {
+    exitCode = code;
+  };
+  const parser: Argv = yargs(argv)
+    .scriptName('launch')
+    .usage('$0 [global options] <command> [options]\n$0 BUNDLE_DIR  (run the bundle with a generated id)')
+    .option('root', { type: 'string', describe: 'directory for container state', default: undefined })
+    .option('debug', { type: 'boolean', default: false, describe: 'explain decisions; show the cause of errors' })
+    .command(
+      'run <id>',
+      'create and run a container in the foreground',
+      (y) =>
+        y
+          .positional('id', { type: 'string', describe: 'container id', demandOption: true })
+          .option('bundle', { alias: 'b', type: 'string', default: '.', describe: 'bundle directory (holds config.json)' })
+          .option('pid-file', { type: 'string', describe: 'write the container process id to this file' }),
+      async (args) => {
+        context = `run ${args.id}`;
+        const { runVerb } = await import('./run.js');
+        setExit(await runVerb({ id: args.id!, bundle: args.bundle, pidFile: args['pid-file'], ...globals(args) }));
+      },
+    )
+    .command(
+      'spec',
+      'write a starting config.json into the bundle',
+      (y) =>
+        y
+          .option('rootless', { type: 'boolean', default: false, describe: 'a config for an ordinary user' })
+          .option('bundle', { alias: 'b', type: 'string', default: '.', describe: 'where to write config.json' }),
+      async (args) => {
+        context = 'spec';
+        const { specVerb } = await import('./spec.js');
+        specVerb({ bundle: args.bundle, rootless: args.rootless });
+      },
+    )
+    .command(
+      'demo [args..]',
+      "run a container made from the host's own /usr (read-only), no image needed",
+      (y) => y.positional('args', { type: 'string', array: true, describe: 'command to run instead of the demo script' }),
+      async (args) => {
+        context = 'demo';
+        const { demoVerb } = await import('./demo.js');
+        // After `--`, yargs leaves the words in `_` (after the verb) rather than in `args`.
+        const words = [...((args.args as string[] | undefined) ?? []), ...args._.slice(1).map(String)];
+        setExit(await demoVerb({ args: words, ...globals(args) }));
+      },
+    )
+    .demandCommand(1, 'launch: no command given (see launch --help)')
+    .strict()
+    .version(false)
+    .help()
+    .fail((msg, err) => {
+      if (err) throw err;
+      throw usageError(msg.replace(/^launch: /, ''), { exitCode: 125 });
+    });
+  try {
+    await parser.parseAsync();
+    return exitCode;
+  } catch (err) {
+    if (err instanceof LaunchError && !err.context) err.context = context;
+    process.stderr.write(`${formatError(err, debug)}\n`);
+    return err instanceof LaunchError ? err.exitCode : 125;
+  }
+
+  function globals(args: { root?: string; debug?: boolean }): GlobalOptions {
+    debug = Boolean(args.debug);
+    return { root: args.root ?? defaultRoot(process.env, process.getuid!()), debug };
+  }
+}

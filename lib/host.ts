@@ -1,0 +1,82 @@
+// What the plan needs to know about the host. Read on demand, never at import time.
+import { accessSync, constants, readFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
+
+export interface IdRange { start: number; count: number }
+
+export interface HostFacts {
+  uid: number;
+  gid: number;
+  userName: string | undefined;
+  /** Subordinate ranges from /etc/subuid and /etc/subgid for this user (by name or number). */
+  subuid: IdRange[];
+  subgid: IdRange[];
+  newuidmap: string | undefined;
+  newgidmap: string | undefined;
+  capLastCap: number;
+  /** Whether the kernel lets setgroups(2) run in a namespace we map ourselves ('deny' needed). */
+  cgroupVersion: 1 | 2;
+}
+
+export function parseSubIds(text: string, user: string | undefined, uid: number): IdRange[] {
+  const out: IdRange[] = [];
+  for (const line of text.split('\n')) {
+    const [name, start, count] = line.trim().split(':');
+    if (!name || start === undefined || count === undefined) continue;
+    if (name !== user && name !== String(uid)) continue;
+    const s = Number(start);
+    const c = Number(count);
+    if (Number.isInteger(s) && Number.isInteger(c) && c > 0) out.push({ start: s, count: c });
+  }
+  return out;
+}
+
+function readText(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+function findExecutable(name: string): string | undefined {
+  for (const dir of ['/usr/bin', '/bin', '/usr/sbin', '/sbin', '/usr/local/bin']) {
+    try {
+      accessSync(`${dir}/${name}`, constants.X_OK);
+      return `${dir}/${name}`;
+    } catch {
+      /* next */
+    }
+  }
+  return undefined;
+}
+
+export function probeHost(): HostFacts {
+  const uid = process.getuid!();
+  const gid = process.getgid!();
+  let userName: string | undefined;
+  try {
+    userName = userInfo().username;
+  } catch {
+    userName = undefined; // a uid with no passwd entry
+  }
+  const last = Number.parseInt(readText('/proc/sys/kernel/cap_last_cap'), 10);
+  let cgroupVersion: 1 | 2 = 1;
+  try {
+    accessSync('/sys/fs/cgroup/cgroup.controllers');
+    cgroupVersion = 2;
+  } catch {
+    cgroupVersion = 1;
+  }
+  return {
+    uid,
+    gid,
+    userName,
+    subuid: parseSubIds(readText('/etc/subuid'), userName, uid),
+    subgid: parseSubIds(readText('/etc/subgid'), userName, uid),
+    newuidmap: findExecutable('newuidmap'),
+    newgidmap: findExecutable('newgidmap'),
+    capLastCap: Number.isFinite(last) ? last : 40,
+    cgroupVersion,
+  };
+}

@@ -1,0 +1,263 @@
+// Spec + host facts -> Plan. Every policy decision of a container start lives here, as a pure
+// function (apart from stat() of paths named by the config), so it is tested by golden plans.
+import { specError } from '../errors.js';
+import type { HostFacts } from '../host.js';
+import type { Spec } from '../spec/schema.js';
+import { capNumber } from './caps.js';
+import { type IdMap, planIdMaps } from './idmap.js';
+import { STAGE, type Op } from './ops.js';
+import { finalizeRootfsOps, rootfsOps } from './rootfs.js';
+
+export const CLONE = {
+  NEWTIME: 0x80, NEWNS: 0x20000, NEWCGROUP: 0x2000000, NEWUTS: 0x4000000, NEWIPC: 0x8000000,
+  NEWUSER: 0x10000000, NEWPID: 0x20000000, NEWNET: 0x40000000,
+} as const;
+
+const NS_FLAG: Record<string, number> = {
+  pid: CLONE.NEWPID, network: CLONE.NEWNET, mount: CLONE.NEWNS, ipc: CLONE.NEWIPC, uts: CLONE.NEWUTS,
+  user: CLONE.NEWUSER, cgroup: CLONE.NEWCGROUP, time: CLONE.NEWTIME,
+};
+
+// Joining order: the user namespace first (it decides what we may do in the others), the
+// mount namespace last (after it, the other paths would be looked up in the container's view).
+const JOIN_ORDER = ['user', 'ipc', 'uts', 'network', 'pid', 'cgroup', 'time', 'mount'];
+
+const RLIMITS: Record<string, number> = {
+  RLIMIT_CPU: 0, RLIMIT_FSIZE: 1, RLIMIT_DATA: 2, RLIMIT_STACK: 3, RLIMIT_CORE: 4, RLIMIT_RSS: 5,
+  RLIMIT_NPROC: 6, RLIMIT_NOFILE: 7, RLIMIT_MEMLOCK: 8, RLIMIT_AS: 9, RLIMIT_LOCKS: 10,
+  RLIMIT_SIGPENDING: 11, RLIMIT_MSGQUEUE: 12, RLIMIT_NICE: 13, RLIMIT_RTPRIO: 14, RLIMIT_RTTIME: 15,
+};
+
+export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+export interface PlanOptions {
+  bundle: string;
+  host: HostFacts;
+  /** Fd number (in this process, so in the child too) of the pty slave, when process.terminal. */
+  ttySlaveFd?: number;
+  /** Kill the container when launch dies (foreground run): nothing may outlive it. */
+  dieWithParent?: boolean;
+}
+
+export interface Plan {
+  ops: Op[];
+  cloneFlags: number;
+  /** A pid namespace to create the child in (linux.namespaces[].path of type pid). */
+  pidnsPath?: string;
+  idmap?: IdMap;
+  oomScoreAdj?: number;
+  /** Things --debug should say (e.g. "added a user namespace"). */
+  notes: string[];
+}
+
+interface NsDecision {
+  cloneFlags: number;
+  joins: { type: string; path: string; index: number }[];
+  unshareAfterSync: number;
+  pidnsPath?: string;
+  userns: boolean;
+  newUserns: boolean;
+}
+
+function decideNamespaces(spec: Spec, host: HostFacts, notes: string[]): NsDecision {
+  const list = spec.linux?.namespaces ?? [];
+  const want = new Map<string, { path?: string; index: number }>();
+  list.forEach((ns, index) => want.set(ns.type, { path: ns.path || undefined, index }));
+  if (host.uid !== 0 && !want.has('user')) {
+    want.set('user', { index: -1 });
+    notes.push(`rootless: added a user namespace mapping uid ${host.uid} and gid ${host.gid} to 0 (the config has none)`);
+  }
+  if (!want.has('mount')) {
+    throw specError('a mount namespace is required to set up the root filesystem', { configPath: 'linux.namespaces' });
+  }
+  let cloneFlags = 0;
+  let unshareAfterSync = 0;
+  let pidnsPath: string | undefined;
+  const joins: NsDecision['joins'] = [];
+  for (const [type, w] of want) {
+    const flag = NS_FLAG[type];
+    if (flag === undefined) throw specError(`unknown namespace type \`${type}\``, { configPath: `linux.namespaces[${w.index}].type` });
+    if (w.path) {
+      if (type === 'pid') pidnsPath = w.path;
+      else joins.push({ type, path: w.path, index: w.index });
+    } else if (type === 'cgroup') {
+      // Created after the parent's sync, so the container's cgroup (once the parent has put
+      // the child there) becomes the namespace's root.
+      unshareAfterSync |= flag;
+    } else {
+      cloneFlags |= flag;
+    }
+  }
+  joins.sort((a, b) => JOIN_ORDER.indexOf(a.type) - JOIN_ORDER.indexOf(b.type));
+  const joinsUser = joins.some((j) => j.type === 'user');
+  if (joinsUser) {
+    // The new namespaces must belong to the joined user namespace: create them after setns.
+    unshareAfterSync |= cloneFlags & ~CLONE.NEWPID;
+    cloneFlags &= CLONE.NEWPID;
+  }
+  const newUserns = (cloneFlags & CLONE.NEWUSER) !== 0;
+  return { cloneFlags, joins, unshareAfterSync, pidnsPath, userns: newUserns || joinsUser, newUserns };
+}
+
+function requireNs(spec: Spec, ns: NsDecision, flag: number, type: string, configPath: string): void {
+  const has = (ns.cloneFlags | ns.unshareAfterSync) & flag || ns.joins.some((j) => j.type === type);
+  if (!has) throw specError(`needs a ${type} namespace of its own (add {"type": "${type}"} to linux.namespaces)`, { configPath });
+}
+
+function capMask(names: readonly string[] | undefined, configPath: string, host: HostFacts): bigint {
+  let mask = 0n;
+  (names ?? []).forEach((name, i) => {
+    const n = capNumber(name);
+    if (n === undefined) throw specError(`unknown capability \`${name}\``, { configPath: `${configPath}[${i}]` });
+    // Known to launch but newer than this kernel: skipped, as runc does.
+    if (n <= host.capLastCap) mask |= 1n << BigInt(n);
+  });
+  return mask;
+}
+
+/** Candidate paths for args[0]: execvp's search, done now against the container's PATH. */
+export function execCandidates(arg0: string, env: readonly string[]): string[] {
+  if (arg0.includes('/')) return [arg0];
+  const pathVar = env.find((e) => e.startsWith('PATH='))?.slice(5) ?? DEFAULT_PATH;
+  const dirs = pathVar.split(':').map((d) => d || '.');
+  return [...new Set(dirs)].map((d) => `${d.replace(/\/+$/, '')}/${arg0}`);
+}
+
+function processOps(spec: Spec, opts: PlanOptions, idmap: IdMap | undefined, notes: string[]): Op[] {
+  const proc = spec.process;
+  if (!proc) throw specError('is required to run a container', { configPath: 'process' });
+  const ops: Op[] = [];
+  (proc.rlimits ?? []).forEach((rl, i) => {
+    const res = RLIMITS[rl.type];
+    if (res === undefined) throw specError(`unknown rlimit \`${rl.type}\``, { configPath: `process.rlimits[${i}].type` });
+    ops.push({
+      op: 'RLIMIT',
+      args: [res, BigInt(rl.soft), BigInt(rl.hard)],
+      origin: { configPath: `process.rlimits[${i}]`, what: `set ${rl.type} to ${rl.soft}/${rl.hard}` },
+    });
+  });
+  if (proc.terminal) {
+    if (opts.ttySlaveFd === undefined) throw specError('needs a terminal, and none was set up', { configPath: 'process.terminal' });
+    ops.push({ op: 'SETSID', args: [], origin: { configPath: 'process.terminal', what: 'start a new session' } });
+    ops.push({ op: 'TTY', args: [opts.ttySlaveFd], origin: { configPath: 'process.terminal', what: 'make the pty the controlling terminal' } });
+  }
+  const caps = proc.capabilities;
+  if (caps) {
+    ops.push({
+      op: 'CAPBSET',
+      args: [capMask(caps.bounding, 'process.capabilities.bounding', opts.host), opts.host.capLastCap],
+      origin: { configPath: 'process.capabilities.bounding', what: 'drop capabilities from the bounding set' },
+    });
+  }
+  const user = proc.user ?? { uid: 0, gid: 0 };
+  const groups = (user.additionalGids ?? []).map(String);
+  const setgroupsAllowed = !idmap || !idmap.setgroupsDeny;
+  if (groups.length > 0 && !setgroupsAllowed) {
+    throw specError('supplementary groups need newgidmap and a range in /etc/subgid; this user namespace maps one gid only', {
+      configPath: 'process.user.additionalGids',
+    });
+  }
+  if (idmap) {
+    const check = (id: number, maps: IdMap['uid'], path: string, what: string) => {
+      if (!maps.some((m) => id >= m.containerID && id < m.containerID + m.size)) {
+        throw specError(`${what} ${id} is not mapped in the container's user namespace`, { configPath: path });
+      }
+    };
+    check(user.uid, idmap.uid, 'process.user.uid', 'uid');
+    check(user.gid, idmap.gid, 'process.user.gid', 'gid');
+    (user.additionalGids ?? []).forEach((g, i) => check(g, idmap.gid, `process.user.additionalGids[${i}]`, 'gid'));
+  }
+  ops.push({
+    op: 'USER',
+    args: [user.uid, user.gid, setgroupsAllowed ? 1 : 0, groups],
+    origin: { configPath: 'process.user', what: `switch to uid ${user.uid} gid ${user.gid}` },
+  });
+  if (caps) {
+    const permitted = capMask(caps.permitted, 'process.capabilities.permitted', opts.host);
+    const inheritable = capMask(caps.inheritable, 'process.capabilities.inheritable', opts.host);
+    const ambient = capMask(caps.ambient, 'process.capabilities.ambient', opts.host);
+    // The kernel raises an ambient capability only if it is permitted and inheritable; runc
+    // leaves the others out silently (runc spec lists ambient caps it cannot grant), so do we.
+    const grantable = ambient & permitted & inheritable;
+    if (grantable !== ambient) notes.push('process.capabilities.ambient: capabilities not also permitted and inheritable are left out');
+    ops.push({
+      op: 'CAPS',
+      args: [capMask(caps.effective, 'process.capabilities.effective', opts.host), permitted, inheritable, grantable],
+      origin: { configPath: 'process.capabilities', what: 'set capabilities' },
+    });
+  }
+  if (opts.dieWithParent) {
+    // After USER: a credential change clears the parent-death signal.
+    ops.push({ op: 'SET_PDEATHSIG', args: [9], origin: { what: 'tie the container to launch' } });
+  }
+  if (proc.noNewPrivileges) {
+    ops.push({ op: 'NO_NEW_PRIVS', args: [], origin: { configPath: 'process.noNewPrivileges', what: 'set no_new_privs' } });
+  }
+  if (user.umask !== undefined) ops.push({ op: 'UMASK', args: [user.umask], origin: { configPath: 'process.user.umask', what: 'set umask' } });
+  const cwd = proc.cwd || '/';
+  ops.push({ op: 'CHDIR', args: [cwd], origin: { configPath: 'process.cwd', what: 'change directory to', file: cwd } });
+  const args = proc.args ?? [];
+  if (args.length === 0 || !args[0]) throw specError('must name the program to run', { configPath: 'process.args' });
+  const env = proc.env ?? [];
+  ops.push({
+    op: 'EXEC',
+    args: [execCandidates(args[0], env), 0, args, 0, env],
+    origin: { configPath: 'process.args[0]', what: 'exec', file: args[0] },
+  });
+  return ops;
+}
+
+export function buildPlan(spec: Spec, opts: PlanOptions): Plan {
+  const notes: string[] = [];
+  const ns = decideNamespaces(spec, opts.host, notes);
+  const linux = spec.linux ?? {};
+  const idmap = ns.newUserns || (ns.unshareAfterSync & CLONE.NEWUSER) ? planIdMaps(spec, opts.host) : undefined;
+  const ops: Op[] = [];
+  for (const j of ns.joins.filter((j) => j.type === 'user')) {
+    ops.push({ op: 'SETNS', args: [j.path, NS_FLAG.user!], origin: { configPath: `linux.namespaces[${j.index}].path`, what: 'join user namespace', file: j.path } });
+  }
+  const early = ns.unshareAfterSync & ~CLONE.NEWCGROUP;
+  if (early) ops.push({ op: 'UNSHARE', args: [early], origin: { configPath: 'linux.namespaces', what: 'create namespaces' } });
+  // The parent writes the id maps (and, later, cgroup placement) while the child waits.
+  ops.push({ op: 'SYNC', args: [STAGE.USERMAP], origin: { what: 'wait for the id mappings' } });
+  for (const j of ns.joins.filter((j) => j.type !== 'user')) {
+    ops.push({ op: 'SETNS', args: [j.path, NS_FLAG[j.type]!], origin: { configPath: `linux.namespaces[${j.index}].path`, what: `join ${j.type} namespace`, file: j.path } });
+  }
+  if (ns.unshareAfterSync & CLONE.NEWCGROUP) {
+    ops.push({ op: 'UNSHARE', args: [CLONE.NEWCGROUP], origin: { configPath: 'linux.namespaces', what: 'create the cgroup namespace' } });
+  }
+  const hasNs = (flag: number, type: string) =>
+    ((ns.cloneFlags | ns.unshareAfterSync) & flag) !== 0 || ns.joins.some((j) => j.type === type);
+  ops.push(
+    ...rootfsOps({
+      spec,
+      bundle: opts.bundle,
+      userns: ns.userns,
+      netns: hasNs(CLONE.NEWNET, 'network'),
+      rootless: opts.host.uid !== 0,
+      cgroupVersion: opts.host.cgroupVersion,
+    }),
+  );
+  if (spec.hostname !== undefined && spec.hostname !== '') {
+    requireNs(spec, ns, CLONE.NEWUTS, 'uts', 'hostname');
+    ops.push({ op: 'SETHOSTNAME', args: [spec.hostname], origin: { configPath: 'hostname', what: `set hostname to \`${spec.hostname}\`` } });
+  }
+  if (spec.domainname !== undefined && spec.domainname !== '') {
+    requireNs(spec, ns, CLONE.NEWUTS, 'uts', 'domainname');
+    ops.push({ op: 'SETDOMAINNAME', args: [spec.domainname], origin: { configPath: 'domainname', what: `set domainname to \`${spec.domainname}\`` } });
+  }
+  for (const [key, value] of Object.entries(linux.sysctl ?? {})) {
+    if (!/^[A-Za-z0-9_.\-/]+$/.test(key) || key.includes('..')) {
+      throw specError(`invalid sysctl name \`${key}\``, { configPath: `linux.sysctl.${key}` });
+    }
+    const file = `/proc/sys/${key.replace(/\./g, '/')}`;
+    ops.push({ op: 'WRITE_FILE', args: [file, String(value)], origin: { configPath: `linux.sysctl.${key}`, what: `write \`${value}\` to`, file } });
+  }
+  ops.push(...finalizeRootfsOps(spec));
+  ops.push(...processOps(spec, opts, idmap, notes));
+  const plan: Plan = { ops, cloneFlags: ns.cloneFlags, notes };
+  if (ns.pidnsPath) plan.pidnsPath = ns.pidnsPath;
+  if (idmap) plan.idmap = idmap;
+  if (spec.process?.oomScoreAdj !== undefined) plan.oomScoreAdj = spec.process.oomScoreAdj;
+  return plan;
+}

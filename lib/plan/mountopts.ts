@@ -1,0 +1,81 @@
+// OCI mount options -> mount(2) flags, propagation and data, with runc's vocabulary.
+// (runc: libcontainer/specconv parseMountOptions; mount(8) for the meanings.)
+
+export const MS = {
+  RDONLY: 1, NOSUID: 2, NODEV: 4, NOEXEC: 8, SYNCHRONOUS: 16, REMOUNT: 32, MANDLOCK: 64,
+  DIRSYNC: 128, NOSYMFOLLOW: 256, NOATIME: 1024, NODIRATIME: 2048, BIND: 4096, MOVE: 8192,
+  REC: 16384, SILENT: 32768, UNBINDABLE: 1 << 17, PRIVATE: 1 << 18, SLAVE: 1 << 19,
+  SHARED: 1 << 20, RELATIME: 1 << 21, STRICTATIME: 1 << 24, LAZYTIME: 1 << 25,
+} as const;
+
+// [set, clear]: options that set a flag, and their opposites that clear it.
+const FLAG_OPTIONS: Record<string, [set: boolean, flag: number]> = {
+  ro: [true, MS.RDONLY], rw: [false, MS.RDONLY],
+  nosuid: [true, MS.NOSUID], suid: [false, MS.NOSUID],
+  nodev: [true, MS.NODEV], dev: [false, MS.NODEV],
+  noexec: [true, MS.NOEXEC], exec: [false, MS.NOEXEC],
+  sync: [true, MS.SYNCHRONOUS], async: [false, MS.SYNCHRONOUS],
+  dirsync: [true, MS.DIRSYNC], remount: [true, MS.REMOUNT],
+  mand: [true, MS.MANDLOCK], nomand: [false, MS.MANDLOCK],
+  noatime: [true, MS.NOATIME], atime: [false, MS.NOATIME],
+  nodiratime: [true, MS.NODIRATIME], diratime: [false, MS.NODIRATIME],
+  relatime: [true, MS.RELATIME], norelatime: [false, MS.RELATIME],
+  strictatime: [true, MS.STRICTATIME], nostrictatime: [false, MS.STRICTATIME],
+  lazytime: [true, MS.LAZYTIME], nolazytime: [false, MS.LAZYTIME],
+  nosymfollow: [true, MS.NOSYMFOLLOW], symfollow: [false, MS.NOSYMFOLLOW],
+  bind: [true, MS.BIND], rbind: [true, MS.BIND | MS.REC],
+};
+
+const PROPAGATION: Record<string, number> = {
+  private: MS.PRIVATE, rprivate: MS.PRIVATE | MS.REC,
+  shared: MS.SHARED, rshared: MS.SHARED | MS.REC,
+  slave: MS.SLAVE, rslave: MS.SLAVE | MS.REC,
+  unbindable: MS.UNBINDABLE, runbindable: MS.UNBINDABLE | MS.REC,
+};
+
+// Options runc accepts that do not map to flags or data for the kernel.
+const IGNORED = new Set(['tmpcopyup', 'defaults', 'nodefaults']);
+
+export interface ParsedMountOptions {
+  flags: number;
+  propagation: number;
+  data: string[];
+  /** Options launch understands but cannot honour yet (idmap); the caller decides. */
+  unsupported: string[];
+}
+
+export function parseMountOptions(options: readonly string[] = []): ParsedMountOptions {
+  let flags = 0;
+  let propagation = 0;
+  const data: string[] = [];
+  const unsupported: string[] = [];
+  for (const opt of options) {
+    const f = FLAG_OPTIONS[opt];
+    if (f) {
+      flags = f[0] ? flags | f[1] : flags & ~f[1];
+      continue;
+    }
+    const p = PROPAGATION[opt];
+    if (p !== undefined) {
+      propagation |= p;
+      continue;
+    }
+    if (IGNORED.has(opt)) continue;
+    if (opt === 'idmap' || opt === 'ridmap') {
+      unsupported.push(opt);
+      continue;
+    }
+    data.push(opt);
+  }
+  return { flags, propagation, data, unsupported };
+}
+
+/** ro,nosuid,... for messages: mount flags by name. */
+export function flagNames(flags: number): string {
+  const names: string[] = [];
+  for (const [name, [set, flag]] of Object.entries(FLAG_OPTIONS)) {
+    if (set && name !== 'rbind' && (flags & flag) === flag && !names.includes(name)) names.push(name);
+  }
+  if ((flags & (MS.BIND | MS.REC)) === (MS.BIND | MS.REC)) names.push('rbind');
+  return names.join(',');
+}

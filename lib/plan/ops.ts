@@ -1,0 +1,61 @@
+// The op table, mirrored from addon/common/plan.h (LP_OPS). test/native/plan.test.ts checks
+// that both sides agree, so a change to one without the other fails CI.
+//   n number, s string, o optional string, L list (its count goes in the next slot, '#'), - unused
+export const OPS = {
+  SYNC: { code: 1, sig: 'n-----' },
+  SETNS: { code: 2, sig: 'sn----' },
+  UNSHARE: { code: 3, sig: 'n-----' },
+  MOUNT_ROOT_PROPAGATION: { code: 4, sig: 'n-----' },
+  ROOTFS: { code: 5, sig: 's-----' },
+  MOUNT: { code: 6, sig: 'osonon' },
+  MKDIRS: { code: 7, sig: 'sn----' },
+  MKNOD: { code: 8, sig: 'snn---' },
+  SYMLINK: { code: 9, sig: 'ss----' },
+  MASK: { code: 10, sig: 's-----' },
+  READONLY: { code: 11, sig: 's-----' },
+  PIVOT: { code: 12, sig: '------' },
+  REMOUNT_ROOT_RO: { code: 13, sig: '------' },
+  SETHOSTNAME: { code: 14, sig: 's-----' },
+  SETDOMAINNAME: { code: 15, sig: 's-----' },
+  WRITE_FILE: { code: 16, sig: 'ss----' },
+  RLIMIT: { code: 17, sig: 'nnn---' },
+  CAPBSET: { code: 18, sig: 'nn----' },
+  USER: { code: 19, sig: 'nnnL#-' },
+  CAPS: { code: 20, sig: 'nnnn--' },
+  UMASK: { code: 21, sig: 'n-----' },
+  CHDIR: { code: 22, sig: 's-----' },
+  NO_NEW_PRIVS: { code: 23, sig: '------' },
+  SETSID: { code: 24, sig: '------' },
+  TTY: { code: 25, sig: 'n-----' },
+  EXEC: { code: 26, sig: 'L#L#L#' },
+  SET_PDEATHSIG: { code: 27, sig: 'n-----' },
+} as const;
+
+export type OpName = keyof typeof OPS;
+
+/** lp_op.flags */
+export const OPF = { OPTIONAL: 1, MKDIR: 2, MKFILE: 4, IN_ROOT: 8 } as const;
+
+/** Sync stages the child asks the parent for (lp_msg.aux of LP_MSG_SYNC). */
+export const STAGE = { USERMAP: 1, READY: 2 } as const;
+
+export const MSG = { SYNC: 1, ERROR: 2, ACK: 3, ABORT: 4 } as const;
+
+/** An argument: a number (or bigint for 64-bit masks), a string, null for an absent optional
+ * string, or a list of strings. */
+export type Arg = number | bigint | string | null | readonly string[];
+
+/** Where an op came from, so a failure in the child can be reported against the config. */
+export interface OpOrigin {
+  configPath?: string;
+  /** What the op does, in the error line's words: "mount `proc` on `/proc`". */
+  what: string;
+  file?: string;
+}
+
+export interface Op {
+  op: OpName;
+  args: Arg[];
+  flags?: number;
+  origin: OpOrigin;
+}

@@ -1,0 +1,199 @@
+// The root filesystem part of a plan: mounts, devices, pivot_root, masked and read-only paths.
+// Pure apart from stat() of bind sources on the host (to know file from directory, and to
+// report a missing source before anything is cloned).
+import { statSync } from 'node:fs';
+import { isAbsolute, posix, resolve } from 'node:path';
+import { specError } from '../errors.js';
+import { nodeErrno } from '../errors.js';
+import type { Spec } from '../spec/schema.js';
+import { MS, parseMountOptions } from './mountopts.js';
+import { OPF, type Op } from './ops.js';
+
+export interface RootfsContext {
+  spec: Spec;
+  bundle: string;
+  /** The container has a user namespace: devices are bind-mounted, not created. */
+  userns: boolean;
+  /** The container has a network namespace of its own (sysfs can be mounted rootless). */
+  netns: boolean;
+  rootless: boolean;
+  cgroupVersion: 1 | 2;
+}
+
+const S_IFCHR = 0o020000;
+const S_IFBLK = 0o060000;
+const S_IFIFO = 0o010000;
+
+// The devices every container gets (runtime-spec config-linux.md "Default Devices").
+const DEFAULT_DEVICES = [
+  { path: '/dev/null', major: 1, minor: 3 },
+  { path: '/dev/zero', major: 1, minor: 5 },
+  { path: '/dev/full', major: 1, minor: 7 },
+  { path: '/dev/random', major: 1, minor: 8 },
+  { path: '/dev/urandom', major: 1, minor: 9 },
+  { path: '/dev/tty', major: 5, minor: 0 },
+];
+
+const PROPAGATION: Record<string, number> = {
+  shared: MS.SHARED, slave: MS.SLAVE, private: MS.PRIVATE, unbindable: MS.UNBINDABLE,
+  rshared: MS.SHARED | MS.REC, rslave: MS.SLAVE | MS.REC, rprivate: MS.PRIVATE | MS.REC,
+  runbindable: MS.UNBINDABLE | MS.REC,
+};
+
+/** glibc's makedev(3) encoding of a dev_t. */
+export function makedev(major: number, minor: number): bigint {
+  const ma = BigInt(major);
+  const mi = BigInt(minor);
+  return (mi & 0xffn) | ((ma & 0xfffn) << 8n) | ((mi & ~0xffn) << 12n) | ((ma & ~0xfffn) << 32n);
+}
+
+export function rootfsPath(spec: Spec, bundle: string): string {
+  return resolve(bundle, spec.root?.path ?? 'rootfs');
+}
+
+function statKind(path: string, configPath: string): 'dir' | 'file' {
+  try {
+    return statSync(path).isDirectory() ? 'dir' : 'file';
+  } catch (err) {
+    throw specError('bind source does not exist', { configPath, file: path, errno: nodeErrno(err), cause: err });
+  }
+}
+
+function mountOps(ctx: RootfsContext): Op[] {
+  const ops: Op[] = [];
+  (ctx.spec.mounts ?? []).forEach((m, i) => {
+    const configPath = `mounts[${i}]`;
+    const dest = posix.normalize(m.destination);
+    let type = m.type ?? '';
+    let source = m.source ?? type;
+    const opts = parseMountOptions(m.options ?? []);
+    if (opts.unsupported.length > 0) {
+      throw specError(`mount option \`${opts.unsupported[0]}\` is not supported yet`, { configPath: `${configPath}.options` });
+    }
+    let flags = opts.flags;
+    const isBind = (flags & MS.BIND) !== 0 || type === 'bind';
+    // Without a network namespace of its own, a user namespace cannot mount sysfs; and a
+    // cgroup v1 hierarchy cannot be mounted from a user namespace at all. Bind the host's.
+    if (type === 'sysfs' && ctx.userns && !ctx.netns) {
+      type = 'bind';
+      source = '/sys';
+      flags |= MS.BIND | MS.REC | MS.NOSUID | MS.NODEV | MS.NOEXEC;
+    } else if (type === 'cgroup' || type === 'cgroup2') {
+      if (ctx.cgroupVersion === 2) type = 'cgroup2';
+      else {
+        type = 'bind';
+        source = '/sys/fs/cgroup';
+        flags |= MS.BIND | MS.REC;
+      }
+    }
+    if (isBind || type === 'bind') {
+      flags |= MS.BIND;
+      const src = isAbsolute(source) ? source : resolve(ctx.bundle, source);
+      const kind = statKind(src, `${configPath}.source`);
+      ops.push({
+        op: 'MOUNT',
+        args: [src, dest, null, flags, null, opts.propagation],
+        flags: kind === 'dir' ? OPF.MKDIR : OPF.MKFILE,
+        origin: { configPath, what: `bind mount \`${src}\` on`, file: dest },
+      });
+      return;
+    }
+    ops.push({
+      op: 'MOUNT',
+      args: [source, dest, type, flags, opts.data.length ? opts.data.join(',') : null, opts.propagation],
+      flags: OPF.MKDIR,
+      origin: { configPath, what: `mount \`${type}\` on`, file: dest },
+    });
+  });
+  return ops;
+}
+
+function deviceOps(ctx: RootfsContext): Op[] {
+  const mounts = ctx.spec.mounts ?? [];
+  const devMount = mounts.find((m) => posix.normalize(m.destination) === '/dev');
+  // runc leaves /dev alone when it is a bind of the host's.
+  if (devMount && (devMount.type === 'bind' || (devMount.options ?? []).some((o) => o === 'bind' || o === 'rbind'))) {
+    return [];
+  }
+  const ops: Op[] = [];
+  const seen = new Set<string>();
+  const add = (path: string, type: string, major: number, minor: number, mode: number, configPath: string) => {
+    if (seen.has(path)) return;
+    seen.add(path);
+    if (ctx.userns) {
+      // mknod needs CAP_MKNOD in the initial user namespace: bind the host's node instead.
+      ops.push({
+        op: 'MOUNT',
+        args: [path, path, null, MS.BIND, null, 0],
+        flags: OPF.MKFILE,
+        origin: { configPath, what: `bind mount device \`${path}\` on`, file: path },
+      });
+    } else {
+      const kind = type === 'b' ? S_IFBLK : type === 'p' ? S_IFIFO : S_IFCHR;
+      ops.push({
+        op: 'MKNOD',
+        args: [path, kind | (mode & 0o7777), makedev(major, minor)],
+        origin: { configPath, what: 'create device', file: path },
+      });
+    }
+  };
+  (ctx.spec.linux?.devices ?? []).forEach((d, i) =>
+    add(d.path, d.type, d.major ?? 0, d.minor ?? 0, d.fileMode ?? 0o666, `linux.devices[${i}]`),
+  );
+  for (const d of DEFAULT_DEVICES) add(d.path, 'c', d.major, d.minor, 0o666, 'linux.devices');
+  const links: [string, string][] = [
+    ['/proc/self/fd', '/dev/fd'],
+    ['/proc/self/fd/0', '/dev/stdin'],
+    ['/proc/self/fd/1', '/dev/stdout'],
+    ['/proc/self/fd/2', '/dev/stderr'],
+  ];
+  if (mounts.some((m) => posix.normalize(m.destination) === '/dev/pts')) links.push(['pts/ptmx', '/dev/ptmx']);
+  for (const [target, path] of links) {
+    ops.push({ op: 'SYMLINK', args: [target, path], origin: { what: `create symlink \`${target}\` at`, file: path } });
+  }
+  return ops;
+}
+
+/** Ops from making / non-shared up to and including pivot_root. */
+export function rootfsOps(ctx: RootfsContext): Op[] {
+  const root = rootfsPath(ctx.spec, ctx.bundle);
+  try {
+    if (!statSync(root).isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
+  } catch (err) {
+    throw specError('root filesystem is missing', { configPath: 'root.path', file: root, errno: nodeErrno(err), cause: err });
+  }
+  const propName = ctx.spec.linux?.rootfsPropagation;
+  const propagation = propName ? PROPAGATION[propName] : undefined;
+  if (propName && propagation === undefined) {
+    throw specError(`unknown propagation \`${propName}\``, { configPath: 'linux.rootfsPropagation' });
+  }
+  const ops: Op[] = [
+    // Slave (not private) by default, as runc: host mounts still reach the container, but
+    // nothing the container mounts leaks back.
+    {
+      op: 'MOUNT_ROOT_PROPAGATION',
+      args: [(propagation ?? MS.SLAVE | MS.REC) & ~MS.REC],
+      origin: { configPath: 'linux.rootfsPropagation', what: 'make the mount tree private to the container' },
+    },
+    { op: 'ROOTFS', args: [root], origin: { configPath: 'root.path', what: 'bind mount the root filesystem', file: root } },
+    ...mountOps(ctx),
+    ...deviceOps(ctx),
+    { op: 'PIVOT', args: [], origin: { configPath: 'root.path', what: 'pivot_root into', file: root } },
+  ];
+  return ops;
+}
+
+/** Ops after pivot_root and sysctl: readonlyPaths, maskedPaths, then root.readonly. */
+export function finalizeRootfsOps(spec: Spec): Op[] {
+  const ops: Op[] = [];
+  (spec.linux?.readonlyPaths ?? []).forEach((p, i) =>
+    ops.push({ op: 'READONLY', args: [p], flags: OPF.OPTIONAL, origin: { configPath: `linux.readonlyPaths[${i}]`, what: 'make read-only', file: p } }),
+  );
+  (spec.linux?.maskedPaths ?? []).forEach((p, i) =>
+    ops.push({ op: 'MASK', args: [p], flags: OPF.OPTIONAL, origin: { configPath: `linux.maskedPaths[${i}]`, what: 'mask', file: p } }),
+  );
+  if (spec.root?.readonly) {
+    ops.push({ op: 'REMOUNT_ROOT_RO', args: [], origin: { configPath: 'root.readonly', what: 'remount the root filesystem read-only' } });
+  }
+  return ops;
+}

@@ -1,0 +1,130 @@
+// Start a planned container: clone the child, serve its sync requests, and learn whether its
+// execve succeeded (EOF on the close-on-exec sync socket) or which op failed (an error record).
+import { closeSync, openSync, readSync, writeFileSync, writeSync } from 'node:fs';
+import { constants as os } from 'node:os';
+import { type LaunchError, fromNodeError, hostError, setupError } from '../errors.js';
+import type { HostFacts } from '../host.js';
+import type { Plan } from '../plan/build.js';
+import { encodePlan } from '../plan/encode.js';
+import { MSG, STAGE, type Op } from '../plan/ops.js';
+import { writeIdMaps } from './idmaps.js';
+import { native } from './native.js';
+
+export interface ExitStatus {
+  code: number | null;
+  signal: number | null;
+}
+
+export interface Started {
+  pid: number;
+  pidfd: number;
+  exited: Promise<ExitStatus>;
+  /** Send a signal through the pidfd; returns the errno (0 on success). */
+  kill(signal: number): number;
+  /** Close the pidfd once the exit has been seen. */
+  release(): void;
+}
+
+const MSG_SIZE = 16;
+
+function recvMsg(fd: number): { type: number; op: number; err: number; aux: number } | null {
+  const buf = Buffer.alloc(MSG_SIZE);
+  const n = readSync(fd, buf, 0, MSG_SIZE, null);
+  if (n === 0) return null;
+  if (n !== MSG_SIZE) throw hostError(`short message (${n} bytes) from the container's init`);
+  return { type: buf.readUInt32LE(0), op: buf.readUInt32LE(4), err: buf.readInt32LE(8), aux: buf.readUInt32LE(12) };
+}
+
+function sendMsg(fd: number, type: number): void {
+  const buf = Buffer.alloc(MSG_SIZE);
+  buf.writeUInt32LE(type, 0);
+  writeSync(fd, buf);
+}
+
+/** Turn the child's (op index, errno) into the error the user reads. */
+export function childFailure(ops: readonly Op[], index: number, errno: number, aux: number): LaunchError {
+  const op = ops[index];
+  if (!op) return setupError(`the container's init failed at step ${index}`, { errno });
+  const { configPath, what, file } = op.origin;
+  if (op.op === 'EXEC') {
+    const candidates = op.args[0] as string[];
+    const arg0 = file ?? '';
+    if (errno === os.errno.ENOENT) {
+      const msg = arg0.includes('/') ? 'executable file not found:' : 'executable file not found in $PATH:';
+      return setupError(msg, { configPath, file: arg0, errno, exitCode: 127 });
+    }
+    const path = candidates[aux] ?? arg0;
+    const notExecutable = errno === os.errno.EACCES || errno === os.errno.ENOEXEC || errno === os.errno.EISDIR;
+    return setupError('cannot execute', { configPath, file: path, errno, exitCode: notExecutable ? 126 : 125 });
+  }
+  return setupError(what, { configPath, file, errno });
+}
+
+export interface StartOptions {
+  host: HostFacts;
+}
+
+export async function startContainer(plan: Plan, opts: StartOptions): Promise<Started> {
+  const addon = native();
+  const buf = encodePlan(plan.ops);
+  let pidnsFd = -1;
+  if (plan.pidnsPath) {
+    try {
+      pidnsFd = openSync(plan.pidnsPath, 'r');
+    } catch (err) {
+      throw fromNodeError('spec', 'cannot open pid namespace', err, { configPath: 'linux.namespaces', file: plan.pidnsPath });
+    }
+  }
+  let child: { pid: number; pidfd: number; syncFd: number };
+  try {
+    child = addon.spawn(buf, plan.cloneFlags, pidnsFd);
+  } catch (err) {
+    const e = err as { errno?: number; syscall?: string };
+    throw hostError(`cannot create the container process (${e.syscall ?? 'clone3'})`, { errno: e.errno, cause: err });
+  } finally {
+    if (pidnsFd >= 0) closeSync(pidnsFd);
+  }
+  const { pid, pidfd, syncFd } = child;
+  const exited = new Promise<ExitStatus>((resolve) => {
+    addon.waitExit(pidfd, (code, signal) => resolve({ code: code >= 0 ? code : null, signal: signal || null }));
+  });
+  let released = false;
+  const started: Started = {
+    pid,
+    pidfd,
+    exited,
+    kill: (signal) => (released ? os.errno.ESRCH : addon.pidfdSignal(pidfd, signal)),
+    release: () => {
+      if (!released) closeSync(pidfd);
+      released = true;
+    },
+  };
+  try {
+    for (;;) {
+      const msg = recvMsg(syncFd);
+      if (msg === null) break; // execve succeeded: the socket closed with it
+      if (msg.type === MSG.ERROR) throw childFailure(plan.ops, msg.op, msg.err, msg.aux);
+      if (msg.type !== MSG.SYNC) throw hostError(`unexpected message ${msg.type} from the container's init`);
+      if (msg.aux === STAGE.USERMAP) {
+        if (plan.idmap) writeIdMaps(pid, plan.idmap, { newuidmap: opts.host.newuidmap, newgidmap: opts.host.newgidmap });
+        if (plan.oomScoreAdj !== undefined) {
+          try {
+            writeFileSync(`/proc/${pid}/oom_score_adj`, String(plan.oomScoreAdj));
+          } catch (err) {
+            throw fromNodeError('host', 'cannot set oom_score_adj via', err, { configPath: 'process.oomScoreAdj', file: `/proc/${pid}/oom_score_adj` });
+          }
+        }
+      }
+      sendMsg(syncFd, MSG.ACK);
+    }
+  } catch (err) {
+    // Leave nothing behind: the child dies with its namespaces and mounts.
+    addon.pidfdSignal(pidfd, os.signals.SIGKILL);
+    await exited;
+    started.release();
+    throw err;
+  } finally {
+    closeSync(syncFd);
+  }
+  return started;
+}

@@ -1,0 +1,28 @@
+// The only loader of the addon. Loaded lazily by the verbs that clone or join namespaces.
+import { createRequire } from 'node:module';
+import { hostError } from '../errors.js';
+
+export interface NativeAddon {
+  opTable(): { name: string; code: number; sig: string }[];
+  validatePlan(plan: Buffer): number;
+  spawn(plan: Buffer, cloneFlags: number, pidnsFd: number): { pid: number; pidfd: number; syncFd: number };
+  waitExit(pidfd: number, cb: (code: number, signal: number, errno: number) => void): void;
+  pidfdSignal(pidfd: number, signal: number): number;
+  openPty(): { master: number; slave: number };
+  setWinsize(fd: number, rows: number, cols: number): number;
+}
+
+let cached: NativeAddon | undefined;
+
+export function native(): NativeAddon {
+  if (cached) return cached;
+  const require = createRequire(import.meta.url);
+  // Same relative path from lib/runtime (vitest) and dist/runtime (built).
+  const path = process.env.LAUNCH_ADDON ?? new URL('../../build/Release/launch_native.node', import.meta.url).pathname;
+  try {
+    cached = require(path) as NativeAddon;
+  } catch (err) {
+    throw hostError('cannot load the native addon (run `npm install` to build it)', { file: path, cause: err });
+  }
+  return cached;
+}

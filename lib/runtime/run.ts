@@ -1,0 +1,72 @@
+// `run` in the foreground: start the container, pass signals on, relay the terminal if there
+// is one, and come back with the shell's idea of the exit status (code, or 128+signal).
+import { closeSync, renameSync, writeFileSync } from 'node:fs';
+import { constants as os } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fromNodeError } from '../errors.js';
+import { probeHost } from '../host.js';
+import { buildPlan } from '../plan/build.js';
+import type { Spec } from '../spec/schema.js';
+import { StateStore } from '../state/store.js';
+import { startContainer } from './launcher.js';
+import { native } from './native.js';
+import { relayTerminal } from './terminal.js';
+
+export interface RunOptions {
+  id: string;
+  bundle: string;
+  stateRoot: string;
+  pidFile?: string;
+  /** Called with --debug notes (e.g. "added a user namespace"). */
+  debug?: (line: string) => void;
+}
+
+// The signals a shell or CI runner sends to stop or poke a job, passed on to the container.
+const FORWARDED = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH', 'SIGCONT'] as const;
+
+export function writePidFile(file: string, pid: number): void {
+  const abs = resolve(file);
+  const tmp = join(dirname(abs), `.${process.pid}.pid.tmp`);
+  try {
+    writeFileSync(tmp, String(pid));
+    renameSync(tmp, abs);
+  } catch (err) {
+    throw fromNodeError('usage', 'cannot write the pid file', err, { file: abs });
+  }
+}
+
+export async function runForeground(spec: Spec, opts: RunOptions): Promise<number> {
+  const host = probeHost();
+  const store = new StateStore(opts.stateRoot);
+  store.claim(opts.id);
+  let pty: { master: number; slave: number } | undefined;
+  try {
+    if (spec.process?.terminal) pty = native().openPty();
+    const plan = buildPlan(spec, { bundle: opts.bundle, host, ttySlaveFd: pty?.slave, dieWithParent: true });
+    for (const note of plan.notes) opts.debug?.(note);
+    const started = await startContainer(plan, { host });
+    if (pty) {
+      closeSync(pty.slave);
+      pty.slave = -1;
+    }
+    store.write({ ociVersion: spec.ociVersion ?? '1.2.0', id: opts.id, status: 'running', pid: started.pid, bundle: opts.bundle, annotations: spec.annotations });
+    if (opts.pidFile) writePidFile(opts.pidFile, started.pid);
+
+    const handlers = new Map<string, () => void>();
+    for (const name of FORWARDED) {
+      if (name === 'SIGWINCH' && pty) continue; // the terminal relay resizes the pty instead
+      const handler = () => void started.kill(os.signals[name]);
+      handlers.set(name, handler);
+      process.on(name, handler);
+    }
+    const relay = pty ? relayTerminal(pty.master) : undefined;
+    const status = await started.exited;
+    await relay?.done();
+    for (const [name, handler] of handlers) process.off(name, handler);
+    started.release();
+    return status.signal ? 128 + status.signal : (status.code ?? 125);
+  } finally {
+    if (pty && pty.slave >= 0) closeSync(pty.slave);
+    store.remove(opts.id);
+  }
+}

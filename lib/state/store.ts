@@ -1,0 +1,97 @@
+// <root>/<id>/state.json: one directory per container. The directory's creation (mkdir, which
+// fails when it exists) is what makes an id taken, so two starts of one id cannot both win.
+import { lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fromNodeError, stateError, usageError } from '../errors.js';
+
+export interface ContainerState {
+  ociVersion: string;
+  id: string;
+  status: 'creating' | 'created' | 'running' | 'stopped';
+  pid?: number;
+  bundle: string;
+  annotations?: Record<string, string>;
+}
+
+export function defaultRoot(env: NodeJS.ProcessEnv, uid: number): string {
+  if (uid === 0) return '/run/launch';
+  if (env.XDG_RUNTIME_DIR) return join(env.XDG_RUNTIME_DIR, 'launch');
+  return `/tmp/launch-${uid}`;
+}
+
+/** runc's rule: letters, digits and `_+-.`, not starting with a dot; never `/` or `..`. */
+export function validateId(id: string): void {
+  if (!/^[A-Za-z0-9_+\-][A-Za-z0-9_+\-.]*$/.test(id) || id.length > 1024) {
+    throw usageError(`invalid container id \`${id}\` (letters, digits and _+-. only, not starting with a dot)`);
+  }
+}
+
+export class StateStore {
+  constructor(readonly root: string) {}
+
+  private ensureRoot(): void {
+    try {
+      mkdirSync(this.root, { recursive: true, mode: 0o700 });
+      const st = lstatSync(this.root);
+      if (!st.isDirectory()) throw stateError('state root is not a directory', { file: this.root });
+      if (st.uid !== process.getuid!()) throw stateError('state root belongs to another user', { file: this.root });
+    } catch (err) {
+      if (err instanceof Error && err.name === 'LaunchError') throw err;
+      throw fromNodeError('state', 'cannot create the state root', err, { file: this.root });
+    }
+  }
+
+  dir(id: string): string {
+    validateId(id);
+    return join(this.root, id);
+  }
+
+  /** Claim the id. Throws when a container of that id exists. */
+  claim(id: string): void {
+    this.ensureRoot();
+    const dir = this.dir(id);
+    try {
+      mkdirSync(dir, { mode: 0o700 });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
+        throw stateError(`container \`${id}\` already exists`, { file: dir, exitCode: 125 });
+      }
+      throw fromNodeError('state', 'cannot create the state directory', err, { file: dir });
+    }
+  }
+
+  write(state: ContainerState): void {
+    const dir = this.dir(state.id);
+    const tmp = join(dir, `.state.json.${process.pid}`);
+    try {
+      writeFileSync(tmp, JSON.stringify(state), { mode: 0o600 });
+      renameSync(tmp, join(dir, 'state.json'));
+    } catch (err) {
+      throw fromNodeError('state', 'cannot write the state', err, { file: join(dir, 'state.json') });
+    }
+  }
+
+  read(id: string): ContainerState {
+    const file = join(this.dir(id), 'state.json');
+    try {
+      return JSON.parse(readFileSync(file, 'utf8')) as ContainerState;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+        throw stateError(`container \`${id}\` does not exist`, { file });
+      }
+      throw fromNodeError('state', 'cannot read the state', err, { file });
+    }
+  }
+
+  list(): string[] {
+    try {
+      return readdirSync(this.root).filter((n) => !n.startsWith('.'));
+    } catch {
+      return [];
+    }
+  }
+
+  remove(id: string): void {
+    rmSync(this.dir(id), { recursive: true, force: true });
+  }
+}
