@@ -28,6 +28,10 @@ const RLIMITS: Record<string, number> = {
   RLIMIT_SIGPENDING: 11, RLIMIT_MSGQUEUE: 12, RLIMIT_NICE: 13, RLIMIT_RTPRIO: 14, RLIMIT_RTTIME: 15,
 };
 
+// JSON numbers past 2^53 arrive rounded: 18446744073709551615 (RLIM_INFINITY) reads as 2^64.
+const RLIM_INFINITY = (1n << 64n) - 1n;
+const rlimitValue = (v: number): bigint => (v >= 2 ** 63 ? RLIM_INFINITY : BigInt(v));
+
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 export interface PlanOptions {
@@ -132,7 +136,7 @@ function processOps(spec: Spec, opts: PlanOptions, idmap: IdMap | undefined, not
     if (res === undefined) throw specError(`unknown rlimit \`${rl.type}\``, { configPath: `process.rlimits[${i}].type` });
     ops.push({
       op: 'RLIMIT',
-      args: [res, BigInt(rl.soft), BigInt(rl.hard)],
+      args: [res, rlimitValue(rl.soft), rlimitValue(rl.hard)],
       origin: { configPath: `process.rlimits[${i}]`, what: `set ${rl.type} to ${rl.soft}/${rl.hard}` },
     });
   });

@@ -62,6 +62,9 @@ export function childFailure(ops: readonly Op[], index: number, errno: number, a
 
 export interface StartOptions {
   host: HostFacts;
+  /** Called while the child still waits at its first sync, before it runs any of the
+   * container's code: the place for pid files and state that must exist by then. */
+  beforeRelease?: (pid: number) => void;
 }
 
 export async function startContainer(plan: Plan, opts: StartOptions): Promise<Started> {
@@ -114,6 +117,7 @@ export async function startContainer(plan: Plan, opts: StartOptions): Promise<St
             throw fromNodeError('host', 'cannot set oom_score_adj via', err, { configPath: 'process.oomScoreAdj', file: `/proc/${pid}/oom_score_adj` });
           }
         }
+        opts.beforeRelease?.(pid);
       }
       sendMsg(syncFd, MSG.ACK);
     }

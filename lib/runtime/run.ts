@@ -8,7 +8,7 @@ import { probeHost } from '../host.js';
 import { buildPlan } from '../plan/build.js';
 import type { Spec } from '../spec/schema.js';
 import { StateStore } from '../state/store.js';
-import { startContainer } from './launcher.js';
+import { type Started, startContainer } from './launcher.js';
 import { native } from './native.js';
 import { relayTerminal } from './terminal.js';
 
@@ -40,32 +40,44 @@ export async function runForeground(spec: Spec, opts: RunOptions): Promise<numbe
   const store = new StateStore(opts.stateRoot);
   store.claim(opts.id);
   let pty: { master: number; slave: number } | undefined;
+  const handlers = new Map<string, () => void>();
   try {
     if (spec.process?.terminal) pty = native().openPty();
     const plan = buildPlan(spec, { bundle: opts.bundle, host, ttySlaveFd: pty?.slave, dieWithParent: true });
     for (const note of plan.notes) opts.debug?.(note);
-    const started = await startContainer(plan, { host });
+    // Handlers go in before the clone: a signal that arrives while the container starts
+    // (it may print "ready" before we get here) is held and delivered once it has a pid.
+    let started: Started | undefined;
+    const pending: number[] = [];
+    for (const name of FORWARDED) {
+      if (name === 'SIGWINCH' && pty) continue; // the terminal relay resizes the pty instead
+      const handler = () => {
+        if (started) started.kill(os.signals[name]);
+        else pending.push(os.signals[name]);
+      };
+      handlers.set(name, handler);
+      process.on(name, handler);
+    }
+    started = await startContainer(plan, {
+      host,
+      beforeRelease: (pid) => {
+        store.write({ ociVersion: spec.ociVersion ?? '1.2.0', id: opts.id, status: 'running', pid, bundle: opts.bundle, annotations: spec.annotations });
+        if (opts.pidFile) writePidFile(opts.pidFile, pid);
+      },
+    });
+    for (const sig of pending) started.kill(sig);
     if (pty) {
       closeSync(pty.slave);
       pty.slave = -1;
     }
-    store.write({ ociVersion: spec.ociVersion ?? '1.2.0', id: opts.id, status: 'running', pid: started.pid, bundle: opts.bundle, annotations: spec.annotations });
-    if (opts.pidFile) writePidFile(opts.pidFile, started.pid);
 
-    const handlers = new Map<string, () => void>();
-    for (const name of FORWARDED) {
-      if (name === 'SIGWINCH' && pty) continue; // the terminal relay resizes the pty instead
-      const handler = () => void started.kill(os.signals[name]);
-      handlers.set(name, handler);
-      process.on(name, handler);
-    }
     const relay = pty ? relayTerminal(pty.master) : undefined;
     const status = await started.exited;
     await relay?.done();
-    for (const [name, handler] of handlers) process.off(name, handler);
     started.release();
     return status.signal ? 128 + status.signal : (status.code ?? 125);
   } finally {
+    for (const [name, handler] of handlers) process.off(name, handler);
     if (pty && pty.slave >= 0) closeSync(pty.slave);
     store.remove(opts.id);
   }

@@ -40,9 +40,11 @@ export function issueMessage(issue: Issue): string {
       // zod leaves `input` out when the key was absent: that is a missing field, not a wrong type.
       if (issue.input === undefined) return `required field is missing (expected ${typeName(issue.expected)})`;
       return `expected ${typeName(issue.expected)}, got ${jsonType(issue.input)}`;
-    case 'invalid_value':
-      if (issue.input === undefined) return `required field is missing (expected one of ${issue.values.map((v) => showValue(v)).join(', ')})`;
-      return `expected one of ${issue.values.map((v) => showValue(v)).join(', ')}, got ${showValue(issue.input)}`;
+    case 'invalid_value': {
+      const oneOf = `one of ${issue.values.map((v) => showValue(v)).join(', ')}`;
+      if (issue.input === undefined) return `required field is missing (expected ${oneOf})`;
+      return `expected ${oneOf}, got ${showValue(issue.input)}`;
+    }
     case 'too_small':
       if (Number(issue.minimum) === 1 && (issue.origin === 'array' || issue.origin === 'string')) return 'must not be empty';
       if (issue.origin === 'array') return `must have at least ${issue.minimum} entries`;

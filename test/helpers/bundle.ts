@@ -1,0 +1,83 @@
+// Bundles for integration tests: a busybox-static root filesystem the tests build themselves,
+// one per mode (owned by the user who runs the container), and a config.json per test.
+import { execFileSync } from 'node:child_process';
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { defaultSpec } from '../../lib/spec/generate.js';
+import type { Spec } from '../../lib/spec/schema.js';
+import type { RunAs } from './env.js';
+
+const BUSYBOX = existsSync('/usr/bin/busybox') ? '/usr/bin/busybox' : '/bin/busybox';
+
+let base: string | undefined;
+/** One world-traversable temp directory per test file, removed by cleanupBase(). */
+export function testBase(): string {
+  if (!base) {
+    base = mkdtempSync(join(tmpdir(), 'launch-test-'));
+    chmodSync(base, 0o755);
+  }
+  return base;
+}
+
+export function cleanupBase(): void {
+  if (base) rmSync(base, { recursive: true, force: true });
+  base = undefined;
+}
+
+function chownTree(path: string, who: RunAs): void {
+  if (who.uid !== process.getuid!()) execFileSync('chown', ['-R', `${who.uid}:${who.gid}`, path]);
+}
+
+/** A directory owned by `who`, under the test base. */
+export function ownedDir(who: RunAs, name: string): string {
+  const dir = join(testBase(), `${name}-${who.mode}-${Math.random().toString(36).slice(2, 8)}`);
+  mkdirSync(dir, { recursive: true, mode: 0o755 });
+  chownTree(dir, who);
+  return dir;
+}
+
+const rootfsCache = new Map<string, string>();
+
+/** busybox as /bin/busybox with every applet linked, the usual top-level directories, a
+ * passwd/group that names a few users, and a file to read. */
+export function busyboxRootfs(who: RunAs): string {
+  const cached = rootfsCache.get(who.mode);
+  if (cached) return cached;
+  const root = join(testBase(), `rootfs-${who.mode}`);
+  for (const d of ['bin', 'dev', 'proc', 'sys', 'tmp', 'etc', 'root', 'home/user', 'data', 'run']) {
+    mkdirSync(join(root, d), { recursive: true });
+  }
+  copyFileSync(BUSYBOX, join(root, 'bin/busybox'));
+  chmodSync(join(root, 'bin/busybox'), 0o755);
+  const applets = execFileSync(BUSYBOX, ['--list'], { encoding: 'utf8' }).split('\n').filter(Boolean);
+  for (const a of applets) if (a !== 'busybox') symlinkSync('busybox', join(root, 'bin', a));
+  chmodSync(join(root, 'tmp'), 0o1777);
+  writeFileSync(join(root, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000:user:/home/user:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n');
+  writeFileSync(join(root, 'etc/group'), 'root:x:0:\nuser:x:1000:\nnogroup:x:65534:\n');
+  writeFileSync(join(root, 'data/hello.txt'), 'hello from the rootfs\n');
+  // A file the container may find but not execute (exit 126).
+  writeFileSync(join(root, 'bin/not-executable'), '#!/bin/sh\necho never\n', { mode: 0o644 });
+  chownTree(root, who);
+  rootfsCache.set(who.mode, root);
+  return root;
+}
+
+export interface BundleOptions {
+  args: string[];
+  /** Change the runc-style default config before it is written. */
+  edit?: (spec: Spec) => void;
+}
+
+/** A bundle directory (owned by `who`) whose config is `runc spec [--rootless]` with the
+ * shared busybox rootfs, no terminal, and the given args. */
+export function makeBundle(who: RunAs, opts: BundleOptions): string {
+  const dir = ownedDir(who, 'bundle');
+  const spec = defaultSpec({ rootless: who.mode === 'rootless', uid: who.uid, gid: who.gid, args: opts.args });
+  spec.process!.terminal = false;
+  spec.root = { path: busyboxRootfs(who), readonly: true };
+  opts.edit?.(spec);
+  writeFileSync(join(dir, 'config.json'), JSON.stringify(spec, null, 2));
+  chownTree(dir, who);
+  return dir;
+}

@@ -1,0 +1,81 @@
+// Who the integration tests run as, and what the machine offers. Each need is probed once;
+// a test that lacks one is skipped with the need as the reason (never counted as a pass).
+import { execFileSync, spawnSync } from 'node:child_process';
+import { accessSync, constants, existsSync } from 'node:fs';
+
+export type Mode = 'root' | 'rootless';
+
+export interface RunAs {
+  mode: Mode;
+  uid: number;
+  gid: number;
+  home: string;
+  name: string;
+}
+
+const isRoot = () => process.getuid!() === 0;
+
+let cachedUser: RunAs | null | undefined;
+
+/** The unprivileged user the rootless tests run as: ourselves when we are not root, else the
+ * user named by LAUNCH_TEST_USER (default `launchtest`, which .ci/run creates). */
+export function rootlessUser(): RunAs | undefined {
+  if (cachedUser !== undefined) return cachedUser ?? undefined;
+  if (!isRoot()) {
+    cachedUser = { mode: 'rootless', uid: process.getuid!(), gid: process.getgid!(), home: process.env.HOME ?? '/tmp', name: process.env.USER ?? '' };
+    return cachedUser;
+  }
+  const name = process.env.LAUNCH_TEST_USER ?? 'launchtest';
+  const r = spawnSync('getent', ['passwd', name], { encoding: 'utf8' });
+  const fields = r.status === 0 ? r.stdout.trim().split(':') : [];
+  cachedUser = fields.length >= 6 ? { mode: 'rootless', uid: Number(fields[2]), gid: Number(fields[3]), home: fields[5]!, name } : null;
+  return cachedUser ?? undefined;
+}
+
+export function runAs(mode: Mode): RunAs | undefined {
+  if (mode === 'root') return isRoot() ? { mode, uid: 0, gid: 0, home: '/root', name: 'root' } : undefined;
+  return rootlessUser();
+}
+
+function probeUserns(): boolean {
+  const r = spawnSync('unshare', ['--user', '--map-root-user', 'true'], { stdio: 'ignore' });
+  return r.status === 0;
+}
+
+const probes: Record<string, () => string | undefined> = {
+  root: () => (isRoot() ? undefined : 'needs root'),
+  rootless: () =>
+    rootlessUser() ? undefined : `needs an unprivileged user (create \`${process.env.LAUNCH_TEST_USER ?? 'launchtest'}\` or set LAUNCH_TEST_USER)`,
+  userns: () => (probeUserns() ? undefined : 'needs user namespaces (kernel.unprivileged_userns_clone)'),
+  busybox: () => (existsSync('/usr/bin/busybox') || existsSync('/bin/busybox') ? undefined : 'needs busybox-static (apt-get install busybox-static)'),
+  runc: () => {
+    try {
+      execFileSync('runc', ['--version'], { stdio: 'ignore' });
+      return undefined;
+    } catch {
+      return 'needs runc (apt-get install runc), the reference `spec` generator';
+    }
+  },
+  newuidmap: () => {
+    try {
+      accessSync('/usr/bin/newuidmap', constants.X_OK);
+      return undefined;
+    } catch {
+      return 'needs newuidmap/newgidmap (apt-get install uidmap)';
+    }
+  },
+  addon: () => (existsSync(new URL('../../build/Release/launch_native.node', import.meta.url)) ? undefined : 'needs the addon (npm install)'),
+  dist: () => (existsSync(new URL('../../dist/cli/main.js', import.meta.url)) ? undefined : 'needs the build (npm run build)'),
+};
+
+const results = new Map<string, string | undefined>();
+
+/** The reason the first missing need is missing, or undefined when all are there. */
+export function missing(...needs: (keyof typeof probes)[]): string | undefined {
+  for (const need of needs) {
+    if (!results.has(need)) results.set(need, probes[need]!());
+    const why = results.get(need);
+    if (why) return why;
+  }
+  return undefined;
+}

@@ -1,0 +1,100 @@
+// Run bin/launch as a given user, synchronously or as a child process to signal.
+import { type ChildProcess, type SpawnOptions, spawn, spawnSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { RunAs } from './env.js';
+import { ownedDir } from './bundle.js';
+
+export const LAUNCH = fileURLToPath(new URL('../../bin/launch', import.meta.url));
+
+export interface Result {
+  status: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+const stateRoots = new Map<string, string>();
+
+/** A private --root for each mode, so tests can check that nothing is left in it. */
+export function stateRoot(who: RunAs): string {
+  let dir = stateRoots.get(who.mode);
+  if (!dir) {
+    dir = join(ownedDir(who, 'state'), 'root');
+    stateRoots.set(who.mode, dir);
+  }
+  return dir;
+}
+
+function runtimeDir(who: RunAs): string {
+  const dir = ownedDir(who, 'xdg');
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+const xdgDirs = new Map<string, string>();
+
+export function spawnOptions(who: RunAs, extra: SpawnOptions = {}): SpawnOptions {
+  let xdg = xdgDirs.get(who.mode);
+  if (!xdg) {
+    xdg = runtimeDir(who);
+    xdgDirs.set(who.mode, xdg);
+  }
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    HOME: who.home,
+    USER: who.name,
+    XDG_RUNTIME_DIR: xdg,
+    ...(extra.env ?? {}),
+  };
+  const asOther = who.uid !== process.getuid!();
+  return { ...extra, env, ...(asOther ? { uid: who.uid, gid: who.gid } : {}) };
+}
+
+/** `launch --root <private> ARGS...` with `node` = the Node running the tests, unless given. */
+export function launchSync(
+  who: RunAs,
+  args: string[],
+  opts: { input?: string | Buffer; stdio?: SpawnOptions['stdio']; node?: string; timeout?: number; cwd?: string } = {},
+): Result {
+  const r = spawnSync(opts.node ?? process.execPath, [LAUNCH, '--root', stateRoot(who), ...args], {
+    ...spawnOptions(who, { cwd: opts.cwd }),
+    input: opts.input,
+    stdio: opts.stdio ?? 'pipe',
+    encoding: 'utf8',
+    timeout: opts.timeout ?? 30_000,
+  });
+  return { status: r.status, signal: r.signal, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+}
+
+/** Run a bundle in the foreground with a fresh id. */
+export function runBundle(who: RunAs, bundle: string, opts: Parameters<typeof launchSync>[2] & { id?: string } = {}): Result {
+  const id = opts.id ?? `t-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  return launchSync(who, ['run', '--bundle', bundle, id], opts);
+}
+
+export function launchChild(who: RunAs, args: string[], stdio: SpawnOptions['stdio'] = 'pipe'): ChildProcess {
+  return spawn(process.execPath, [LAUNCH, '--root', stateRoot(who), ...args], { ...spawnOptions(who), stdio });
+}
+
+/** Resolve with the next chunk of `stream` that contains `text` (or reject after ms). */
+export function waitFor(stream: NodeJS.ReadableStream, text: string, ms = 10_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let seen = '';
+    const timer = setTimeout(() => reject(new Error(`timed out waiting for ${JSON.stringify(text)}; saw ${JSON.stringify(seen)}`)), ms);
+    const onData = (d: Buffer | string) => {
+      seen += d.toString();
+      if (seen.includes(text)) {
+        clearTimeout(timer);
+        stream.off('data', onData);
+        resolve(seen);
+      }
+    };
+    stream.on('data', onData);
+  });
+}
+
+export function exitOf(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  return new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+}

@@ -1,0 +1,174 @@
+// `launch run` end to end, as root and as an unprivileged user, against a busybox rootfs.
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { cleanupBase, makeBundle, ownedDir } from '../helpers/bundle.js';
+import { type Mode, missing, runAs } from '../helpers/env.js';
+import { runBundle, waitFor } from '../helpers/launch.js';
+
+afterAll(cleanupBase);
+
+const sh = (script: string) => ['/bin/sh', '-c', script];
+
+describe.each(['root', 'rootless'] as Mode[])('run as %s', (mode) => {
+  const skip = missing(mode, 'busybox', 'dist', 'addon');
+  const who = () => runAs(mode)!;
+
+  it.skipIf(skip)(`runs a program and shows its own hostname, pid 1 and user ${skip ?? ''}`, () => {
+    const bundle = makeBundle(who(), { args: sh('hostname; echo pid=$$; id -u; id -g'), edit: (s) => void (s.hostname = 'box') });
+    const r = runBundle(who(), bundle);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('box\npid=1\n0\n0\n');
+    expect(r.status).toBe(0);
+  });
+
+  it.skipIf(skip)('maps the caller to root (rootless) or keeps real root', () => {
+    const bundle = makeBundle(who(), { args: ['/bin/cat', '/proc/self/uid_map', '/proc/self/gid_map'] });
+    const r = runBundle(who(), bundle);
+    expect(r.status).toBe(0);
+    const lines = r.stdout.trim().split('\n').map((l) => l.trim().split(/\s+/).map(Number));
+    if (mode === 'rootless') {
+      expect(lines).toEqual([[0, who().uid, 1], [0, who().gid, 1]]);
+    } else {
+      expect(lines[0]).toEqual([0, 0, 4294967295]);
+    }
+  });
+
+  it.skipIf(skip)('sets env, cwd, umask and rlimits', () => {
+    const bundle = makeBundle(who(), {
+      args: sh('echo "$FOO"; pwd; umask; ulimit -n'),
+      edit: (s) => {
+        s.process!.env = ['PATH=/bin', 'FOO=bar baz'];
+        s.process!.cwd = '/data';
+        s.process!.user!.umask = 0o027;
+        s.process!.rlimits = [{ type: 'RLIMIT_NOFILE', soft: 512, hard: 1000 }];
+      },
+    });
+    const r = runBundle(who(), bundle);
+    expect(r.stdout).toBe('bar baz\n/data\n0027\n512\n');
+    expect(r.status).toBe(0);
+  });
+
+  it.skipIf(skip)('makes the root read-only and mounts proc, tmpfs, devpts, mqueue and /dev/shm', () => {
+    const bundle = makeBundle(who(), {
+      args: sh('touch /x 2>/dev/null && echo rw || echo ro; touch /dev/shm/a && echo shm; ls /dev/pts/ptmx; ls -d /dev/mqueue; grep -c . /proc/self/status >/dev/null && echo proc'),
+    });
+    const r = runBundle(who(), bundle);
+    expect(r.stdout).toBe('ro\nshm\n/dev/pts/ptmx\n/dev/mqueue\nproc\n');
+  });
+
+  it.skipIf(skip)('creates the default devices and /dev links', () => {
+    const bundle = makeBundle(who(), {
+      args: sh('for d in null zero full random urandom tty; do [ -c /dev/$d ] && printf "$d "; done; echo; for l in fd stdin ptmx; do readlink /dev/$l; done; head -c 4 /dev/zero | wc -c; echo x > /dev/null && echo null-ok'),
+    });
+    const r = runBundle(who(), bundle);
+    expect(r.stdout).toBe('null zero full random urandom tty \n/proc/self/fd\n/proc/self/fd/0\npts/ptmx\n4\nnull-ok\n');
+  });
+
+  it.skipIf(skip)('bind-mounts host directories and files, read-only when asked', () => {
+    const dir = ownedDir(who(), 'share');
+    writeFileSync(join(dir, 'in.txt'), 'shared\n');
+    const file = join(dir, 'single.txt');
+    writeFileSync(file, 'one file\n');
+    const bundle = makeBundle(who(), {
+      args: sh('cat /mnt/rw/in.txt; echo out > /mnt/rw/out.txt; cat /etc/single.txt; (echo no > /mnt/ro/x) 2>/dev/null || echo ro-denied'),
+      edit: (s) => {
+        s.mounts!.push(
+          { destination: '/mnt/rw', type: 'bind', source: dir, options: ['rbind', 'rw'] },
+          { destination: '/mnt/ro', type: 'bind', source: dir, options: ['bind', 'ro'] },
+          { destination: '/etc/single.txt', type: 'bind', source: file, options: ['bind', 'ro'] },
+        );
+      },
+    });
+    const r = runBundle(who(), bundle);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('shared\none file\nro-denied\n');
+    expect(readFileSync(join(dir, 'out.txt'), 'utf8')).toBe('out\n');
+  });
+
+  it.skipIf(skip)('masks paths and makes paths read-only', () => {
+    const bundle = makeBundle(who(), {
+      // Masked files read as empty (/dev/null over them); masked directories as empty.
+      args: sh('for f in /proc/keys /proc/timer_list; do [ -e $f ] && wc -c < $f; done; ls /sys/firmware | wc -l; (echo 1 > /proc/sysrq-trigger) 2>/dev/null || echo sysrq-ro'),
+    });
+    const r = runBundle(who(), bundle);
+    const present = ['/proc/keys', '/proc/timer_list'].filter((f) => existsSync(f)).length;
+    expect(r.stdout).toBe(`${'0\n'.repeat(present)}0\nsysrq-ro\n`);
+  });
+
+  it.skipIf(skip)('switches to the configured user with supplementary groups', () => {
+    const bundle = makeBundle(who(), {
+      args: sh('id -u; id -g; id -G'),
+      edit: (s) => {
+        s.process!.user = { uid: 1000, gid: 1000, additionalGids: [1000, 65534] };
+        if (mode === 'rootless') s.process!.user = { uid: 0, gid: 0 };
+      },
+    });
+    const r = runBundle(who(), bundle);
+    expect(r.stdout).toBe(mode === 'root' ? '1000\n1000\n1000 65534\n' : '0\n0\n0\n');
+  });
+
+  it.skipIf(skip)('applies capabilities exactly and no_new_privs', () => {
+    const bundle = makeBundle(who(), {
+      args: sh('grep -E "^(Cap(Inh|Prm|Eff|Bnd|Amb)|NoNewPrivs)" /proc/self/status'),
+      edit: (s) => {
+        const caps = ['CAP_KILL', 'CAP_CHOWN'];
+        s.process!.capabilities = { bounding: caps, effective: caps, permitted: caps, inheritable: ['CAP_KILL'], ambient: ['CAP_KILL'] };
+        s.process!.noNewPrivileges = true;
+      },
+    });
+    const r = runBundle(who(), bundle);
+    const kill = (1 << 5).toString(16).padStart(16, '0');
+    const both = ((1 << 5) | 1).toString(16).padStart(16, '0');
+    expect(r.stdout).toBe(`CapInh:\t${kill}\nCapPrm:\t${both}\nCapEff:\t${both}\nCapBnd:\t${both}\nCapAmb:\t${kill}\nNoNewPrivs:\t1\n`);
+  });
+
+  it.skipIf(skip)('sets the domainname and a namespaced sysctl', () => {
+    const bundle = makeBundle(who(), {
+      args: sh('cat /proc/sys/kernel/domainname /proc/sys/kernel/msgmax'),
+      edit: (s) => {
+        s.domainname = 'example.org';
+        s.linux!.sysctl = { 'kernel.msgmax': '4242' };
+      },
+    });
+    const r = runBundle(who(), bundle);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('example.org\n4242\n');
+  });
+
+  it.skipIf(skip)('has its own network, ipc and mount namespaces', () => {
+    const bundle = makeBundle(who(), {
+      args: sh('ls /sys/class/net | tr "\\n" " "; echo; ipcs -q >/dev/null 2>&1; echo done'),
+      edit: (s) => {
+        if (!s.linux!.namespaces!.some((n) => n.type === 'network')) s.linux!.namespaces!.push({ type: 'network' });
+        // With a network namespace of its own, even a rootless container may mount sysfs.
+        const sys = s.mounts!.find((m) => m.destination === '/sys')!;
+        Object.assign(sys, { type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] });
+      },
+    });
+    const r = runBundle(who(), bundle);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('lo \ndone\n');
+  });
+
+  // Joining a namespace owned by the host's user namespace needs privileges there: root only.
+  it.skipIf(skip || mode !== 'root')('joins an existing namespace given by path', async () => {
+    const holder = spawn('unshare', ['--uts', 'sh', '-c', 'hostname joined-uts; echo ready; exec sleep 60'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      await waitFor(holder.stdout!, 'ready');
+      const bundle = makeBundle(who(), {
+        args: ['/bin/hostname'],
+        edit: (s) => {
+          s.hostname = undefined;
+          s.linux!.namespaces = s.linux!.namespaces!.map((n) => (n.type === 'uts' ? { type: 'uts', path: `/proc/${holder.pid}/ns/uts` } : n));
+        },
+      });
+      const r = runBundle(who(), bundle);
+      expect(r.stderr).toBe('');
+      expect(r.stdout).toBe('joined-uts\n');
+    } finally {
+      holder.kill('SIGKILL');
+    }
+  });
+});

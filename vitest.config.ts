@@ -1,0 +1,12 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+    // Integration tests start real containers; two cores here.
+    maxWorkers: 2,
+    cacheDir: '/tmp/launch-vitest-cache',
+  },
+});
