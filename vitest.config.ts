@@ -7,6 +7,7 @@ export default defineConfig({
     hookTimeout: 60_000,
     // Integration tests start real containers; two cores here.
     maxWorkers: 2,
-    cacheDir: '/tmp/launch-vitest-cache',
+    // Per user: CI runs the suite as root and again as an unprivileged user.
+    cacheDir: `/tmp/launch-vitest-cache-${process.getuid?.() ?? 0}`,
   },
 });

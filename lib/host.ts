@@ -14,7 +14,6 @@ export interface HostFacts {
   newuidmap: string | undefined;
   newgidmap: string | undefined;
   capLastCap: number;
-  /** Whether the kernel lets setgroups(2) run in a namespace we map ourselves ('deny' needed). */
   cgroupVersion: 1 | 2;
 }
 

@@ -8,6 +8,7 @@
 #include <linux/sched.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -101,8 +102,8 @@ bool DecodePlan(const uint8_t *data, size_t len, DecodedPlan &out, std::string &
     // USER's group list must be decimal numbers: the child converts without checking.
     if (d.code == LP_USER && d.list[3]) {
       for (char *const *g = d.list[3]; *g; g++) {
-        if (!**g || strlen(*g) > 10 || strspn(*g, "0123456789") != strlen(*g))
-          return err = at + ": group is not a decimal number", false;
+        if (!**g || strlen(*g) > 10 || strspn(*g, "0123456789") != strlen(*g) || strtoull(*g, nullptr, 10) > 0xffffffffull)
+          return err = at + ": group is not a 32-bit decimal number", false;
       }
     }
     if (d.code == LP_EXEC && (!d.list[0] || !d.list[0][0] || !d.list[2] || !d.list[2][0]))
@@ -147,7 +148,11 @@ SpawnResult Spawn(const DecodedPlan &plan, uint64_t clone_flags, int pidns_fd) {
   args.pidfd = reinterpret_cast<uint64_t>(&pidfd);
   args.exit_signal = SIGCHLD;
   long pid = syscall(SYS_clone3, &args, sizeof args);
-  if (pid == 0) lc_child_main(&cplan);  // never returns
+  if (pid == 0) {
+    // Drop the parent's end, or the child would never see EOF when launch goes away.
+    close(sv[0]);
+    lc_child_main(&cplan);  // never returns
+  }
   int clone_errno = errno;
 
   pthread_sigmask(SIG_SETMASK, &old, nullptr);

@@ -13,14 +13,18 @@ const VERBS = ['run', 'spec', 'demo', 'help', 'completion'];
 
 /** `launch DIR` is `launch run --bundle DIR <generated id>`. */
 export function expandShorthand(argv: string[], isDir: (p: string) => boolean, makeId: () => string): string[] {
-  const first = argv.findIndex((a) => !a.startsWith('-'));
-  if (first < 0) return argv;
-  const word = argv[first]!;
-  // Global flags that take a value come before the word; they are not bundles.
-  const prev = argv[first - 1];
-  if (prev === '--root' || prev === '--log' || prev === '--log-format') return argv;
-  if (VERBS.includes(word) || !isDir(word)) return argv;
-  return [...argv.slice(0, first), 'run', '--bundle', word, ...argv.slice(first + 1), makeId()];
+  for (let i = 0; i < argv.length; i++) {
+    const word = argv[i]!;
+    if (word === '--') return argv;
+    if (word.startsWith('-')) {
+      // Global flags that take a separate value: skip the value, it is not a bundle.
+      if (word === '--root' || word === '--log' || word === '--log-format') i++;
+      continue;
+    }
+    if (VERBS.includes(word) || !isDir(word)) return argv;
+    return [...argv.slice(0, i), 'run', '--bundle', word, ...argv.slice(i + 1), makeId()];
+  }
+  return argv;
 }
 
 function randomId(): string {

@@ -123,8 +123,8 @@ function capMask(names: readonly string[] | undefined, configPath: string, host:
 export function execCandidates(arg0: string, env: readonly string[]): string[] {
   if (arg0.includes('/')) return [arg0];
   const pathVar = env.find((e) => e.startsWith('PATH='))?.slice(5) ?? DEFAULT_PATH;
-  const dirs = pathVar.split(':').map((d) => d || '.');
-  return [...new Set(dirs)].map((d) => `${d.replace(/\/+$/, '')}/${arg0}`);
+  const dirs = pathVar.split(':').map((d) => d.replace(/\/+$/, '') || (d ? '' : '.'));
+  return [...new Set(dirs.map((d) => `${d}/${arg0}`))];
 }
 
 function processOps(spec: Spec, opts: PlanOptions, idmap: IdMap | undefined, notes: string[]): Op[] {

@@ -74,8 +74,8 @@ export function parseMountOptions(options: readonly string[] = []): ParsedMountO
 export function flagNames(flags: number): string {
   const names: string[] = [];
   for (const [name, [set, flag]] of Object.entries(FLAG_OPTIONS)) {
-    if (set && name !== 'rbind' && (flags & flag) === flag && !names.includes(name)) names.push(name);
+    if (set && name !== 'rbind' && name !== 'bind' && (flags & flag) === flag) names.push(name);
   }
-  if ((flags & (MS.BIND | MS.REC)) === (MS.BIND | MS.REC)) names.push('rbind');
+  if (flags & MS.BIND) names.push(flags & MS.REC ? 'rbind' : 'bind');
   return names.join(',');
 }

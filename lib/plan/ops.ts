@@ -1,4 +1,4 @@
-// The op table, mirrored from addon/common/plan.h (LP_OPS). test/native/plan.test.ts checks
+// The op table, mirrored from addon/common/plan.h (LP_OPS). test/native/addon.test.ts checks
 // that both sides agree, so a change to one without the other fails CI.
 //   n number, s string, o optional string, L list (its count goes in the next slot, '#'), - unused
 export const OPS = {

@@ -1,0 +1,284 @@
+// Golden plans: buildPlan() against fake host facts, and the encoder's wire buffer.
+import { afterAll, describe, expect, it } from 'vitest';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { LaunchError } from '../../lib/errors.js';
+import type { HostFacts } from '../../lib/host.js';
+import { CLONE, buildPlan, execCandidates, type Plan } from '../../lib/plan/build.js';
+import { encodePlan } from '../../lib/plan/encode.js';
+import { MS } from '../../lib/plan/mountopts.js';
+import { OPF } from '../../lib/plan/ops.js';
+import { makedev } from '../../lib/plan/rootfs.js';
+import { native } from '../../lib/runtime/native.js';
+import { defaultSpec } from '../../lib/spec/generate.js';
+import type { Spec } from '../../lib/spec/schema.js';
+
+const bundle = mkdtempSync(join(tmpdir(), 'launch-plan-'));
+mkdirSync(join(bundle, 'rootfs'));
+afterAll(() => rmSync(bundle, { recursive: true, force: true }));
+
+const ROOT: HostFacts = {
+  uid: 0, gid: 0, userName: 'root', subuid: [], subgid: [], newuidmap: undefined, newgidmap: undefined,
+  capLastCap: 40, cgroupVersion: 2,
+};
+const USER: HostFacts = { ...ROOT, uid: 1000, gid: 1000, userName: 'alice' };
+const USER_SUB: HostFacts = {
+  ...USER, subuid: [{ start: 100000, count: 65536 }], subgid: [{ start: 100000, count: 65536 }],
+  newuidmap: '/usr/bin/newuidmap', newgidmap: '/usr/bin/newgidmap',
+};
+
+const rootSpec = (): Spec => defaultSpec({ rootless: false });
+const rootlessSpec = (): Spec => defaultSpec({ rootless: true, uid: 1000, gid: 1000 });
+const plan = (spec: Spec, host: HostFacts = ROOT): Plan => buildPlan(spec, { bundle, host, ttySlaveFd: 7 });
+const names = (p: Plan) => p.ops.map((o) => o.op);
+const rep = (n: number, s: string) => Array<string>(n).fill(s);
+const find = (p: Plan, pred: (o: Plan['ops'][number]) => boolean) => p.ops.filter(pred);
+
+function specErr(fn: () => unknown): LaunchError {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(LaunchError);
+    expect((err as LaunchError).kind).toBe('spec');
+    return err as LaunchError;
+  }
+  throw new Error('expected a spec error');
+}
+
+const CAPS3 = (1n << 29n) | (1n << 5n) | (1n << 10n); // AUDIT_WRITE, KILL, NET_BIND_SERVICE
+const TAIL = ['REMOUNT_ROOT_RO', 'RLIMIT', 'SETSID', 'TTY', 'CAPBSET', 'USER', 'CAPS', 'NO_NEW_PRIVS', 'CHDIR', 'EXEC'];
+
+describe('buildPlan as root', () => {
+  it('default spec: op sequence, clone flags, no idmap', () => {
+    const p = plan(rootSpec());
+    expect(names(p)).toEqual([
+      'SYNC', 'MOUNT_ROOT_PROPAGATION', 'ROOTFS', ...rep(7, 'MOUNT'), ...rep(6, 'MKNOD'), ...rep(5, 'SYMLINK'),
+      'PIVOT', 'SETHOSTNAME', ...rep(5, 'READONLY'), ...rep(10, 'MASK'), ...TAIL,
+    ]);
+    expect(p.cloneFlags).toBe(CLONE.NEWPID | CLONE.NEWNET | CLONE.NEWIPC | CLONE.NEWUTS | CLONE.NEWNS);
+    expect(p.cloneFlags).toBe(0x6c020000);
+    expect(p.idmap).toBeUndefined();
+    expect(p.pidnsPath).toBeUndefined();
+    expect(p.ops[0]!.args).toEqual([1]);
+    expect(p.ops[1]!.args).toEqual([MS.SLAVE]);
+    expect(p.ops[2]!.args).toEqual([join(bundle, 'rootfs')]);
+    expect(find(p, (o) => o.op === 'SETHOSTNAME')[0]!.args).toEqual(['runc']);
+    expect(find(p, (o) => o.op === 'SYMLINK').map((o) => o.args)).toEqual([
+      ['/proc/self/fd', '/dev/fd'], ['/proc/self/fd/0', '/dev/stdin'], ['/proc/self/fd/1', '/dev/stdout'],
+      ['/proc/self/fd/2', '/dev/stderr'], ['pts/ptmx', '/dev/ptmx'],
+    ]);
+    expect(find(p, (o) => o.op === 'TTY')[0]!.args).toEqual([7]);
+    expect(find(p, (o) => o.op === 'USER')[0]!.args).toEqual([0, 0, 1, []]);
+    expect(find(p, (o) => o.op === 'CHDIR')[0]!.args).toEqual(['/']);
+    expect(find(p, (o) => o.op === 'MASK')[0]).toEqual({
+      op: 'MASK', args: ['/proc/acpi'], flags: OPF.OPTIONAL,
+      origin: { configPath: 'linux.maskedPaths[0]', what: 'mask', file: '/proc/acpi' },
+    });
+  });
+
+  it('mounts: proc, tmpfs data, sysfs kept, cgroup -> cgroup2', () => {
+    const mounts = find(plan(rootSpec()), (o) => o.op === 'MOUNT');
+    expect(mounts[0]!.args).toEqual(['proc', '/proc', 'proc', 0, null, 0]);
+    expect(mounts[0]!.flags).toBe(OPF.MKDIR);
+    expect(mounts[1]!.args).toEqual(['tmpfs', '/dev', 'tmpfs', MS.NOSUID | MS.STRICTATIME, 'mode=755,size=65536k', 0]);
+    expect(mounts[2]!.args).toEqual(['devpts', '/dev/pts', 'devpts', MS.NOSUID | MS.NOEXEC, 'newinstance,ptmxmode=0666,mode=0620,gid=5', 0]);
+    expect(mounts[5]!.args).toEqual(['sysfs', '/sys', 'sysfs', MS.NOSUID | MS.NOEXEC | MS.NODEV | MS.RDONLY, null, 0]);
+    expect(mounts[6]!.args).toEqual(['cgroup', '/sys/fs/cgroup', 'cgroup2', MS.NOSUID | MS.NOEXEC | MS.NODEV | MS.RELATIME | MS.RDONLY, null, 0]);
+    expect(mounts[6]!.origin).toEqual({ configPath: 'mounts[6]', what: 'mount `cgroup2` on', file: '/sys/fs/cgroup' });
+  });
+
+  it('devices are MKNOD without a user namespace', () => {
+    const spec = rootSpec();
+    spec.linux!.devices = [{ path: '/dev/fuse', type: 'c', major: 10, minor: 229, fileMode: 0o600 }];
+    const nodes = find(plan(spec), (o) => o.op === 'MKNOD');
+    expect(nodes.map((o) => o.args[0])).toEqual(['/dev/fuse', '/dev/null', '/dev/zero', '/dev/full', '/dev/random', '/dev/urandom', '/dev/tty']);
+    expect(nodes[0]!.args).toEqual(['/dev/fuse', 0o020600, makedev(10, 229)]);
+    expect(nodes[0]!.origin.configPath).toBe('linux.devices[0]');
+    expect(nodes[1]!.args).toEqual(['/dev/null', 0o020666, 0x103n]);
+    expect(makedev(259, 65536)).toBe(0x10010300n);
+    expect(makedev(0x12345, 0x678)).toBe(0x1200000634578n); // glibc makedev(3)
+  });
+
+  it('rlimits past 2^63 become RLIM_INFINITY; ambient = permitted & inheritable', () => {
+    const spec = rootSpec();
+    spec.process!.rlimits = [
+      { type: 'RLIMIT_CORE', soft: 0, hard: 18446744073709551615 },
+      { type: 'RLIMIT_NOFILE', soft: 1024, hard: 2 ** 63 },
+    ];
+    spec.process!.capabilities!.inheritable = ['CAP_KILL', 'CAP_AUDIT_WRITE'];
+    const p = plan(spec);
+    const inf = 18446744073709551615n;
+    expect(find(p, (o) => o.op === 'RLIMIT').map((o) => o.args)).toEqual([[4, 0n, inf], [7, 1024n, inf]]);
+    expect(find(p, (o) => o.op === 'CAPBSET')[0]!.args).toEqual([CAPS3, 40]);
+    const inh = (1n << 5n) | (1n << 29n);
+    expect(find(p, (o) => o.op === 'CAPS')[0]!.args).toEqual([CAPS3, CAPS3, inh, inh]);
+    expect(p.notes).toEqual(['process.capabilities.ambient: capabilities not also permitted and inheritable are left out']);
+  });
+
+  it('no inheritable set: no ambient caps; caps above cap_last_cap are skipped', () => {
+    const spec = rootSpec();
+    spec.process!.capabilities!.bounding = ['CAP_KILL', 'CAP_BPF'];
+    const p = buildPlan(spec, { bundle, host: { ...ROOT, capLastCap: 38 }, ttySlaveFd: 7 });
+    expect(find(p, (o) => o.op === 'CAPBSET')[0]!.args).toEqual([1n << 5n, 38]);
+    expect(find(p, (o) => o.op === 'CAPS')[0]!.args).toEqual([CAPS3, CAPS3, 0n, 0n]);
+  });
+
+  it('EXEC searches the container PATH', () => {
+    const p = plan(rootSpec());
+    expect(find(p, (o) => o.op === 'EXEC')[0]).toEqual({
+      op: 'EXEC',
+      args: [['/usr/local/sbin/sh', '/usr/local/bin/sh', '/usr/sbin/sh', '/usr/bin/sh', '/sbin/sh', '/bin/sh'], 0, ['sh'], 0,
+        ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'TERM=xterm']],
+      origin: { configPath: 'process.args[0]', what: 'exec', file: 'sh' },
+    });
+    expect(execCandidates('/bin/ls', ['PATH=/x'])).toEqual(['/bin/ls']);
+    expect(execCandidates('ls', ['PATH=/a/:/b::/b'])).toEqual(['/a/ls', '/b/ls', './ls']);
+    expect(execCandidates('ls', [])).toEqual(['/usr/local/sbin/ls', '/usr/local/bin/ls', '/usr/sbin/ls', '/usr/bin/ls', '/sbin/ls', '/bin/ls']);
+  });
+
+  it('terminal without a pty slave is a spec error', () => {
+    const e = specErr(() => buildPlan(rootSpec(), { bundle, host: ROOT }));
+    expect(e.configPath).toBe('process.terminal');
+  });
+});
+
+describe('buildPlan rootless', () => {
+  it('rootless spec: user namespace written by the caller, setgroups denied, devices bound', () => {
+    const p = plan(rootlessSpec(), USER);
+    expect(p.cloneFlags).toBe(CLONE.NEWPID | CLONE.NEWIPC | CLONE.NEWUTS | CLONE.NEWNS | CLONE.NEWUSER);
+    expect(p.idmap).toEqual({
+      uid: [{ containerID: 0, hostID: 1000, size: 1 }], gid: [{ containerID: 0, hostID: 1000, size: 1 }],
+      uidMethod: 'write', gidMethod: 'write', setgroupsDeny: true,
+    });
+    expect(p.notes).toEqual(['process.capabilities.ambient: capabilities not also permitted and inheritable are left out']);
+    expect(names(p)).toEqual([
+      'SYNC', 'MOUNT_ROOT_PROPAGATION', 'ROOTFS', ...rep(7, 'MOUNT'), ...rep(6, 'MOUNT'), ...rep(5, 'SYMLINK'),
+      'PIVOT', 'SETHOSTNAME', ...rep(5, 'READONLY'), ...rep(10, 'MASK'), ...TAIL,
+    ]);
+    const mounts = find(p, (o) => o.op === 'MOUNT');
+    expect(mounts[5]!.args).toEqual(['/sys', '/sys', null, MS.BIND | MS.REC | MS.NOSUID | MS.NOEXEC | MS.NODEV | MS.RDONLY, null, 0]);
+    expect(mounts[5]!.flags).toBe(OPF.MKDIR);
+    expect(mounts[2]!.args[4]).toBe('newinstance,ptmxmode=0666,mode=0620');
+    expect(mounts.slice(7).map((o) => o.args)).toEqual(
+      ['/dev/null', '/dev/zero', '/dev/full', '/dev/random', '/dev/urandom', '/dev/tty'].map((d) => [d, d, null, MS.BIND, null, 0]),
+    );
+    expect(mounts[7]!.flags).toBe(OPF.MKFILE);
+    expect(mounts[7]!.origin).toEqual({ configPath: 'linux.devices', what: 'bind mount device `/dev/null` on', file: '/dev/null' });
+    expect(find(p, (o) => o.op === 'USER')[0]!.args).toEqual([0, 0, 0, []]);
+  });
+
+  it('adds a user namespace when the config has none, and sysfs stays with a netns', () => {
+    const p = plan(rootSpec(), USER);
+    expect(p.cloneFlags).toBe(0x6c020000 | CLONE.NEWUSER);
+    expect(p.notes[0]).toBe('rootless: added a user namespace mapping uid 1000 and gid 1000 to 0 (the config has none)');
+    expect(p.idmap?.uid).toEqual([{ containerID: 0, hostID: 1000, size: 1 }]);
+    expect(p.idmap?.setgroupsDeny).toBe(true);
+    expect(find(p, (o) => o.op === 'MKNOD')).toEqual([]);
+    expect(find(p, (o) => o.op === 'MOUNT')[5]!.args).toEqual(['sysfs', '/sys', 'sysfs', 15, null, 0]);
+  });
+
+  it('sysfs becomes an rbind of /sys with a user namespace and no netns', () => {
+    const spec = rootSpec();
+    spec.linux!.namespaces = spec.linux!.namespaces!.filter((n) => n.type !== 'network');
+    const m = find(plan(spec, USER), (o) => o.op === 'MOUNT')[5]!;
+    expect(m.args).toEqual(['/sys', '/sys', null, MS.BIND | MS.REC | MS.NOSUID | MS.NODEV | MS.NOEXEC | MS.RDONLY, null, 0]);
+    expect(m.origin).toEqual({ configPath: 'mounts[5]', what: 'bind mount `/sys` on', file: '/sys' });
+  });
+
+  it('subordinate ranges go through newuidmap/newgidmap', () => {
+    const spec = rootlessSpec();
+    spec.linux!.uidMappings!.push({ containerID: 1, hostID: 100000, size: 65536 });
+    spec.linux!.gidMappings!.push({ containerID: 1, hostID: 100000, size: 65536 });
+    spec.process!.user = { uid: 1000, gid: 1000, additionalGids: [5, 100] };
+    const p = plan(spec, USER_SUB);
+    expect(p.idmap).toMatchObject({ uidMethod: 'helper', gidMethod: 'helper', setgroupsDeny: false });
+    expect(find(p, (o) => o.op === 'USER')[0]!.args).toEqual([1000, 1000, 1, ['5', '100']]);
+  });
+
+  it('helper missing, range not delegated, ids not mapped', () => {
+    const spec = rootlessSpec();
+    spec.linux!.uidMappings!.push({ containerID: 1, hostID: 100000, size: 65536 });
+    let e = specErr(() => plan(spec, { ...USER_SUB, newuidmap: undefined }));
+    expect([e.configPath, e.message]).toEqual(['linux.uidMappings', 'mapping more than your own uid needs newuidmap (apt-get install uidmap), which is not installed']);
+    spec.linux!.uidMappings = [{ containerID: 0, hostID: 200000, size: 1000 }];
+    e = specErr(() => plan(spec, USER_SUB));
+    expect([e.configPath, e.file, e.message]).toEqual(['linux.uidMappings[0]', '/etc/subuid', 'host uids 200000-200999 are not delegated to alice in']);
+    const s2 = rootlessSpec();
+    s2.process!.user = { uid: 5, gid: 0 };
+    expect(specErr(() => plan(s2, USER)).configPath).toBe('process.user.uid');
+    s2.process!.user = { uid: 0, gid: 0, additionalGids: [0] };
+    e = specErr(() => plan(s2, USER));
+    expect(e.configPath).toBe('process.user.additionalGids');
+  });
+});
+
+describe('spec errors', () => {
+  const without = (type: string) => {
+    const spec = rootSpec();
+    spec.linux!.namespaces = spec.linux!.namespaces!.filter((n) => n.type !== type);
+    return spec;
+  };
+  it('namespaces', () => {
+    const e = specErr(() => plan(without('mount')));
+    expect([e.configPath, e.message]).toEqual(['linux.namespaces', 'a mount namespace is required to set up the root filesystem']);
+    const h = specErr(() => plan(without('uts')));
+    expect([h.configPath, h.message]).toEqual(['hostname', 'needs a uts namespace of its own (add {"type": "uts"} to linux.namespaces)']);
+  });
+  it('missing bind source and rootfs', () => {
+    const spec = rootSpec();
+    spec.mounts!.push({ destination: '/data', type: 'bind', source: 'nope', options: ['rbind'] });
+    const e = specErr(() => plan(spec));
+    expect([e.configPath, e.file, e.errno, e.message]).toEqual(['mounts[7].source', join(bundle, 'nope'), 2, 'bind source does not exist']);
+    const s2 = rootSpec();
+    s2.root = { path: 'missing' };
+    const r = specErr(() => plan(s2));
+    expect([r.configPath, r.file, r.errno]).toEqual(['root.path', join(bundle, 'missing'), 2]);
+  });
+  it('unknown capability and idmap mounts', () => {
+    const spec = rootSpec();
+    spec.process!.capabilities!.bounding = ['CAP_BOGUS'];
+    const e = specErr(() => plan(spec));
+    expect([e.configPath, e.message]).toEqual(['process.capabilities.bounding[0]', 'unknown capability `CAP_BOGUS`']);
+    const s2 = rootSpec();
+    s2.mounts!.push({ destination: '/data', type: 'bind', source: '/tmp', options: ['rbind', 'idmap'] });
+    const m = specErr(() => plan(s2));
+    expect([m.configPath, m.message]).toEqual(['mounts[7].options', 'mount option `idmap` is not supported yet']);
+  });
+});
+
+describe('encodePlan', () => {
+  it('header fields and addon validation of a golden plan', () => {
+    const p = plan(rootSpec());
+    const buf = encodePlan(p.ops);
+    expect(buf.readUInt32LE(0)).toBe(0x484e434c);
+    expect(buf.readUInt32LE(4)).toBe(1);
+    expect(buf.readUInt32LE(8)).toBe(buf.length);
+    expect(buf.readUInt32LE(12)).toBe(p.ops.length);
+    expect(buf.readUInt32LE(16)).toBe(32 + 56 * p.ops.length);
+    expect(buf.readUInt32LE(20)).toBe(buf.length - 32 - 56 * p.ops.length);
+    expect(buf[buf.length - 1]).toBe(0);
+    expect(native().validatePlan(buf)).toBe(p.ops.length);
+    expect(native().validatePlan(encodePlan(plan(rootlessSpec(), USER).ops))).toBe(48);
+  });
+  it('slot layout: strings, NONE, lists with counts, 64-bit numbers', () => {
+    const buf = encodePlan([
+      { op: 'MOUNT', args: [null, '/t', 'tmpfs', 3, null, 0], origin: { what: 'm' } },
+      { op: 'EXEC', args: [['/a', '/b'], 0, ['a'], 0, []], origin: { what: 'e' } },
+      { op: 'RLIMIT', args: [7, -1, 18446744073709551615n], origin: { what: 'r' } },
+    ]);
+    const slot = (op: number, a: number) => buf.readBigUInt64LE(32 + op * 56 + 8 + a * 8);
+    expect(buf.readUInt32LE(32)).toBe(6);
+    expect([0, 1, 2, 3, 4, 5].map((a) => slot(0, a))).toEqual([0xffffffffn, 0n, 3n, 3n, 0xffffffffn, 0n]);
+    expect([0, 1, 2, 3, 4, 5].map((a) => slot(1, a))).toEqual([9n, 2n, 15n, 1n, 0n, 0n]);
+    expect([slot(2, 1), slot(2, 2)]).toEqual([2n ** 64n - 1n, 2n ** 64n - 1n]);
+    expect(buf.subarray(buf.readUInt32LE(16)).toString('latin1')).toBe('/t\0tmpfs\0/a\0/b\0a\0');
+    expect(native().validatePlan(buf)).toBe(3);
+  });
+  it('a string with a NUL byte throws', () => {
+    expect(() => encodePlan([{ op: 'ROOTFS', args: ['/a\0b'], origin: { what: 'x' } }])).toThrow(
+      new TypeError('plan string contains a NUL byte: "/a\\u0000b"'),
+    );
+    expect(() => encodePlan([{ op: 'EXEC', args: [['x'], 0, ['x'], 0, ['A=\0']], origin: { what: 'x' } }])).toThrow(TypeError);
+  });
+});
