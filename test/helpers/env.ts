@@ -2,6 +2,7 @@
 // a test that lacks one is skipped with the need as the reason (never counted as a pass).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { accessSync, constants, existsSync } from 'node:fs';
+import { describe } from 'vitest';
 
 export type Mode = 'root' | 'rootless';
 
@@ -78,4 +79,13 @@ export function missing(...needs: (keyof typeof probes)[]): string | undefined {
     if (why) return why;
   }
   return undefined;
+}
+
+/** One describe block per mode; a block whose needs are missing says why in its title and
+ * its tests skip themselves (each test uses `it.skipIf(skip)`). */
+export function eachMode(title: string, needs: (keyof typeof probes)[], body: (mode: Mode, skip: string | undefined) => void): void {
+  for (const mode of ['root', 'rootless'] as Mode[]) {
+    const skip = missing(mode, ...needs);
+    describe(skip ? `${title} as ${mode} (skipped: ${skip})` : `${title} as ${mode}`, () => body(mode, skip));
+  }
 }

@@ -3,7 +3,7 @@ import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cleanupBase, makeBundle } from '../helpers/bundle.js';
-import { type Mode, missing, runAs } from '../helpers/env.js';
+import { eachMode, runAs } from '../helpers/env.js';
 import { exitOf, launchChild, launchSync, runBundle, stateRoot, waitFor } from '../helpers/launch.js';
 
 afterAll(cleanupBase);
@@ -16,8 +16,7 @@ function stateEntries(root: string): string[] {
   }
 }
 
-describe.each(['root', 'rootless'] as Mode[])('errors as %s', (mode) => {
-  const skip = missing(mode, 'busybox', 'dist', 'addon');
+eachMode('errors', ['busybox', 'dist', 'addon'], (mode, skip) => {
   const who = () => runAs(mode)!;
 
   const cases: { name: string; make: () => string; line: RegExp; code: number }[] = [

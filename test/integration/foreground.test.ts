@@ -5,7 +5,7 @@ import { closeSync, existsSync, openSync, readFileSync, readdirSync } from 'node
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cleanupBase, makeBundle, ownedDir } from '../helpers/bundle.js';
-import { type Mode, missing, runAs } from '../helpers/env.js';
+import { eachMode, runAs } from '../helpers/env.js';
 import { LAUNCH, exitOf, launchChild, runBundle, spawnOptions, stateRoot, waitFor } from '../helpers/launch.js';
 
 afterAll(cleanupBase);
@@ -26,8 +26,7 @@ function processesWith(marker: string): number[] {
   return pids;
 }
 
-describe.each(['root', 'rootless'] as Mode[])('foreground as %s', (mode) => {
-  const skip = missing(mode, 'busybox', 'dist', 'addon');
+eachMode('foreground', ['busybox', 'dist', 'addon'], (mode, skip) => {
   const who = () => runAs(mode)!;
 
   it.skipIf(skip)('passes the exit code through', () => {

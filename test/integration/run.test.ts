@@ -4,15 +4,14 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cleanupBase, makeBundle, ownedDir } from '../helpers/bundle.js';
-import { type Mode, missing, runAs } from '../helpers/env.js';
+import { eachMode, missing, runAs } from '../helpers/env.js';
 import { runBundle, waitFor } from '../helpers/launch.js';
 
 afterAll(cleanupBase);
 
 const sh = (script: string) => ['/bin/sh', '-c', script];
 
-describe.each(['root', 'rootless'] as Mode[])('run as %s', (mode) => {
-  const skip = missing(mode, 'busybox', 'dist', 'addon');
+eachMode('run', ['busybox', 'dist', 'addon'], (mode, skip) => {
   const who = () => runAs(mode)!;
 
   it.skipIf(skip)(`runs a program and shows its own hostname, pid 1 and user ${skip ?? ''}`, () => {
@@ -152,8 +151,15 @@ describe.each(['root', 'rootless'] as Mode[])('run as %s', (mode) => {
     expect(r.stdout).toBe('lo \ndone\n');
   });
 
-  // Joining a namespace owned by the host's user namespace needs privileges there: root only.
-  it.skipIf(skip || mode !== 'root')('joins an existing namespace given by path', async () => {
+});
+
+// Joining a namespace owned by the host's user namespace needs privileges there: root only.
+const joinSkip = missing('root', 'busybox', 'dist', 'addon');
+describe(joinSkip ? `join by path (skipped: ${joinSkip})` : 'join by path', () => {
+  const skip = joinSkip;
+  const who = () => runAs('root')!;
+
+  it.skipIf(skip)('joins an existing namespace given by path', async () => {
     const holder = spawn('unshare', ['--uts', 'sh', '-c', 'hostname joined-uts; echo ready; exec sleep 60'], { stdio: ['ignore', 'pipe', 'inherit'] });
     try {
       await waitFor(holder.stdout!, 'ready');

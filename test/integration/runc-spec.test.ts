@@ -5,13 +5,12 @@ import { symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { busyboxRootfs, cleanupBase, ownedDir } from '../helpers/bundle.js';
-import { type Mode, missing, runAs } from '../helpers/env.js';
+import { eachMode, runAs } from '../helpers/env.js';
 import { runBundle, spawnOptions } from '../helpers/launch.js';
 
 afterAll(cleanupBase);
 
-describe.each(['root', 'rootless'] as Mode[])('runc spec bundle as %s', (mode) => {
-  const skip = missing(mode, 'busybox', 'runc', 'dist', 'addon');
+eachMode('runc spec bundle', ['busybox', 'runc', 'dist', 'addon'], (mode, skip) => {
   const who = () => runAs(mode)!;
 
   it.skipIf(skip)('runs the generated config unchanged, with a terminal', () => {
