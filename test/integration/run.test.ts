@@ -1,6 +1,6 @@
 // `launch run` end to end, as root and as an unprivileged user, against a busybox rootfs.
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cleanupBase, makeBundle, ownedDir } from '../helpers/bundle.js';
@@ -136,6 +136,53 @@ eachMode('run', ['busybox', 'dist', 'addon'], (mode, skip) => {
     expect(r.stdout).toBe('example.org\n4242\n');
   });
 
+  it.skipIf(skip)('gives a config without a user namespace one when run rootless', () => {
+    const bundle = makeBundle(who(), {
+      args: sh('id -u; cat /proc/self/uid_map | wc -l'),
+      edit: (s) => {
+        s.linux!.namespaces = s.linux!.namespaces!.filter((n) => n.type !== 'user');
+        delete s.linux!.uidMappings;
+        delete s.linux!.gidMappings;
+        // A container without a user namespace as root: mknod'ed devices, real sysfs needs netns.
+        if (mode === 'rootless') s.linux!.namespaces!.push({ type: 'network' });
+      },
+    });
+    const r = runBundle(who(), bundle);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('0\n1\n');
+  });
+
+  it.skipIf(skip)('sees its own cgroup as the root of a cgroup namespace', () => {
+    const bundle = makeBundle(who(), {
+      args: sh('cut -d: -f3 /proc/self/cgroup | sort -u'),
+      edit: (s) => void s.linux!.namespaces!.push({ type: 'cgroup' }),
+    });
+    const r = runBundle(who(), bundle);
+    expect(r.stdout).toBe('/\n');
+  });
+
+  it.skipIf(skip)('creates a time namespace when asked', () => {
+    const host = readlinkSync('/proc/self/ns/time');
+    const bundle = makeBundle(who(), { args: ['/bin/readlink', '/proc/self/ns/time'], edit: (s) => void s.linux!.namespaces!.push({ type: 'time' }) });
+    const r = runBundle(who(), bundle);
+    expect(r.stdout).toMatch(/^time:\[\d+\]\n$/);
+    expect(r.stdout.trim()).not.toBe(host);
+  });
+
+  it.skipIf(skip)('sets oom_score_adj', () => {
+    const bundle = makeBundle(who(), { args: ['/bin/cat', '/proc/self/oom_score_adj'], edit: (s) => void (s.process!.oomScoreAdj = 500) });
+    const r = runBundle(who(), bundle);
+    expect(r.stdout).toBe('500\n');
+  });
+
+  it.skipIf(skip)('runs under the system Node (20) too', () => {
+    const node = ['/usr/bin/node', '/usr/local/bin/node'].find((p) => existsSync(p));
+    if (!node) return; // the test suite's own Node is the only one: nothing else to try
+    const r = runBundle(who(), makeBundle(who(), { args: ['/bin/echo', 'ok'] }), { node });
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('ok\n');
+  });
+
   it.skipIf(skip)('has its own network, ipc and mount namespaces', () => {
     const bundle = makeBundle(who(), {
       args: sh('ls /sys/class/net | tr "\\n" " "; echo; ipcs -q >/dev/null 2>&1; echo done'),
@@ -176,5 +223,42 @@ describe(joinSkip ? `join by path (skipped: ${joinSkip})` : 'join by path', () =
     } finally {
       holder.kill('SIGKILL');
     }
+  });
+});
+
+// More than one id in the user namespace: newuidmap/newgidmap and the /etc/subuid range.
+const subSkip = missing('rootless', 'newuidmap', 'busybox', 'dist', 'addon');
+describe(subSkip ? `subordinate ids (skipped: ${subSkip})` : 'subordinate ids', () => {
+  it.skipIf(subSkip)('maps a subuid range with newuidmap and switches to a non-root user in it', () => {
+    const who = runAs('rootless')!;
+    const range = (file: string) => {
+      const line = readFileSync(file, 'utf8').split('\n').find((l) => l.startsWith(`${who.name}:`) || l.startsWith(`${who.uid}:`));
+      return line ? Number(line.split(':')[1]) : undefined;
+    };
+    const sub = range('/etc/subuid');
+    const subg = range('/etc/subgid');
+    if (sub === undefined || subg === undefined) throw new Error(`no /etc/subuid and /etc/subgid range for ${who.name}: .ci/run adds one`);
+    const bundle = makeBundle(who, {
+      args: ['/bin/sh', '-c', 'id -u; id -g; id -G; cat /proc/self/uid_map | wc -l'],
+      edit: (s) => {
+        s.linux!.uidMappings = [{ containerID: 0, hostID: who.uid, size: 1 }, { containerID: 1, hostID: sub, size: 2000 }];
+        s.linux!.gidMappings = [{ containerID: 0, hostID: who.gid, size: 1 }, { containerID: 1, hostID: subg, size: 2000 }];
+        s.process!.user = { uid: 1000, gid: 1000, additionalGids: [1000, 1500] };
+      },
+    });
+    const r = runBundle(who, bundle);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('1000\n1000\n1000 1500\n2\n');
+  });
+
+  it.skipIf(subSkip)('names the mapping that is not delegated', () => {
+    const who = runAs('rootless')!;
+    const bundle = makeBundle(who, {
+      args: ['/bin/true'],
+      edit: (s) => void (s.linux!.uidMappings = [{ containerID: 0, hostID: 12345678, size: 10 }]),
+    });
+    const r = runBundle(who, bundle);
+    expect(r.stderr.trimEnd()).toMatch(/^launch: run \S+: linux\.uidMappings\[0\]: host uids 12345678-12345687 are not delegated to \S+ in `\/etc\/subuid`$/);
+    expect(r.status).toBe(125);
   });
 });
