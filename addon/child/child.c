@@ -201,6 +201,7 @@ void lc_child_main(const struct lc_plan *plan) {
     case LP_SETSID: if (setsid() < 0) r = -errno; break;
     case LP_TTY: r = do_tty((int)op->n[0]); break;
     case LP_SET_PDEATHSIG: if (prctl(PR_SET_PDEATHSIG, (unsigned long)op->n[0], 0, 0, 0) < 0) r = -errno; break;
+    case LP_MOUNT_SETATTR: r = fs_setattr(op->s[0], op->n[1], op->n[2], (int)op->n[3]); break;
     case LP_EXEC: do_exec(i, op);
     default: r = -ENOSYS; break;
     }

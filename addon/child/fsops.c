@@ -263,6 +263,20 @@ int fs_remount_root_ro(void) {
   return remount_bind("/", MS_RDONLY);
 }
 
+int fs_setattr(const char *target, uint64_t set, uint64_t clr, int recursive) {
+  /* mount_setattr(2) (Linux 5.12): the only way to change flags of a whole mount tree at once
+   * (runc's rro, rnosuid...): MS_REMOUNT only ever touches the top mount of an rbind. */
+  struct {
+    uint64_t attr_set, attr_clr, propagation, userns_fd;
+  } attr = {set, clr, 0, 0};
+  int fd = fs_open_in_root(target, O_PATH);
+  if (fd < 0) return fd;
+  int r = (int)syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0), &attr, sizeof attr);
+  r = r < 0 ? -errno : 0;
+  close(fd);
+  return r;
+}
+
 int fs_chdir(const char *path) {
   int fd = fs_open_in_root(path, O_PATH | O_DIRECTORY);
   if (fd < 0) return fd;

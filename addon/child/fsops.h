@@ -1,6 +1,7 @@
 /* Filesystem steps of the child (see fsops.c). All return 0 or -errno. */
 #ifndef LAUNCH_FSOPS_H
 #define LAUNCH_FSOPS_H
+#include <stdint.h>
 #include "common/plan.h"
 
 int fs_rootfs(const char *path);
@@ -17,5 +18,6 @@ int fs_readonly(const char *path);
 int fs_pivot(void);
 int fs_remount_root_ro(void);
 int fs_chdir(const char *path);
+int fs_setattr(const char *target, uint64_t set, uint64_t clr, int recursive);
 int fs_write_file(const char *path, const char *content);
 #endif

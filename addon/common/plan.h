@@ -75,7 +75,8 @@ struct lp_op {
   X(SETSID, 24, "------", "setsid")                                                            \
   X(TTY, 25, "n-----", "make fd arg0 the controlling terminal and stdio, then close it")       \
   X(EXEC, 26, "L#L#L#", "execve the first candidate that exists: candidates, argv, envp")     \
-  X(SET_PDEATHSIG, 27, "n-----", "prctl(PR_SET_PDEATHSIG, arg0)")
+  X(SET_PDEATHSIG, 27, "n-----", "prctl(PR_SET_PDEATHSIG, arg0)")                             \
+  X(MOUNT_SETATTR, 28, "snnn--", "mount_setattr on target (in root): set arg1, clear arg2, recursive arg3")
 
 enum lp_code {
 #define LP_ENUM(name, code, sig, doc) LP_##name = code,

@@ -33,6 +33,25 @@ const PROPAGATION: Record<string, number> = {
   unbindable: MS.UNBINDABLE, runbindable: MS.UNBINDABLE | MS.REC,
 };
 
+// mount_setattr(2) attributes, for runc's recursive options (rro, rnosuid, ...).
+export const MOUNT_ATTR = {
+  RDONLY: 0x1, NOSUID: 0x2, NODEV: 0x4, NOEXEC: 0x8, _ATIME: 0x70, RELATIME: 0, NOATIME: 0x10,
+  STRICTATIME: 0x20, NODIRATIME: 0x80, NOSYMFOLLOW: 0x200000,
+} as const;
+
+// [set?, attribute]; the atime options replace the whole _ATIME field.
+const RECURSIVE_OPTIONS: Record<string, [set: boolean, attr: number]> = {
+  rro: [true, MOUNT_ATTR.RDONLY], rrw: [false, MOUNT_ATTR.RDONLY],
+  rnosuid: [true, MOUNT_ATTR.NOSUID], rsuid: [false, MOUNT_ATTR.NOSUID],
+  rnodev: [true, MOUNT_ATTR.NODEV], rdev: [false, MOUNT_ATTR.NODEV],
+  rnoexec: [true, MOUNT_ATTR.NOEXEC], rexec: [false, MOUNT_ATTR.NOEXEC],
+  rnodiratime: [true, MOUNT_ATTR.NODIRATIME], rdiratime: [false, MOUNT_ATTR.NODIRATIME],
+  rnosymfollow: [true, MOUNT_ATTR.NOSYMFOLLOW], rsymfollow: [false, MOUNT_ATTR.NOSYMFOLLOW],
+};
+const RECURSIVE_ATIME: Record<string, number> = {
+  rrelatime: MOUNT_ATTR.RELATIME, rnoatime: MOUNT_ATTR.NOATIME, rstrictatime: MOUNT_ATTR.STRICTATIME,
+};
+
 // Options runc accepts that do not map to flags or data for the kernel.
 const IGNORED = new Set(['tmpcopyup', 'defaults', 'nodefaults']);
 
@@ -42,6 +61,8 @@ export interface ParsedMountOptions {
   data: string[];
   /** Options launch understands but cannot honour yet (idmap); the caller decides. */
   unsupported: string[];
+  /** mount_setattr(AT_RECURSIVE) attributes to set and clear after the mount. */
+  recursive: { set: number; clear: number };
 }
 
 export function parseMountOptions(options: readonly string[] = []): ParsedMountOptions {
@@ -49,7 +70,20 @@ export function parseMountOptions(options: readonly string[] = []): ParsedMountO
   let propagation = 0;
   const data: string[] = [];
   const unsupported: string[] = [];
+  const recursive = { set: 0, clear: 0 };
   for (const opt of options) {
+    const r = RECURSIVE_OPTIONS[opt];
+    if (r) {
+      if (r[0]) { recursive.set |= r[1]; recursive.clear &= ~r[1]; }
+      else { recursive.clear |= r[1]; recursive.set &= ~r[1]; }
+      continue;
+    }
+    const atime = RECURSIVE_ATIME[opt];
+    if (atime !== undefined) {
+      recursive.set = (recursive.set & ~MOUNT_ATTR._ATIME) | atime;
+      recursive.clear |= MOUNT_ATTR._ATIME;
+      continue;
+    }
     const f = FLAG_OPTIONS[opt];
     if (f) {
       flags = f[0] ? flags | f[1] : flags & ~f[1];
@@ -67,7 +101,7 @@ export function parseMountOptions(options: readonly string[] = []): ParsedMountO
     }
     data.push(opt);
   }
-  return { flags, propagation, data, unsupported };
+  return { flags, propagation, data, unsupported, recursive };
 }
 
 /** ro,nosuid,... for messages: mount flags by name. */

@@ -29,6 +29,7 @@ export const OPS = {
   TTY: { code: 25, sig: 'n-----' },
   EXEC: { code: 26, sig: 'L#L#L#' },
   SET_PDEATHSIG: { code: 27, sig: 'n-----' },
+  MOUNT_SETATTR: { code: 28, sig: 'snnn--' },
 } as const;
 
 export type OpName = keyof typeof OPS;

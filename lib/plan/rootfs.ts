@@ -6,7 +6,7 @@ import { isAbsolute, posix, resolve } from 'node:path';
 import { specError } from '../errors.js';
 import { nodeErrno } from '../errors.js';
 import type { Spec } from '../spec/schema.js';
-import { MS, parseMountOptions } from './mountopts.js';
+import { MOUNT_ATTR, MS, parseMountOptions } from './mountopts.js';
 import { OPF, type Op } from './ops.js';
 
 export interface RootfsContext {
@@ -71,6 +71,7 @@ function mountOps(ctx: RootfsContext): Op[] {
       throw specError(`mount option \`${opts.unsupported[0]}\` is not supported yet`, { configPath: `${configPath}.options` });
     }
     let flags = opts.flags;
+    const recursive = { ...opts.recursive };
     const isBind = (flags & MS.BIND) !== 0 || type === 'bind';
     // Without a network namespace of its own, a user namespace cannot mount sysfs; and a
     // cgroup v1 hierarchy cannot be mounted from a user namespace at all. Bind the host's.
@@ -84,6 +85,8 @@ function mountOps(ctx: RootfsContext): Op[] {
         type = 'bind';
         source = '/sys/fs/cgroup';
         flags |= MS.BIND | MS.REC;
+        // An rbind's remount only reaches its top mount: make the hierarchies read-only too.
+        if (flags & MS.RDONLY) recursive.set |= MOUNT_ATTR.RDONLY;
       }
     }
     if (isBind || type === 'bind') {
@@ -96,14 +99,21 @@ function mountOps(ctx: RootfsContext): Op[] {
         flags: kind === 'dir' ? OPF.MKDIR : OPF.MKFILE,
         origin: { configPath, what: `bind mount \`${src}\` on`, file: dest },
       });
-      return;
+    } else {
+      ops.push({
+        op: 'MOUNT',
+        args: [source, dest, type, flags, opts.data.length ? opts.data.join(',') : null, opts.propagation],
+        flags: OPF.MKDIR,
+        origin: { configPath, what: `mount \`${type}\` on`, file: dest },
+      });
     }
-    ops.push({
-      op: 'MOUNT',
-      args: [source, dest, type, flags, opts.data.length ? opts.data.join(',') : null, opts.propagation],
-      flags: OPF.MKDIR,
-      origin: { configPath, what: `mount \`${type}\` on`, file: dest },
-    });
+    if (recursive.set || recursive.clear) {
+      ops.push({
+        op: 'MOUNT_SETATTR',
+        args: [dest, recursive.set, recursive.clear, 1],
+        origin: { configPath: `${configPath}.options`, what: 'set recursive mount attributes on', file: dest },
+      });
+    }
   });
   return ops;
 }

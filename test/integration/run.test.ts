@@ -86,6 +86,24 @@ eachMode('run', ['busybox', 'dist', 'addon'], (mode, skip) => {
     expect(readFileSync(join(dir, 'out.txt'), 'utf8')).toBe('out\n');
   });
 
+  it.skipIf(skip)('keeps the host cgroup hierarchies read-only under /sys/fs/cgroup, submounts included', () => {
+    const bundle = makeBundle(who(), {
+      args: sh('for d in /sys/fs/cgroup /sys/fs/cgroup/*/; do mkdir "$d/launch-probe-$$" 2>/dev/null && echo "WROTE $d"; done; echo checked'),
+    });
+    const r = runBundle(who(), bundle);
+    expect(r.stdout).toBe('checked\n');
+  });
+
+  it.skipIf(skip)('applies recursive mount options (rro) to every mount of an rbind', () => {
+    const bundle = makeBundle(who(), {
+      args: sh('(touch /mnt/x) 2>/dev/null || echo top-ro; for d in /mnt/*/; do (touch "$d/x") 2>/dev/null && echo "WROTE $d"; done; echo checked'),
+      edit: (s) => void s.mounts!.push({ destination: '/mnt', type: 'bind', source: '/dev', options: ['rbind', 'rro'] }),
+    });
+    const r = runBundle(who(), bundle);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('top-ro\nchecked\n');
+  });
+
   it.skipIf(skip)('masks paths and makes paths read-only', () => {
     const bundle = makeBundle(who(), {
       // Masked files read as empty (/dev/null over them); masked directories as empty.

@@ -34,12 +34,13 @@ describe('parseMountOptions', () => {
       propagation: MS.PRIVATE | MS.REC,
       data: ['mode=755', 'size=1k'],
       unsupported: ['idmap'],
+      recursive: { set: 0, clear: 0 },
     });
-    expect(parseMountOptions(['ro', 'nodev', 'rw', 'dev', 'exec'])).toEqual({ flags: 0, propagation: 0, data: [], unsupported: [] });
+    expect(parseMountOptions(['ro', 'nodev', 'rw', 'dev', 'exec'])).toEqual({ flags: 0, propagation: 0, data: [], unsupported: [], recursive: { set: 0, clear: 0 } });
     expect(parseMountOptions(['noexec', 'relatime', 'slave', 'defaults', 'ridmap']).flags).toBe(MS.NOEXEC | MS.RELATIME);
     expect(parseMountOptions(['slave']).propagation).toBe(1 << 19);
     expect(parseMountOptions(['ridmap']).unsupported).toEqual(['ridmap']);
-    expect(parseMountOptions()).toEqual({ flags: 0, propagation: 0, data: [], unsupported: [] });
+    expect(parseMountOptions()).toEqual({ flags: 0, propagation: 0, data: [], unsupported: [], recursive: { set: 0, clear: 0 } });
     expect(MS.BIND).toBe(4096);
     expect(MS.REC).toBe(16384);
   });
@@ -211,5 +212,15 @@ describe('childFailure', () => {
     const e = childFailure(ops, 0, 1, 0);
     expect([e.exitCode, formatError(e)]).toEqual([125, 'launch: mounts[3]: bind mount `/d` on `/srv`: Operation not permitted (EPERM)']);
     expect(formatError(childFailure(ops, 9, 22, 0))).toBe("launch: the container's init failed at step 9: Invalid argument (EINVAL)");
+  });
+});
+
+describe('recursive mount options', () => {
+  it('maps runc\'s r-prefixed options to mount_setattr attributes', async () => {
+    const { parseMountOptions, MOUNT_ATTR } = await import('../../lib/plan/mountopts.js');
+    expect(parseMountOptions(['rbind', 'rro', 'rnosuid']).recursive).toEqual({ set: MOUNT_ATTR.RDONLY | MOUNT_ATTR.NOSUID, clear: 0 });
+    expect(parseMountOptions(['rro', 'rrw']).recursive).toEqual({ set: 0, clear: MOUNT_ATTR.RDONLY });
+    expect(parseMountOptions(['rnoatime']).recursive).toEqual({ set: MOUNT_ATTR.NOATIME, clear: MOUNT_ATTR._ATIME });
+    expect(parseMountOptions(['rro']).data).toEqual([]);
   });
 });
