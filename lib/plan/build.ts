@@ -202,7 +202,8 @@ function processOps(spec: Spec, opts: PlanOptions, idmap: IdMap | undefined, not
   if (proc.noNewPrivileges) {
     ops.push({ op: 'NO_NEW_PRIVS', args: [], origin: { configPath: 'process.noNewPrivileges', what: 'set no_new_privs' } });
   }
-  if (user.umask !== undefined) ops.push({ op: 'UMASK', args: [user.umask], origin: { configPath: 'process.user.umask', what: 'set umask' } });
+  // 0022 when the config says nothing, as runc.
+  ops.push({ op: 'UMASK', args: [user.umask ?? 0o022], origin: { configPath: 'process.user.umask', what: 'set umask' } });
   const cwd = proc.cwd || '/';
   ops.push({ op: 'CHDIR', args: [cwd], origin: { configPath: 'process.cwd', what: 'change directory to', file: cwd } });
   const args = proc.args ?? [];

@@ -52,6 +52,12 @@ export function planIdMaps(spec: Spec, host: HostFacts): IdMap {
   const uid: Mapping[] = (linux.uidMappings ?? []).map((m) => ({ ...m }));
   const gid: Mapping[] = (linux.gidMappings ?? []).map((m) => ({ ...m }));
   // No mappings given: map the caller to root, the rootless default (and runc spec --rootless).
+  // Root has no such obvious choice (runc refuses too): say which mappings are missing.
+  if (host.uid === 0 && (uid.length === 0 || gid.length === 0)) {
+    throw specError('a user namespace needs uid and gid mappings when launch runs as root', {
+      configPath: uid.length === 0 ? 'linux.uidMappings' : 'linux.gidMappings',
+    });
+  }
   if (uid.length === 0) uid.push({ containerID: 0, hostID: host.uid, size: 1 });
   if (gid.length === 0) gid.push({ containerID: 0, hostID: host.gid, size: 1 });
   const uidMethod = method(uid, host.uid, host.subuid, host.newuidmap, 'uid', host);

@@ -186,6 +186,9 @@ export function rootfsOps(ctx: RootfsContext): Op[] {
       origin: { configPath: 'linux.rootfsPropagation', what: 'make the mount tree private to the container' },
     },
     { op: 'ROOTFS', args: [root], origin: { configPath: 'root.path', what: 'bind mount the root filesystem', file: root } },
+    // Devices and mount points get exactly the modes the config names (runc does the same);
+    // the process's own umask is set just before exec.
+    { op: 'UMASK', args: [0], origin: { what: 'clear the umask for setup' } },
     ...mountOps(ctx),
     ...deviceOps(ctx),
     { op: 'PIVOT', args: [], origin: { configPath: 'root.path', what: 'pivot_root into', file: root } },

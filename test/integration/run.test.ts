@@ -65,6 +65,48 @@ eachMode('run', ['busybox', 'dist', 'addon'], (mode, skip) => {
     expect(r.stdout).toBe('null zero full random urandom tty \n/proc/self/fd\n/proc/self/fd/0\npts/ptmx\n4\nnull-ok\n');
   });
 
+  it.skipIf(skip)('creates the devices listed in linux.devices with their modes', () => {
+    // Root creates the node; a user namespace can only bind the host's node of that path.
+    const dev = mode === 'root'
+      ? { path: '/dev/mynull', type: 'c', major: 1, minor: 3, fileMode: 0o640 }
+      : { path: '/dev/fuse', type: 'c', major: 10, minor: 229 };
+    const bundle = makeBundle(who(), { args: sh(`ls -l ${dev.path} /dev/zero | cut -c1-10; umask`), edit: (s) => void (s.linux!.devices = [dev]) });
+    const r = runBundle(who(), bundle);
+    expect(r.stderr).toBe('');
+    // The bound host node keeps the host's mode (0600 for /dev/fuse here, 0666 elsewhere).
+    const modeLine = mode === 'root' ? 'crw-r-----' : r.stdout.split('\n')[0]!;
+    expect(modeLine).toMatch(/^crw/);
+    expect(r.stdout).toBe(`${modeLine}\ncrw-rw-rw-\n0022\n`);
+  });
+
+  it.skipIf(skip)('applies linux.rootfsPropagation to the container\'s mounts', () => {
+    const bundle = makeBundle(who(), {
+      args: sh('grep -c "shared:" /proc/self/mountinfo'),
+      edit: (s) => void (s.linux!.rootfsPropagation = 'private'),
+    });
+    const r = runBundle(who(), bundle);
+    expect(r.stdout).toBe('0\n');
+  });
+
+  it.skipIf(skip)('binds the host /sys when sysfs cannot be mounted (user namespace, no network namespace)', () => {
+    const bundle = makeBundle(who(), {
+      args: sh('ls /sys/class/net | grep -c . >/dev/null && echo has-net; (touch /sys/x) 2>/dev/null || echo ro'),
+      edit: (s) => {
+        s.linux!.namespaces = s.linux!.namespaces!.filter((n) => n.type !== 'network');
+        if (!s.linux!.namespaces.some((n) => n.type === 'user')) {
+          s.linux!.namespaces.push({ type: 'user' });
+          s.linux!.uidMappings = [{ containerID: 0, hostID: 0, size: 65536 }];
+          s.linux!.gidMappings = [{ containerID: 0, hostID: 0, size: 65536 }];
+        }
+        const sys = s.mounts!.find((m) => m.destination === '/sys')!;
+        Object.assign(sys, { type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] });
+      },
+    });
+    const r = runBundle(who(), bundle);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('has-net\nro\n');
+  });
+
   it.skipIf(skip)('bind-mounts host directories and files, read-only when asked', () => {
     const dir = ownedDir(who(), 'share');
     writeFileSync(join(dir, 'in.txt'), 'shared\n');

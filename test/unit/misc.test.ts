@@ -68,9 +68,13 @@ describe('planIdMaps', () => {
   });
 
   it('root writes any mapping itself, setgroups allowed', () => {
-    const m = planIdMaps(spec({ uidMappings: [{ containerID: 0, hostID: 500000, size: 65536 }] }), host({ uid: 0, gid: 0 }));
+    const both = { uidMappings: [{ containerID: 0, hostID: 500000, size: 65536 }], gidMappings: [{ containerID: 0, hostID: 500000, size: 65536 }] };
+    const m = planIdMaps(spec(both), host({ uid: 0, gid: 0 }));
     expect([m.uidMethod, m.gidMethod, m.setgroupsDeny]).toEqual(['write', 'write', false]);
-    expect(m.gid).toEqual([{ containerID: 0, hostID: 0, size: 1 }]);
+    expect(m.gid).toEqual([{ containerID: 0, hostID: 500000, size: 65536 }]);
+    // Root must say which ids it wants: there is no caller's id to default to.
+    const e = thrown(() => planIdMaps(spec({ uidMappings: both.uidMappings }), host({ uid: 0, gid: 0 })));
+    expect([e.configPath, e.message]).toEqual(['linux.gidMappings', 'a user namespace needs uid and gid mappings when launch runs as root']);
   });
 
   it('ranges inside /etc/subuid use the helper; the edges count', () => {

@@ -47,13 +47,13 @@ function specErr(fn: () => unknown): LaunchError {
 }
 
 const CAPS3 = (1n << 29n) | (1n << 5n) | (1n << 10n); // AUDIT_WRITE, KILL, NET_BIND_SERVICE
-const TAIL = ['REMOUNT_ROOT_RO', 'RLIMIT', 'SETSID', 'TTY', 'CAPBSET', 'USER', 'CAPS', 'NO_NEW_PRIVS', 'CHDIR', 'EXEC'];
+const TAIL = ['REMOUNT_ROOT_RO', 'RLIMIT', 'SETSID', 'TTY', 'CAPBSET', 'USER', 'CAPS', 'NO_NEW_PRIVS', 'UMASK', 'CHDIR', 'EXEC'];
 
 describe('buildPlan as root', () => {
   it('default spec: op sequence, clone flags, no idmap', () => {
     const p = plan(rootSpec());
     expect(names(p)).toEqual([
-      'SYNC', 'MOUNT_ROOT_PROPAGATION', 'ROOTFS', ...rep(7, 'MOUNT'), ...rep(6, 'MKNOD'), ...rep(5, 'SYMLINK'),
+      'SYNC', 'MOUNT_ROOT_PROPAGATION', 'ROOTFS', 'UMASK', ...rep(7, 'MOUNT'), ...rep(6, 'MKNOD'), ...rep(5, 'SYMLINK'),
       'PIVOT', 'SETHOSTNAME', ...rep(5, 'READONLY'), ...rep(10, 'MASK'), ...TAIL,
     ]);
     expect(p.cloneFlags).toBe(CLONE.NEWPID | CLONE.NEWNET | CLONE.NEWIPC | CLONE.NEWUTS | CLONE.NEWNS);
@@ -153,7 +153,7 @@ describe('buildPlan rootless', () => {
     });
     expect(p.notes).toEqual(['process.capabilities.ambient: capabilities not also permitted and inheritable are left out']);
     expect(names(p)).toEqual([
-      'SYNC', 'MOUNT_ROOT_PROPAGATION', 'ROOTFS', ...rep(7, 'MOUNT'), ...rep(6, 'MOUNT'), ...rep(5, 'SYMLINK'),
+      'SYNC', 'MOUNT_ROOT_PROPAGATION', 'ROOTFS', 'UMASK', ...rep(7, 'MOUNT'), ...rep(6, 'MOUNT'), ...rep(5, 'SYMLINK'),
       'PIVOT', 'SETHOSTNAME', ...rep(5, 'READONLY'), ...rep(10, 'MASK'), ...TAIL,
     ]);
     const mounts = find(p, (o) => o.op === 'MOUNT');
@@ -259,7 +259,7 @@ describe('encodePlan', () => {
     expect(buf.readUInt32LE(20)).toBe(buf.length - 32 - 56 * p.ops.length);
     expect(buf[buf.length - 1]).toBe(0);
     expect(native().validatePlan(buf)).toBe(p.ops.length);
-    expect(native().validatePlan(encodePlan(plan(rootlessSpec(), USER).ops))).toBe(48);
+    expect(native().validatePlan(encodePlan(plan(rootlessSpec(), USER).ops))).toBe(50);
   });
   it('slot layout: strings, NONE, lists with counts, 64-bit numbers', () => {
     const buf = encodePlan([
