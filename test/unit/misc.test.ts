@@ -1,5 +1,6 @@
 // Small pure pieces: mount options, id maps, /etc/subuid, the CLI shorthand, the state store,
 // and how a child's (op index, errno) becomes the user's error line.
+import { thrown } from '../helpers/thrown.js';
 import { afterAll, describe, expect, it } from 'vitest';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,15 +18,6 @@ import type { Spec } from '../../lib/spec/schema.js';
 const tmp = mkdtempSync(join(tmpdir(), 'launch-misc-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-function thrown(fn: () => unknown): LaunchError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(LaunchError);
-    return err as LaunchError;
-  }
-  throw new Error('expected a LaunchError');
-}
 
 describe('parseMountOptions', () => {
   it('flags, propagation, data, ignored and unsupported options', () => {

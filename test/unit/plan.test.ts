@@ -1,4 +1,5 @@
 // Golden plans: buildPlan() against fake host facts, and the encoder's wire buffer.
+import { thrown } from '../helpers/thrown.js';
 import { afterAll, describe, expect, it } from 'vitest';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,6 +14,8 @@ import { makedev } from '../../lib/plan/rootfs.js';
 import { native } from '../../lib/runtime/native.js';
 import { defaultSpec } from '../../lib/spec/generate.js';
 import type { Spec } from '../../lib/spec/schema.js';
+
+const specErr = (fn: () => unknown) => thrown(fn, 'spec');
 
 const bundle = mkdtempSync(join(tmpdir(), 'launch-plan-'));
 mkdirSync(join(bundle, 'rootfs'));
@@ -35,16 +38,6 @@ const names = (p: Plan) => p.ops.map((o) => o.op);
 const rep = (n: number, s: string) => Array<string>(n).fill(s);
 const find = (p: Plan, pred: (o: Plan['ops'][number]) => boolean) => p.ops.filter(pred);
 
-function specErr(fn: () => unknown): LaunchError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(LaunchError);
-    expect((err as LaunchError).kind).toBe('spec');
-    return err as LaunchError;
-  }
-  throw new Error('expected a spec error');
-}
 
 const CAPS3 = (1n << 29n) | (1n << 5n) | (1n << 10n); // AUDIT_WRITE, KILL, NET_BIND_SERVICE
 const TAIL = ['REMOUNT_ROOT_RO', 'RLIMIT', 'SETSID', 'TTY', 'CAPBSET', 'USER', 'CAPS', 'NO_NEW_PRIVS', 'UMASK', 'CHDIR', 'EXEC'];

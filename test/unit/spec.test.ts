@@ -1,3 +1,4 @@
+import { thrown } from '../helpers/thrown.js';
 import { describe, it, expect, vi, afterEach } from 'vitest';
 import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { constants as os, tmpdir } from 'node:os';
@@ -110,16 +111,7 @@ const FULL = {
 type Doc = Record<string, any>;
 const clone = <T>(v: T): T => structuredClone(v);
 
-function catchError(fn: () => unknown): LaunchError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(LaunchError);
-    return err as LaunchError;
-  }
-  throw new Error('no error was thrown');
-}
-const rejectWith = (doc: unknown) => catchError(() => parseSpec(doc, '/b/config.json'));
+const rejectWith = (doc: unknown) => thrown(() => parseSpec(doc, '/b/config.json'));
 
 describe('SpecSchema accepts', () => {
   it('runc spec output', () => {
@@ -265,7 +257,7 @@ describe('loadSpec', () => {
 
   it('names the file and errno when config.json is missing', () => {
     const dir = bundle();
-    const err = catchError(() => loadSpec(dir));
+    const err = thrown(() => loadSpec(dir));
     expect(err.kind).toBe('spec');
     expect(err.file).toBe(join(dir, 'config.json'));
     expect(err.errno).toBe(os.errno.ENOENT);
@@ -275,7 +267,7 @@ describe('loadSpec', () => {
   it('names the errno when config.json cannot be read', () => {
     const dir = bundle();
     mkdirSync(join(dir, 'config.json'));
-    const err = catchError(() => loadSpec(dir));
+    const err = thrown(() => loadSpec(dir));
     expect(err.errno).toBe(os.errno.EISDIR);
     expect(err.file).toBe(join(dir, 'config.json'));
   });
@@ -289,7 +281,7 @@ describe('loadSpec', () => {
     ['{}\n{}', 2, 1, 'unexpected "{" after the end of the document'],
   ])('reports invalid JSON with line and column: %j', (text, line, column, why) => {
     const dir = bundle(text);
-    const err = catchError(() => loadSpec(dir));
+    const err = thrown(() => loadSpec(dir));
     expect(err.code).toBe('SPEC_JSON');
     expect(err.file).toBe(join(dir, 'config.json'));
     expect(err.message).toBe(`invalid JSON (${why}) at line ${line}, column ${column} of`);
