@@ -25,6 +25,8 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
+#include <linux/sched.h>
 #include <unistd.h>
 
 #include "child/fsops.h"
@@ -103,7 +105,9 @@ static int do_user(const struct lc_op *op) {
       for (const char *p = op->list[3][i]; *p; p++) v = v * 10 + (unsigned long)(*p - '0');
       groups[i] = (gid_t)v;
     }
-    if (setgroups(n, groups) < 0) return -errno;
+    /* A user namespace with setgroups "deny" (joined by path, made by an unprivileged
+     * user) refuses even an empty list; with nothing to set, that is not an error. */
+    if (setgroups(n, groups) < 0 && !(errno == EPERM && n == 0)) return -errno;
   }
   if (setresgid((gid_t)op->n[1], (gid_t)op->n[1], (gid_t)op->n[1]) < 0) return -errno;
   if (setresuid((uid_t)op->n[0], (uid_t)op->n[0], (uid_t)op->n[0]) < 0) return -errno;
@@ -125,6 +129,66 @@ static int do_tty(int fd) {
     if (dup2(fd, i) < 0) return -errno;
   if (fd > 2) close(fd);
   return 0;
+}
+
+/* FORK_INIT: a pid namespace made by unshare(2) holds only the children of its maker, so the
+ * container's init must be forked (needed when a user namespace is joined by path: the new pid
+ * namespace must belong to it, and clone3 in the parent would make it belong to the host's).
+ * The maker stays behind as a mirror: it passes signals on, and exits as its child did, so the
+ * parent's pidfd still tells the container's fate. */
+static pid_t mirrored = 0;
+
+static void mirror_signal(int sig) {
+  if (mirrored > 0) kill(mirrored, sig);
+}
+
+static void __attribute__((noreturn)) mirror(pid_t child) {
+  mirrored = child;
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = mirror_signal;
+  sa.sa_flags = SA_RESTART;
+  const int forwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT};
+  for (size_t i = 0; i < sizeof forwarded / sizeof forwarded[0]; i++) sigaction(forwarded[i], &sa, NULL);
+  int status = 0;
+  for (;;) {
+    pid_t r = waitpid(child, &status, 0);
+    if (r == child) break;
+    if (r < 0 && errno != EINTR) _exit(125);
+  }
+  if (WIFEXITED(status)) _exit(WEXITSTATUS(status));
+  int sig = WTERMSIG(status);
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = SIG_DFL;
+  sigaction(sig, &sa, NULL);
+  kill(getpid(), sig); /* die of the same signal, so the parent reports 128+N */
+  _exit(128 + sig);   /* a signal whose default is to be ignored */
+}
+
+static int do_fork_init(int pdeathsig) {
+  struct clone_args args;
+  memset(&args, 0, sizeof args);
+  args.exit_signal = SIGCHLD;
+  sigset_t all, old;
+  sigfillset(&all);
+  sigprocmask(SIG_SETMASK, &all, &old);
+  long pid = syscall(SYS_clone3, &args, sizeof args);
+  if (pid < 0) {
+    int e = errno;
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    return -e;
+  }
+  if (pid == 0) {
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    return 0; /* the container's init: go on with the plan */
+  }
+  send_msg(LP_MSG_PID, 0, 0, (uint32_t)pid);
+  /* The init's copy of the socket reports its errors and closes at its execve; ours must go. */
+  close(sync_fd);
+  sigprocmask(SIG_SETMASK, &old, NULL);
+  prctl(PR_SET_NAME, (unsigned long)"launch:[0:mirror]", 0, 0, 0);
+  if (pdeathsig) prctl(PR_SET_PDEATHSIG, (unsigned long)pdeathsig, 0, 0, 0);
+  mirror((pid_t)pid);
 }
 
 static void __attribute__((noreturn)) do_exec(uint32_t index, const struct lc_op *op) {
@@ -202,6 +266,7 @@ void lc_child_main(const struct lc_plan *plan) {
     case LP_TTY: r = do_tty((int)op->n[0]); break;
     case LP_SET_PDEATHSIG: if (prctl(PR_SET_PDEATHSIG, (unsigned long)op->n[0], 0, 0, 0) < 0) r = -errno; break;
     case LP_MOUNT_SETATTR: r = fs_setattr(op->s[0], op->n[1], op->n[2], (int)op->n[3]); break;
+    case LP_FORK_INIT: r = do_fork_init((int)op->n[0]); break;
     case LP_EXEC: do_exec(i, op);
     default: r = -ENOSYS; break;
     }

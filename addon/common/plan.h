@@ -76,7 +76,8 @@ struct lp_op {
   X(TTY, 25, "n-----", "make fd arg0 the controlling terminal and stdio, then close it")       \
   X(EXEC, 26, "L#L#L#", "execve the first candidate that exists: candidates, argv, envp")     \
   X(SET_PDEATHSIG, 27, "n-----", "prctl(PR_SET_PDEATHSIG, arg0)")                             \
-  X(MOUNT_SETATTR, 28, "snnn--", "mount_setattr on target (in root): set arg1, clear arg2, recursive arg3")
+  X(MOUNT_SETATTR, 28, "snnn--", "mount_setattr on target (in root): set arg1, clear arg2, recursive arg3") \
+  X(FORK_INIT, 29, "n-----", "fork; the child goes on as pid 1 of the new pid namespace; arg0: pdeathsig")
 
 enum lp_code {
 #define LP_ENUM(name, code, sig, doc) LP_##name = code,
@@ -90,6 +91,7 @@ enum lp_code {
 #define LP_MSG_ERROR 2u /* child -> parent: op index failed with errno; the child then exits */
 #define LP_MSG_ACK 3u   /* parent -> child */
 #define LP_MSG_ABORT 4u /* parent -> child: give up, exit */
+#define LP_MSG_PID 5u   /* child -> parent: the container's init is pid aux (FORK_INIT) */
 
 struct lp_msg {
   uint32_t type;

@@ -12,7 +12,7 @@ const SCRIPT = [
   'echo "hostname: $(hostname)"',
   'echo "pid:      $$"',
   'echo "user:     $(id)"',
-  'echo "root fs:  $(ls /)"',
+  'echo "root fs:  $(ls / | tr "\\n" " ")"',
 ].join('; ');
 
 export async function demoVerb(o: GlobalOptions & { args: string[] }): Promise<number> {

@@ -100,9 +100,10 @@ function decideNamespaces(spec: Spec, host: HostFacts, notes: string[]): NsDecis
   joins.sort((a, b) => JOIN_ORDER.indexOf(a.type) - JOIN_ORDER.indexOf(b.type));
   const joinsUser = joins.some((j) => j.type === 'user');
   if (joinsUser) {
-    // The new namespaces must belong to the joined user namespace: create them after setns.
-    unshareAfterSync |= cloneFlags & ~CLONE.NEWPID;
-    cloneFlags &= CLONE.NEWPID;
+    // The new namespaces must belong to the joined user namespace: create them after setns
+    // (a new pid namespace then needs a fork: FORK_INIT).
+    unshareAfterSync |= cloneFlags;
+    cloneFlags = 0;
   }
   const newUserns = (cloneFlags & CLONE.NEWUSER) !== 0;
   return { cloneFlags, joins, unshareAfterSync, pidnsPath, userns: newUserns || joinsUser, newUserns };
@@ -228,6 +229,9 @@ export function buildPlan(spec: Spec, opts: PlanOptions): Plan {
   }
   const early = ns.unshareAfterSync & ~CLONE.NEWCGROUP;
   if (early) ops.push({ op: 'UNSHARE', args: [early], origin: { configPath: 'linux.namespaces', what: 'create namespaces' } });
+  if (early & CLONE.NEWPID) {
+    ops.push({ op: 'FORK_INIT', args: [opts.dieWithParent ? 9 : 0], origin: { configPath: 'linux.namespaces', what: 'start the pid namespace\'s init' } });
+  }
   // The parent writes the id maps (and, later, cgroup placement) while the child waits.
   ops.push({ op: 'SYNC', args: [STAGE.USERMAP], origin: { what: 'wait for the id mappings' } });
   for (const j of ns.joins.filter((j) => j.type !== 'user')) {

@@ -16,6 +16,7 @@ export interface ExitStatus {
 }
 
 export interface Started {
+  /** The container's init (host pid). */
   pid: number;
   pidfd: number;
   exited: Promise<ExitStatus>;
@@ -107,17 +108,22 @@ export async function startContainer(plan: Plan, opts: StartOptions): Promise<St
       const msg = recvMsg(syncFd);
       if (msg === null) break; // execve succeeded: the socket closed with it
       if (msg.type === MSG.ERROR) throw childFailure(plan.ops, msg.op, msg.err, msg.aux);
+      if (msg.type === MSG.PID) {
+        // FORK_INIT: the container's init is a grandchild; ours mirrors its fate and signals.
+        started.pid = msg.aux;
+        continue;
+      }
       if (msg.type !== MSG.SYNC) throw hostError(`unexpected message ${msg.type} from the container's init`);
       if (msg.aux === STAGE.USERMAP) {
-        if (plan.idmap) writeIdMaps(pid, plan.idmap, { newuidmap: opts.host.newuidmap, newgidmap: opts.host.newgidmap });
+        if (plan.idmap) writeIdMaps(started.pid, plan.idmap, { newuidmap: opts.host.newuidmap, newgidmap: opts.host.newgidmap });
         if (plan.oomScoreAdj !== undefined) {
           try {
-            writeFileSync(`/proc/${pid}/oom_score_adj`, String(plan.oomScoreAdj));
+            writeFileSync(`/proc/${started.pid}/oom_score_adj`, String(plan.oomScoreAdj));
           } catch (err) {
-            throw fromNodeError('host', 'cannot set oom_score_adj via', err, { configPath: 'process.oomScoreAdj', file: `/proc/${pid}/oom_score_adj` });
+            throw fromNodeError('host', 'cannot set oom_score_adj via', err, { configPath: 'process.oomScoreAdj', file: `/proc/${started.pid}/oom_score_adj` });
           }
         }
-        opts.beforeRelease?.(pid);
+        opts.beforeRelease?.(started.pid);
       }
       sendMsg(syncFd, MSG.ACK);
     }

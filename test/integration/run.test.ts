@@ -3,9 +3,10 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import type { Spec } from '../../lib/spec/schema.js';
 import { cleanupBase, makeBundle, ownedDir } from '../helpers/bundle.js';
 import { eachMode, missing, runAs } from '../helpers/env.js';
-import { runBundle, waitFor } from '../helpers/launch.js';
+import { exitOf, launchChild, runBundle, spawnOptions, waitFor } from '../helpers/launch.js';
 
 afterAll(cleanupBase);
 
@@ -260,26 +261,69 @@ eachMode('run', ['busybox', 'dist', 'addon'], (mode, skip) => {
 
 });
 
-// Joining a namespace owned by the host's user namespace needs privileges there: root only.
-const joinSkip = missing('root', 'busybox', 'dist', 'addon');
-describe(joinSkip ? `join by path (skipped: ${joinSkip})` : 'join by path', () => {
-  const skip = joinSkip;
-  const who = () => runAs('root')!;
+// Joining namespaces by path. Root joins a uts namespace of the host's user namespace; an
+// ordinary user joins the user namespace that owns the others first (as with pasta or podman),
+// which makes the new pid namespace need an extra fork (FORK_INIT).
+eachMode('join by path', ['busybox', 'dist', 'addon'], (mode, skip) => {
+  const who = () => runAs(mode)!;
 
-  it.skipIf(skip)('joins an existing namespace given by path', async () => {
-    const holder = spawn('unshare', ['--uts', 'sh', '-c', 'hostname joined-uts; echo ready; exec sleep 60'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  it.skipIf(skip)('joins existing namespaces given by path', async () => {
+    const holderArgs = mode === 'root' ? ['--uts'] : ['--user', '--map-root-user', '--uts', '--net'];
+    const holder = spawn('unshare', [...holderArgs, 'sh', '-c', 'hostname joined-uts; echo ready; exec sleep 60'], {
+      ...spawnOptions(who()),
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     try {
       await waitFor(holder.stdout!, 'ready');
+      const nsPath = (t: string) => `/proc/${holder.pid}/ns/${t}`;
       const bundle = makeBundle(who(), {
-        args: ['/bin/hostname'],
+        args: sh('hostname; echo pid=$$; ls /sys/class/net 2>/dev/null | tr "\\n" " "; echo; id -u'),
         edit: (s) => {
           s.hostname = undefined;
-          s.linux!.namespaces = s.linux!.namespaces!.map((n) => (n.type === 'uts' ? { type: 'uts', path: `/proc/${holder.pid}/ns/uts` } : n));
+          const joined = mode === 'root' ? ['uts'] : ['user', 'uts', 'network'];
+          s.linux!.namespaces = [
+            ...s.linux!.namespaces!.filter((n) => !joined.includes(n.type)),
+            ...joined.map((t) => ({ type: t as 'uts', path: nsPath(t === 'network' ? 'net' : t) })),
+          ];
+          if (mode === 'rootless') {
+            delete s.linux!.uidMappings;
+            delete s.linux!.gidMappings;
+          }
         },
       });
       const r = runBundle(who(), bundle);
       expect(r.stderr).toBe('');
-      expect(r.stdout).toBe('joined-uts\n');
+      const [host, pid, , uid] = r.stdout.split('\n');
+      expect([host, pid, uid]).toEqual(['joined-uts', 'pid=1', '0']);
+      expect(r.status).toBe(0);
+    } finally {
+      holder.kill('SIGKILL');
+    }
+  });
+
+});
+
+// Only an ordinary user joins a user namespace here, so only it takes the extra fork.
+const forkSkip = missing('rootless', 'busybox', 'dist', 'addon');
+describe(forkSkip ? `extra fork (skipped: ${forkSkip})` : 'extra fork', () => {
+  const who = () => runAs('rootless')!;
+
+  it.skipIf(forkSkip)('passes the exit status and signals through the extra fork', async () => {
+    const holder = spawn('unshare', ['--user', '--map-root-user', 'sh', '-c', 'echo ready; exec sleep 60'], { ...spawnOptions(who()), stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      await waitFor(holder.stdout!, 'ready');
+      const edit = (s: Spec) => {
+        s.linux!.namespaces = [...s.linux!.namespaces!.filter((n) => n.type !== 'user'), { type: 'user', path: `/proc/${holder.pid}/ns/user` }];
+        delete s.linux!.uidMappings;
+        delete s.linux!.gidMappings;
+      };
+      expect(runBundle(who(), makeBundle(who(), { args: sh('exit 42'), edit })).status).toBe(42);
+      const child = launchChild(who(), ['run', '--bundle', makeBundle(who(), { args: sh("trap 'echo got-TERM; exit 9' TERM; echo ready; while :; do sleep 0.05; done"), edit }), `fork-${process.pid}`]);
+      await waitFor(child.stdout!, 'ready');
+      const seen = waitFor(child.stdout!, 'got-TERM');
+      child.kill('SIGTERM');
+      await seen;
+      expect((await exitOf(child)).code).toBe(9);
     } finally {
       holder.kill('SIGKILL');
     }
