@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cleanupBase, makeBundle, ownedDir } from '../helpers/bundle.js';
 import { eachMode, runAs } from '../helpers/env.js';
-import { LAUNCH, exitOf, launchChild, runBundle, spawnOptions, stateRoot, waitFor } from '../helpers/launch.js';
+import { LAUNCH, exitOf, launchChild, launchSync, runBundle, spawnOptions, stateRoot, waitFor } from '../helpers/launch.js';
 
 afterAll(cleanupBase);
 
@@ -47,6 +47,15 @@ eachMode('foreground', ['busybox', 'dist', 'addon'], (mode, skip) => {
     // A signal the container's own child dies of comes back through the shell as 128+N too.
     const r = runBundle(who(), makeBundle(who(), { args: sh('sh -c "kill -SEGV \\$\\$"; exit $?') }));
     expect(r.status).toBe(128 + 11);
+  });
+
+  it.skipIf(skip)('runs `launch DIR` (shorthand, generated id) and `run` from the bundle as the cwd', () => {
+    const bundle = makeBundle(who(), { args: ['/bin/echo', 'short'] });
+    const r = launchSync(who(), [bundle]);
+    expect([r.stdout, r.stderr, r.status]).toEqual(['short\n', '', 0]);
+    // `run ID` alone takes the current directory as the bundle, as runc does.
+    const r2 = launchSync(who(), ['run', `cwd-${process.pid}`], { cwd: bundle });
+    expect([r2.stdout, r2.status]).toEqual(['short\n', 0]);
   });
 
   it.skipIf(skip)('passes stdin, stdout and stderr through as pipes', () => {

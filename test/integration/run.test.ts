@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { Spec } from '../../lib/spec/schema.js';
 import { cleanupBase, makeBundle, ownedDir } from '../helpers/bundle.js';
 import { eachMode, missing, runAs } from '../helpers/env.js';
-import { exitOf, launchChild, runBundle, spawnOptions, waitFor } from '../helpers/launch.js';
+import { exitOf, launchChild, launchSync, runBundle, spawnOptions, waitFor } from '../helpers/launch.js';
 
 afterAll(cleanupBase);
 
@@ -208,9 +208,14 @@ eachMode('run', ['busybox', 'dist', 'addon'], (mode, skip) => {
         if (mode === 'rootless') s.linux!.namespaces!.push({ type: 'network' });
       },
     });
-    const r = runBundle(who(), bundle);
-    expect(r.stderr).toBe('');
+    const r = launchSync(who(), ['--debug', 'run', '--bundle', bundle, `nouserns-${process.pid}`]);
+    if (mode === 'rootless') {
+      expect(r.stderr).toContain(`launch: debug: rootless: added a user namespace mapping uid ${who().uid} and gid ${who().gid} to 0`);
+    } else {
+      expect(r.stderr).not.toContain('added a user namespace');
+    }
     expect(r.stdout).toBe('0\n1\n');
+    expect(r.status).toBe(0);
   });
 
   it.skipIf(skip)('sees its own cgroup as the root of a cgroup namespace', () => {
