@@ -109,7 +109,7 @@ function decideNamespaces(spec: Spec, host: HostFacts, notes: string[]): NsDecis
   return { cloneFlags, joins, unshareAfterSync, pidnsPath, userns: newUserns || joinsUser, newUserns };
 }
 
-function requireNs(spec: Spec, ns: NsDecision, flag: number, type: string, configPath: string): void {
+function requireNs(ns: NsDecision, flag: number, type: string, configPath: string): void {
   const has = (ns.cloneFlags | ns.unshareAfterSync) & flag || ns.joins.some((j) => j.type === type);
   if (!has) throw specError(`needs a ${type} namespace of its own (add {"type": "${type}"} to linux.namespaces)`, { configPath });
 }
@@ -253,11 +253,11 @@ export function buildPlan(spec: Spec, opts: PlanOptions): Plan {
     }),
   );
   if (spec.hostname !== undefined && spec.hostname !== '') {
-    requireNs(spec, ns, CLONE.NEWUTS, 'uts', 'hostname');
+    requireNs(ns, CLONE.NEWUTS, 'uts', 'hostname');
     ops.push({ op: 'SETHOSTNAME', args: [spec.hostname], origin: { configPath: 'hostname', what: `set hostname to \`${spec.hostname}\`` } });
   }
   if (spec.domainname !== undefined && spec.domainname !== '') {
-    requireNs(spec, ns, CLONE.NEWUTS, 'uts', 'domainname');
+    requireNs(ns, CLONE.NEWUTS, 'uts', 'domainname');
     ops.push({ op: 'SETDOMAINNAME', args: [spec.domainname], origin: { configPath: 'domainname', what: `set domainname to \`${spec.domainname}\`` } });
   }
   for (const [key, value] of Object.entries(linux.sysctl ?? {})) {
