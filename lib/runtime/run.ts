@@ -1,8 +1,9 @@
 // `run` in the foreground: start the container, pass signals on, relay the terminal if there
 // is one, and come back with the shell's idea of the exit status (code, or 128+signal).
-import { closeSync, renameSync, writeFileSync } from 'node:fs';
+import { closeSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { constants as os } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import { createCgroup, joinCgroup, planCgroup, removeDirs } from '../cgroups/manager.js';
 import { fromNodeError } from '../errors.js';
 import { probeHost } from '../host.js';
 import { buildPlan } from '../plan/build.js';
@@ -41,7 +42,16 @@ export async function runForeground(spec: Spec, opts: RunOptions): Promise<numbe
   store.claim(opts.id);
   let pty: { master: number; slave: number } | undefined;
   const handlers = new Map<string, () => void>();
+  let cgroupDirs: string[] = [];
   try {
+    const cgroup = planCgroup(spec, opts.id, {
+      uid: host.uid,
+      version: host.cgroupVersion,
+      mount: '/sys/fs/cgroup',
+      selfCgroup: readFileSync('/proc/self/cgroup', 'utf8'),
+    });
+    // Limits are in place before the container exists; it joins while it waits at its sync.
+    if (cgroup) cgroupDirs = createCgroup(cgroup);
     if (spec.process?.terminal) pty = native().openPty();
     const plan = buildPlan(spec, { bundle: opts.bundle, host, ttySlaveFd: pty?.slave, dieWithParent: true });
     for (const note of plan.notes) opts.debug?.(note);
@@ -61,6 +71,7 @@ export async function runForeground(spec: Spec, opts: RunOptions): Promise<numbe
     started = await startContainer(plan, {
       host,
       beforeRelease: (pid) => {
+        if (cgroup) joinCgroup(cgroup, pid);
         store.write({ ociVersion: spec.ociVersion ?? '1.2.0', id: opts.id, status: 'running', pid, bundle: opts.bundle, annotations: spec.annotations });
         if (opts.pidFile) writePidFile(opts.pidFile, pid);
       },
@@ -79,6 +90,9 @@ export async function runForeground(spec: Spec, opts: RunOptions): Promise<numbe
   } finally {
     for (const [name, handler] of handlers) process.off(name, handler);
     if (pty && pty.slave >= 0) closeSync(pty.slave);
+    // The container has been reaped by now (on failure too): its cgroups are empty.
+    const left = removeDirs(cgroupDirs);
+    if (left.length) opts.debug?.(`cgroups left behind (still in use): ${left.join(', ')}`);
     store.remove(opts.id);
   }
 }

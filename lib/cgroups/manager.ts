@@ -1,0 +1,174 @@
+// The container's cgroup on the host, cgroupfs driver: where it goes (linux.cgroupsPath, as
+// runc: relative paths are below launch's own cgroup, the default is the container id), its
+// creation, the limits, moving the container's init in, and removal.
+// Runs in the launch process, before the child is released from its first sync.
+import { existsSync, mkdirSync, readFileSync, rmdirSync } from 'node:fs';
+import { isAbsolute, join, posix } from 'node:path';
+import { fromNodeError, specError } from '../errors.js';
+import type { Spec } from '../spec/schema.js';
+import { applyWrites, writeCgroupFile } from './apply.js';
+import { type CgroupWrite, v1Writes, v2Writes } from './values.js';
+
+export interface CgroupPlan {
+  version: 1 | 2;
+  /** Directories to create, parents first, and to remove, children first. */
+  created: string[];
+  /** v1: controller -> directory; v2: every controller -> the one directory. */
+  dirFor: (controller: string) => string;
+  /** The directories the init joins (one per v1 hierarchy, one on v2). */
+  joins: string[];
+  writes: CgroupWrite[];
+  /** v2: controllers to enable in each ancestor's cgroup.subtree_control. */
+  enable: { dir: string; controllers: string[] }[];
+}
+
+export interface CgroupHost {
+  uid: number;
+  version: 1 | 2;
+  /** /sys/fs/cgroup, or a temporary directory in tests. */
+  mount: string;
+  /** The contents of /proc/self/cgroup. */
+  selfCgroup: string;
+}
+
+// runc's default device rules (libcontainer/specconv AllowedDevices): what every container
+// may use even when the config denies all (`runc spec` does).
+const DEFAULT_DEVICE_RULES = [
+  'c *:* m', 'b *:* m', 'c 1:3 rwm', 'c 1:8 rwm', 'c 1:7 rwm', 'c 5:0 rwm', 'c 1:5 rwm', 'c 1:9 rwm',
+  'c 5:1 rwm', 'c 136:* rwm', 'c 5:2 rwm', 'c 10:200 rwm',
+];
+
+/** Own cgroup per v1 hierarchy ("memory" -> "/a/b"), or "" -> path on v2. */
+export function parseSelfCgroup(text: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const line of text.split('\n')) {
+    const m = /^\d+:([^:]*):(.*)$/.exec(line.trim());
+    if (!m) continue;
+    for (const c of m[1]!.split(',')) out.set(c, m[2]!);
+  }
+  return out;
+}
+
+function cgroupPath(spec: Spec, id: string, own: string): string {
+  const given = spec.linux?.cgroupsPath;
+  if (given !== undefined && given.includes(':')) {
+    throw specError('systemd-style `slice:prefix:name` needs --systemd-cgroup, which is not supported yet', { configPath: 'linux.cgroupsPath' });
+  }
+  const path = given || id;
+  // `..` is refused before joining: a relative path must not climb out of launch's own
+  // cgroup (which may belong to the machine's infrastructure).
+  const norm = posix.normalize(isAbsolute(path) ? path : posix.join(own, path));
+  if (path.split('/').includes('..') || norm === '/') {
+    throw specError(`\`${given}\` leaves the cgroup tree or is its root`, { configPath: 'linux.cgroupsPath' });
+  }
+  return norm;
+}
+
+/** Whether `resources` asks for anything at all (runc runs rootless without a cgroup then). */
+export function wantsLimits(spec: Spec, version: 1 | 2): boolean {
+  const r = spec.linux?.resources;
+  if (!r) return false;
+  const writes = version === 1 ? v1Writes(r) : v2Writes(r);
+  return writes.some((w) => w.controller !== 'devices');
+}
+
+/** Where the container's cgroup goes and what is written there; undefined when it gets none. */
+export function planCgroup(spec: Spec, id: string, host: CgroupHost): CgroupPlan | undefined {
+  const resources = spec.linux?.resources ?? {};
+  if (host.uid !== 0) {
+    // Rootless: v1 has no delegation at all; v2 delegation is not done yet.
+    if (!wantsLimits(spec, host.version)) return undefined;
+    throw specError(`limits need root on this host (cgroup v${host.version}${host.version === 2 ? ' delegation is not supported yet' : ' cannot be delegated'})`, {
+      configPath: 'linux.resources',
+    });
+  }
+  const own = parseSelfCgroup(host.selfCgroup);
+  if (host.version === 2) {
+    const path = cgroupPath(spec, id, own.get('') ?? '/');
+    const dir = join(host.mount, path);
+    const writes = v2Writes(resources);
+    const controllers = [...new Set(writes.map((w) => w.controller))].filter((c) => c !== 'cgroup');
+    const created: string[] = [];
+    const enable: CgroupPlan['enable'] = [];
+    const parts = path.split('/').filter(Boolean);
+    for (let i = 0; i < parts.length; i++) {
+      const parent = join(host.mount, ...parts.slice(0, i));
+      if (controllers.length) enable.push({ dir: parent, controllers });
+      created.push(join(host.mount, ...parts.slice(0, i + 1)));
+    }
+    return { version: 2, created, dirFor: () => dir, joins: [dir], writes, enable };
+  }
+  const writes = v1Writes(resources);
+  if (writes.some((w) => w.controller === 'devices')) {
+    for (const rule of DEFAULT_DEVICE_RULES) writes.push({ controller: 'devices', file: 'devices.allow', value: rule, configPath: 'linux.resources.devices' });
+  }
+  const dirs = new Map<string, string>();
+  const created: string[] = [];
+  // Every mounted hierarchy, as runc: the container is accounted everywhere, limited where asked.
+  for (const [controller, ownPath] of own) {
+    if (controller === '' || controller.startsWith('name=')) continue;
+    const mount = join(host.mount, controller);
+    if (!existsSync(mount)) continue;
+    const dir = join(mount, cgroupPath(spec, id, ownPath));
+    dirs.set(controller, dir);
+    created.push(dir);
+  }
+  for (const w of writes) {
+    if (!dirs.has(w.controller)) throw specError(`needs the \`${w.controller}\` cgroup controller, which this host does not mount`, { configPath: w.configPath });
+  }
+  return { version: 1, created, dirFor: (c) => dirs.get(c)!, joins: [...new Set(dirs.values())], writes, enable: [] };
+}
+
+/** Create the directories and write the limits. On failure, removes what it created. */
+export function createCgroup(plan: CgroupPlan): string[] {
+  const made: string[] = [];
+  try {
+    for (const { dir, controllers } of plan.enable) {
+      const available = readFileSync(join(dir, 'cgroup.controllers'), 'utf8').split(/\s+/);
+      const wanted = controllers.filter((c) => available.includes(c));
+      if (wanted.length) writeCgroupFile(join(dir, 'cgroup.subtree_control'), wanted.map((c) => `+${c}`).join(' '));
+    }
+    for (const dir of plan.created) {
+      if (existsSync(dir)) continue;
+      mkdirSync(dir);
+      made.push(dir);
+      // A new v1 cpuset is empty, and an empty cpuset takes no task: inherit the parent's.
+      if (plan.version === 1 && dir.includes('/cpuset/')) {
+        for (const f of ['cpuset.cpus', 'cpuset.mems']) {
+          const mine = readFileSync(join(dir, f), 'utf8').trim();
+          if (!mine) writeCgroupFile(join(dir, f), readFileSync(join(dir, '..', f), 'utf8').trim());
+        }
+      }
+    }
+    applyWrites(plan.dirFor, plan.writes);
+  } catch (err) {
+    removeDirs(made);
+    if (err instanceof Error && err.name === 'LaunchError') throw err;
+    throw fromNodeError('host', 'cannot create the container\'s cgroup', err, { configPath: 'linux.cgroupsPath', file: plan.created[0] });
+  }
+  return made;
+}
+
+export function joinCgroup(plan: CgroupPlan, pid: number): void {
+  for (const dir of plan.joins) {
+    try {
+      writeCgroupFile(join(dir, 'cgroup.procs'), String(pid));
+    } catch (err) {
+      throw fromNodeError('host', 'cannot move the container into', err, { configPath: 'linux.cgroupsPath', file: dir });
+    }
+  }
+}
+
+/** Remove the directories launch made, deepest first. Best effort: a cgroup with a process
+ * left in it (EBUSY) stays, and is reported by the caller's `--debug`. */
+export function removeDirs(dirs: readonly string[]): string[] {
+  const left: string[] = [];
+  for (const dir of [...dirs].reverse()) {
+    try {
+      rmdirSync(dir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') left.push(dir);
+    }
+  }
+  return left;
+}

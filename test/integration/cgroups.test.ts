@@ -1,0 +1,78 @@
+// The container's cgroup (cgroupfs driver) on this host's cgroup version, as root: limits
+// written before the container runs, the container inside, nothing left after it exits.
+// Rootless limits need delegation (cgroup v2): refused clearly here.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { cleanupBase, makeBundle, ownedDir } from '../helpers/bundle.js';
+import { missing, runAs } from '../helpers/env.js';
+import { exitOf, launchChild, runBundle, waitFor } from '../helpers/launch.js';
+
+afterAll(cleanupBase);
+
+const v1 = !existsSync('/sys/fs/cgroup/cgroup.controllers');
+const hostDir = (pid: number, controller: string) => {
+  const line = readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n').find((l) => l.split(':')[1]!.split(',').includes(controller));
+  return join('/sys/fs/cgroup', v1 ? controller : '', line!.split(':')[2]!);
+};
+
+const skip = missing('root', 'busybox', 'dist', 'addon');
+describe(skip ? `cgroups as root (skipped: ${skip})` : 'cgroups as root', () => {
+  it.skipIf(skip)('writes the limits, puts the container in, removes the cgroup after', async () => {
+    const who = runAs('root')!;
+    const pidFile = join(ownedDir(who, 'pid'), 'pid');
+    const bundle = makeBundle(who, {
+      args: ['/bin/sh', '-c', 'echo ready; read x; echo x > /dev/null && echo devices-ok'],
+      edit: (s) => {
+        s.linux!.resources = { ...s.linux!.resources, memory: { limit: 64 * 1024 * 1024 }, pids: { limit: 50 } };
+      },
+    });
+    const child = launchChild(who, ['run', '--pid-file', pidFile, '--bundle', bundle, `cg-${process.pid}`]);
+    await waitFor(child.stdout!, 'ready');
+    const pid = Number(readFileSync(pidFile, 'utf8'));
+    const mem = hostDir(pid, 'memory');
+    const pids = hostDir(pid, 'pids');
+    expect(mem.endsWith(`/cg-${process.pid}`)).toBe(true);
+    expect(readFileSync(join(mem, v1 ? 'memory.limit_in_bytes' : 'memory.max'), 'utf8').trim()).toBe(String(64 * 1024 * 1024));
+    expect(readFileSync(join(pids, 'pids.max'), 'utf8').trim()).toBe('50');
+    const done = waitFor(child.stdout!, 'devices-ok');
+    child.stdin!.end('go\n');
+    await done;
+    expect((await exitOf(child)).code).toBe(0);
+    expect(existsSync(mem)).toBe(false);
+    expect(existsSync(pids)).toBe(false);
+  });
+
+  it.skipIf(skip || (!v1 ? 'device cgroup rules are files only on cgroup v1' : undefined))('denies a device the rules leave out (v1 devices controller)', () => {
+    const who = runAs('root')!;
+    const bundle = makeBundle(who, {
+      // /dev/kmsg is created (linux.devices) but not allowed (resources.devices denies all but
+      // runc's defaults, which the container still uses).
+      args: ['/bin/sh', '-c', 'echo x > /dev/null && echo null-ok; head -c1 /dev/kmsg 2>&1 | grep -o "Operation not permitted"'],
+      edit: (s) => {
+        s.linux!.devices = [{ path: '/dev/kmsg', type: 'c', major: 1, minor: 11 }];
+        s.linux!.resources = { devices: [{ allow: false, access: 'rwm' }] };
+      },
+    });
+    const r = runBundle(who, bundle);
+    expect(r.stdout).toBe('null-ok\nOperation not permitted\n');
+  });
+
+  it.skipIf(skip)('refuses a cgroupsPath that leaves the tree', () => {
+    const who = runAs('root')!;
+    const r = runBundle(who, makeBundle(who, { args: ['/bin/true'], edit: (s) => void (s.linux!.cgroupsPath = '../../escape') }));
+    expect(r.stderr.trimEnd()).toMatch(/^launch: run \S+: linux\.cgroupsPath: `\.\.\/\.\.\/escape` leaves the cgroup tree/);
+    expect(r.status).toBe(125);
+  });
+});
+
+const rlSkip = missing('rootless', 'busybox', 'dist', 'addon');
+describe(rlSkip ? `cgroups rootless (skipped: ${rlSkip})` : 'cgroups rootless', () => {
+  it.skipIf(rlSkip)('runs without a cgroup when no limits are asked, refuses limits clearly', () => {
+    const who = runAs('rootless')!;
+    expect(runBundle(who, makeBundle(who, { args: ['/bin/true'] })).status).toBe(0);
+    const r = runBundle(who, makeBundle(who, { args: ['/bin/true'], edit: (s) => void (s.linux!.resources = { pids: { limit: 10 } }) }));
+    expect(r.stderr.trimEnd()).toMatch(/^launch: run \S+: linux\.resources: limits need root on this host/);
+    expect(r.status).toBe(125);
+  });
+});

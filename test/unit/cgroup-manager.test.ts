@@ -1,0 +1,83 @@
+// Where the container's cgroup goes and what is created, against a temporary directory
+// standing in for /sys/fs/cgroup.
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createCgroup, parseSelfCgroup, planCgroup } from '../../lib/cgroups/manager.js';
+import { defaultSpec } from '../../lib/spec/generate.js';
+import type { Spec } from '../../lib/spec/schema.js';
+import { thrown } from '../helpers/thrown.js';
+
+let dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  dirs = [];
+});
+
+function fakeV1(): string {
+  const root = mkdtempSync(join(tmpdir(), 'cgv1-'));
+  dirs.push(root);
+  for (const c of ['memory', 'pids', 'devices', 'cpuset']) mkdirSync(join(root, c, 'infra'), { recursive: true });
+  return root;
+}
+
+const SELF_V1 = '9:name=systemd:/\n4:memory:/infra\n3:pids:/\n2:devices:/\n1:cpuset:/\n0::/\n';
+const spec = (edit: (s: Spec) => void = () => {}): Spec => {
+  const s = defaultSpec({ rootless: false });
+  edit(s);
+  return s;
+};
+
+describe('planCgroup', () => {
+  it('parses /proc/self/cgroup, comma-joined hierarchies included', () => {
+    expect([...parseSelfCgroup('3:cpu,cpuacct:/a\n0::/b\n').entries()]).toEqual([['cpu', '/a'], ['cpuacct', '/a'], ['', '/b']]);
+  });
+
+  it('v1: the id below launch\'s own cgroup in every mounted hierarchy, runc\'s device defaults appended', () => {
+    const mount = fakeV1();
+    const p = planCgroup(spec((s) => void (s.linux!.resources!.pids = { limit: 7 })), 'box', { uid: 0, version: 1, mount, selfCgroup: SELF_V1 })!;
+    expect(p.created).toEqual([join(mount, 'memory/infra/box'), join(mount, 'pids/box'), join(mount, 'devices/box'), join(mount, 'cpuset/box')]);
+    expect(p.writes.filter((w) => w.controller === 'devices').map((w) => `${w.file} ${w.value}`).slice(0, 3)).toEqual([
+      'devices.deny a', 'devices.deny a *:* rwm', 'devices.allow c *:* m',
+    ]);
+    expect(p.writes.find((w) => w.file === 'pids.max')!.value).toBe('7');
+  });
+
+  it('an absolute cgroupsPath is taken from the hierarchy root; `..` is refused', () => {
+    const mount = fakeV1();
+    const p = planCgroup(spec((s) => void (s.linux!.cgroupsPath = '/launch/x')), 'box', { uid: 0, version: 1, mount, selfCgroup: SELF_V1 })!;
+    expect(p.created[0]).toBe(join(mount, 'memory/launch/x'));
+    const e = thrown(() => planCgroup(spec((s) => void (s.linux!.cgroupsPath = 'a/../../b')), 'box', { uid: 0, version: 1, mount, selfCgroup: SELF_V1 }), 'spec');
+    expect(e.configPath).toBe('linux.cgroupsPath');
+  });
+
+  it('rootless: no cgroup without limits; limits refused with the config path', () => {
+    const host = { uid: 1000, version: 1 as const, mount: '/nonexistent', selfCgroup: SELF_V1 };
+    expect(planCgroup(spec((s) => delete s.linux!.resources), 'box', host)).toBeUndefined();
+    expect(planCgroup(spec(), 'box', host)).toBeUndefined(); // device rules alone are not limits
+    const e = thrown(() => planCgroup(spec((s) => void (s.linux!.resources = { memory: { limit: 1 << 20 } })), 'box', host), 'spec');
+    expect(e.configPath).toBe('linux.resources');
+  });
+
+  it('v2: one directory, controllers enabled along the path', () => {
+    const p = planCgroup(spec((s) => void (s.linux!.resources = { memory: { limit: 1 << 20 }, pids: { limit: 5 } })), 'box', {
+      uid: 0, version: 2, mount: '/cg', selfCgroup: '0::/svc\n',
+    })!;
+    expect(p.created).toEqual(['/cg/svc', '/cg/svc/box']);
+    expect(p.enable).toEqual([{ dir: '/cg', controllers: ['pids', 'memory'] }, { dir: '/cg/svc', controllers: ['pids', 'memory'] }]);
+    expect(p.joins).toEqual(['/cg/svc/box']);
+  });
+});
+
+describe('createCgroup', () => {
+  it('a write that fails removes what was created and names the file', () => {
+    const mount = fakeV1();
+    const p = planCgroup(spec((s) => void (s.linux!.resources = { pids: { limit: 3 } })), 'box', { uid: 0, version: 1, mount, selfCgroup: SELF_V1 })!;
+    p.created = p.created.filter((d) => !d.includes('cpuset'));
+    // pids.max does not exist in a plain directory: ENOENT, a host error naming it.
+    const e = thrown(() => createCgroup(p));
+    expect([e.configPath, e.file]).toEqual(['linux.resources.pids.limit', join(mount, 'pids/box/pids.max')]);
+    for (const d of p.created) expect(() => readFileSync(d)).toThrow(/ENOENT/);
+  });
+});
