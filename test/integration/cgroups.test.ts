@@ -76,3 +76,46 @@ describe(rlSkip ? `cgroups rootless (skipped: ${rlSkip})` : 'cgroups rootless', 
     expect(r.status).toBe(125);
   });
 });
+
+describe(skip ? `cgroup limits hold as root (skipped: ${skip})` : 'cgroup limits hold as root', () => {
+  it.skipIf(skip)('a memory limit OOM-kills a process that allocates past it (exit 137)', () => {
+    const who = runAs('root')!;
+    const mb = 1024 * 1024;
+    const bundle = makeBundle(who, {
+      // dd allocates its 128 MiB block at once; as pid 1 its death ends the container.
+      args: ['/bin/dd', 'if=/dev/zero', 'of=/dev/null', 'bs=128M', 'count=1'],
+      edit: (s) => void (s.linux!.resources = { ...s.linux!.resources, memory: { limit: 32 * mb, swap: 32 * mb } }),
+    });
+    const r = runBundle(who, bundle);
+    expect(r.status).toBe(137);
+  });
+
+  it.skipIf(skip)('a pids limit makes fork fail', () => {
+    const who = runAs('root')!;
+    const bundle = makeBundle(who, {
+      args: ['/bin/sh', '-c', 'for i in 1 2 3 4 5 6 7 8; do sleep 5 & done; sleep 0.1; echo started=$(jobs -p | wc -l); true'],
+      edit: (s) => void (s.linux!.resources = { ...s.linux!.resources, pids: { limit: 4 } }),
+    });
+    const r = runBundle(who, bundle);
+    // sh itself is one of the 4: its fourth fork fails with EAGAIN, which busybox sh reports.
+    expect(r.stderr).toContain("can't fork: Resource temporarily unavailable");
+    expect(r.stdout).not.toContain('started=8');
+  });
+
+  it.skipIf(skip)('a cpu quota throttles a busy loop (nr_throttled, not wall time)', async () => {
+    const who = runAs('root')!;
+    const pidFile = join(ownedDir(who, 'pid'), 'pid');
+    const bundle = makeBundle(who, {
+      // Busy for about a second of wall time at 10% of one cpu, then wait for the test.
+      args: ['/bin/sh', '-c', 'end=$(( $(date +%s) + 2 )); while [ $(date +%s) -lt $end ]; do :; done; echo ready; read x'],
+      edit: (s) => void (s.linux!.resources = { ...s.linux!.resources, cpu: { quota: 10000, period: 100000 } }),
+    });
+    const child = launchChild(who, ['run', '--pid-file', pidFile, '--bundle', bundle, `cpu-${process.pid}`]);
+    await waitFor(child.stdout!, 'ready', 30_000);
+    const dir = hostDir(Number(readFileSync(pidFile, 'utf8')), 'cpu');
+    const stat = readFileSync(join(dir, 'cpu.stat'), 'utf8');
+    child.stdin!.end('\n');
+    expect((await exitOf(child)).code).toBe(0);
+    expect(Number(/nr_throttled (\d+)/.exec(stat)?.[1])).toBeGreaterThan(0);
+  });
+});
