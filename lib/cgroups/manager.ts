@@ -11,6 +11,8 @@ import { type CgroupWrite, v1Writes, v2Writes } from './values.js';
 
 export interface CgroupPlan {
   version: 1 | 2;
+  /** controller -> directory (v2: '' -> the directory), for the state file. */
+  dirs: Record<string, string>;
   /** Directories to create, parents first, and to remove, children first. */
   created: string[];
   /** v1: controller -> directory; v2: every controller -> the one directory. */
@@ -96,7 +98,7 @@ export function planCgroup(spec: Spec, id: string, host: CgroupHost): CgroupPlan
       if (controllers.length) enable.push({ dir: parent, controllers });
       created.push(join(host.mount, ...parts.slice(0, i + 1)));
     }
-    return { version: 2, created, dirFor: () => dir, joins: [dir], writes, enable };
+    return { version: 2, dirs: { '': dir }, created, dirFor: () => dir, joins: [dir], writes, enable };
   }
   const writes = v1Writes(resources);
   if (writes.some((w) => w.controller === 'devices')) {
@@ -116,7 +118,7 @@ export function planCgroup(spec: Spec, id: string, host: CgroupHost): CgroupPlan
   for (const w of writes) {
     if (!dirs.has(w.controller)) throw specError(`needs the \`${w.controller}\` cgroup controller, which this host does not mount`, { configPath: w.configPath });
   }
-  return { version: 1, created, dirFor: (c) => dirs.get(c)!, joins: [...new Set(dirs.values())], writes, enable: [] };
+  return { version: 1, dirs: Object.fromEntries(dirs), created, dirFor: (c) => dirs.get(c)!, joins: [...new Set(dirs.values())], writes, enable: [] };
 }
 
 /** Create the directories and write the limits. On failure, removes what it created. */

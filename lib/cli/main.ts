@@ -9,7 +9,7 @@ export interface GlobalOptions {
   debug: boolean;
 }
 
-const VERBS = ['run', 'spec', 'demo', 'help', 'completion'];
+const VERBS = ['run', 'spec', 'demo', 'state', 'pause', 'resume', 'ps', 'update', 'help', 'completion'];
 
 /** `launch DIR` is `launch run --bundle DIR <generated id>`. */
 export function expandShorthand(argv: string[], isDir: (p: string) => boolean, makeId: () => string): string[] {
@@ -92,6 +92,60 @@ export async function main(rawArgv: string[]): Promise<number> {
         // After `--`, yargs leaves the words in `_` (after the verb) rather than in `args`.
         const words = [...((args.args as string[] | undefined) ?? []), ...args._.slice(1).map(String)];
         setExit(await demoVerb({ args: words, ...globals(args) }));
+      },
+    )
+    .command('state <id>', 'print the OCI state of a container as JSON', (y) => y.positional('id', { type: 'string', demandOption: true }), async (args) => {
+      context = `state ${args.id}`;
+      const { stateVerb } = await import('./state.js');
+      stateVerb({ id: args.id!, ...globals(args) });
+    })
+    .command('pause <id>', 'freeze every process of a container', (y) => y.positional('id', { type: 'string', demandOption: true }), async (args) => {
+      context = `pause ${args.id}`;
+      const { pauseVerb } = await import('./pause.js');
+      pauseVerb({ id: args.id!, freeze: true, ...globals(args) });
+    })
+    .command('resume <id>', 'thaw a paused container', (y) => y.positional('id', { type: 'string', demandOption: true }), async (args) => {
+      context = `resume ${args.id}`;
+      const { pauseVerb } = await import('./pause.js');
+      pauseVerb({ id: args.id!, freeze: false, ...globals(args) });
+    })
+    .command(
+      'ps <id> [ps-args..]',
+      "list a container's processes (ps -ef, or the ps options after `--`)",
+      (y) =>
+        y
+          .positional('id', { type: 'string', demandOption: true })
+          .option('format', { alias: 'f', choices: ['table', 'json'], default: 'table', describe: 'output format' }),
+      async (args) => {
+        context = `ps ${args.id}`;
+        const { psVerb } = await import('./ps.js');
+        const psArgs = [...((args['ps-args'] as string[] | undefined) ?? []), ...args._.slice(1).map(String)];
+        psVerb({ id: args.id!, format: args.format, psArgs, ...globals(args) });
+      },
+    )
+    .command(
+      'update <id>',
+      "change a running container's resource limits",
+      (y) =>
+        y
+          .positional('id', { type: 'string', demandOption: true })
+          .option('resources', { alias: 'r', type: 'string', describe: 'a linux.resources JSON document (`-` for stdin); other flags are ignored' })
+          .option('memory', { type: 'string', describe: 'memory limit (bytes, or 64m, 1g...)' })
+          .option('memory-reservation', { type: 'string', describe: 'memory soft limit' })
+          .option('memory-swap', { type: 'string', describe: 'memory plus swap limit (-1: unlimited)' })
+          .option('pids-limit', { type: 'number', describe: 'maximum number of processes (-1: unlimited)' })
+          .option('cpu-period', { type: 'number', describe: 'CFS period (microseconds)' })
+          .option('cpu-quota', { type: 'number', describe: 'CFS quota per period (microseconds, -1: none)' })
+          .option('cpu-share', { type: 'number', describe: 'CPU shares (relative weight)' })
+          .option('cpu-rt-period', { type: 'number', describe: 'realtime period (microseconds)' })
+          .option('cpu-rt-runtime', { type: 'number', describe: 'realtime runtime (microseconds)' })
+          .option('cpuset-cpus', { type: 'string', describe: 'CPUs allowed (0-3,5)' })
+          .option('cpuset-mems', { type: 'string', describe: 'memory nodes allowed' })
+          .option('blkio-weight', { type: 'number', describe: 'block IO weight (10-1000)' }),
+      async (args) => {
+        context = `update ${args.id}`;
+        const { updateVerb } = await import('./update.js');
+        updateVerb({ id: args.id!, flags: args, ...globals(args) });
       },
     )
     .demandCommand(1, 'launch: no command given (see launch --help)')

@@ -72,7 +72,15 @@ export async function runForeground(spec: Spec, opts: RunOptions): Promise<numbe
       host,
       beforeRelease: (pid) => {
         if (cgroup) joinCgroup(cgroup, pid);
-        store.write({ ociVersion: spec.ociVersion ?? '1.2.0', id: opts.id, status: 'running', pid, bundle: opts.bundle, annotations: spec.annotations });
+        store.write({
+          ociVersion: spec.ociVersion ?? '1.2.0',
+          id: opts.id,
+          status: 'running',
+          pid,
+          bundle: opts.bundle,
+          annotations: spec.annotations,
+          ...(cgroup ? { cgroup: { version: cgroup.version, dirs: cgroup.dirs } } : {}),
+        });
         if (opts.pidFile) writePidFile(opts.pidFile, pid);
       },
     });

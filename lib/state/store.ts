@@ -7,10 +7,12 @@ import { fromNodeError, stateError, usageError } from '../errors.js';
 export interface ContainerState {
   ociVersion: string;
   id: string;
-  status: 'creating' | 'created' | 'running' | 'stopped';
+  status: 'creating' | 'created' | 'running' | 'paused' | 'stopped';
   pid?: number;
   bundle: string;
   annotations?: Record<string, string>;
+  /** launch's own record, not part of the OCI state: where the container's cgroup is. */
+  cgroup?: { version: 1 | 2; dirs: Record<string, string> };
 }
 
 export function defaultRoot(env: NodeJS.ProcessEnv, uid: number): string {

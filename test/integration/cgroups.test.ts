@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cleanupBase, makeBundle, ownedDir } from '../helpers/bundle.js';
 import { missing, runAs } from '../helpers/env.js';
-import { exitOf, launchChild, runBundle, waitFor } from '../helpers/launch.js';
+import { exitOf, launchChild, launchSync, runBundle, waitFor } from '../helpers/launch.js';
 
 afterAll(cleanupBase);
 
@@ -117,5 +117,56 @@ describe(skip ? `cgroup limits hold as root (skipped: ${skip})` : 'cgroup limits
     child.stdin!.end('\n');
     expect((await exitOf(child)).code).toBe(0);
     expect(Number(/nr_throttled (\d+)/.exec(stat)?.[1])).toBeGreaterThan(0);
+  });
+});
+
+describe(skip ? `verbs on a running container's cgroup (skipped: ${skip})` : "verbs on a running container's cgroup", () => {
+  it.skipIf(skip)('state, ps, pause stops a busy loop, resume continues it, update changes a live limit', async () => {
+    const who = runAs('root')!;
+    const id = `verbs-${process.pid}`;
+    const out = join(ownedDir(who, 'count'), 'n');
+    const bundle = makeBundle(who, {
+      // Count as fast as possible into a bind-mounted file the test reads.
+      args: ['/bin/sh', '-c', 'trap "exit 0" TERM; echo ready; i=0; while :; do i=$((i+1)); echo $i > /out/t; mv /out/t /out/n; done'],
+      edit: (s) => {
+        s.mounts!.push({ destination: '/out', type: 'bind', source: join(out, '..'), options: ['bind', 'rw'] });
+        s.linux!.resources = { ...s.linux!.resources, pids: { limit: 20 } };
+      },
+    });
+    const child = launchChild(who, ['run', '--bundle', bundle, id]);
+    try {
+      await waitFor(child.stdout!, 'ready');
+      const state = JSON.parse(launchSync(who, ['state', id]).stdout);
+      expect(state).toMatchObject({ id, status: 'running', bundle });
+      expect(state.cgroup).toBeUndefined();
+      const pids = JSON.parse(launchSync(who, ['ps', '--format', 'json', id]).stdout) as number[];
+      expect(pids).toContain(state.pid);
+      expect(launchSync(who, ['ps', id]).stdout.split('\n')[0]).toMatch(/PID/);
+
+      expect(launchSync(who, ['pause', id]).status).toBe(0);
+      expect(JSON.parse(launchSync(who, ['state', id]).stdout).status).toBe('paused');
+      const read = () => Number(readFileSync(out, 'utf8').trim() || '0');
+      const a = read();
+      await new Promise((r) => setTimeout(r, 300));
+      expect(read()).toBe(a);
+      expect(launchSync(who, ['pause', id]).stderr).toMatch(/is paused, not running/);
+      expect(launchSync(who, ['resume', id]).status).toBe(0);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(read()).toBeGreaterThan(a);
+
+      const r = launchSync(who, ['update', '--pids-limit', '33', '--memory', '96m', id]);
+      expect([r.stderr, r.status]).toEqual(['', 0]);
+      expect(readFileSync(join(hostDir(state.pid, 'pids'), 'pids.max'), 'utf8').trim()).toBe('33');
+      expect(readFileSync(join(hostDir(state.pid, 'memory'), v1 ? 'memory.limit_in_bytes' : 'memory.max'), 'utf8').trim()).toBe(String(96 * 1024 * 1024));
+      const bad = launchSync(who, ['update', '--memory', 'lots', id]);
+      expect(bad.stderr.trimEnd()).toBe(`launch: update ${id}: --memory: expected a size like 64m or 1073741824, got \`lots\``);
+    } finally {
+      // SIGTERM, so that launch removes the cgroup after the container exits.
+      launchSync(who, ['resume', id]);
+      child.kill('SIGTERM');
+      expect((await exitOf(child)).code).toBe(0);
+    }
+    expect(existsSync(join('/sys/fs/cgroup', v1 ? 'pids' : ''))).toBe(true);
+    expect(readFileSync('/proc/self/mountinfo', 'utf8')).not.toContain(bundle);
   });
 });
