@@ -9,7 +9,7 @@ export interface GlobalOptions {
   debug: boolean;
 }
 
-const VERBS = ['run', 'spec', 'demo', 'state', 'pause', 'resume', 'ps', 'update', 'help', 'completion'];
+const VERBS = ['run', 'spec', 'demo', 'state', 'delete', 'pause', 'resume', 'ps', 'update', 'help', 'completion'];
 
 /** `launch DIR` is `launch run --bundle DIR <generated id>`. */
 export function expandShorthand(argv: string[], isDir: (p: string) => boolean, makeId: () => string): string[] {
@@ -99,6 +99,16 @@ export async function main(rawArgv: string[]): Promise<number> {
       const { stateVerb } = await import('./state.js');
       stateVerb({ id: args.id!, ...globals(args) });
     })
+    .command(
+      'delete <id>',
+      'remove a stopped container (its cgroup and state); --force kills it first',
+      (y) => y.positional('id', { type: 'string', demandOption: true }).option('force', { alias: 'f', type: 'boolean', default: false, describe: 'kill a running container first' }),
+      async (args) => {
+        context = `delete ${args.id}`;
+        const { deleteVerb } = await import('./delete.js');
+        deleteVerb({ id: args.id!, force: args.force, ...globals(args) });
+      },
+    )
     .command('pause <id>', 'freeze every process of a container', (y) => y.positional('id', { type: 'string', demandOption: true }), async (args) => {
       context = `pause ${args.id}`;
       const { pauseVerb } = await import('./pause.js');

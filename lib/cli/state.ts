@@ -1,19 +1,20 @@
 // `launch state ID`: the OCI state (runtime.md) of a container, as JSON.
-import { existsSync } from 'node:fs';
 import { isFrozen } from '../cgroups/control.js';
+import { isAlive } from '../state/proc.js';
 import { type ContainerState, StateStore } from '../state/store.js';
 import type { GlobalOptions } from './main.js';
 
 /** The stored state with the status as it is now. */
 export function currentState(o: GlobalOptions, id: string): ContainerState {
   const state = new StateStore(o.root).read(id);
-  if (state.pid !== undefined && !existsSync(`/proc/${state.pid}`)) return { ...state, status: 'stopped' };
+  if (state.pid !== undefined && !isAlive(state.pid, state.started)) return { ...state, status: 'stopped' };
   if (state.status === 'running' && isFrozen(state)) return { ...state, status: 'paused' };
   return state;
 }
 
 export function stateVerb(o: GlobalOptions & { id: string }): void {
-  const { cgroup: _internal, ...oci } = currentState(o, o.id);
-  void _internal;
+  const { cgroup: _cgroup, started: _started, ...oci } = currentState(o, o.id);
+  void _cgroup;
+  void _started;
   process.stdout.write(`${JSON.stringify(oci, null, 2)}\n`);
 }

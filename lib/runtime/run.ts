@@ -8,6 +8,7 @@ import { fromNodeError } from '../errors.js';
 import { probeHost } from '../host.js';
 import { buildPlan } from '../plan/build.js';
 import type { Spec } from '../spec/schema.js';
+import { processStartTime } from '../state/proc.js';
 import { StateStore } from '../state/store.js';
 import { type Started, startContainer } from './launcher.js';
 import { native } from './native.js';
@@ -77,6 +78,7 @@ export async function runForeground(spec: Spec, opts: RunOptions): Promise<numbe
           id: opts.id,
           status: 'running',
           pid,
+          started: processStartTime(pid),
           bundle: opts.bundle,
           annotations: spec.annotations,
           ...(cgroup ? { cgroup: { version: cgroup.version, dirs: cgroup.dirs } } : {}),

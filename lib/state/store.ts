@@ -11,7 +11,9 @@ export interface ContainerState {
   pid?: number;
   bundle: string;
   annotations?: Record<string, string>;
-  /** launch's own record, not part of the OCI state: where the container's cgroup is. */
+  /** launch's own records, not part of the OCI state: the init's start time (pid reuse)
+   * and where the container's cgroup is. */
+  started?: number;
   cgroup?: { version: 1 | 2; dirs: Record<string, string> };
 }
 

@@ -132,6 +132,15 @@ eachMode('foreground', ['busybox', 'dist', 'addon'], (mode, skip) => {
     await exitOf(child);
     for (let i = 0; i < 100 && processesWith(marker).length > 0; i++) await new Promise((r) => setTimeout(r, 50));
     expect(processesWith(marker)).toEqual([]);
+    // What a killed launch could not clean, `delete` does: its state, and its cgroup (root).
+    const state = JSON.parse(readFileSync(join(root, id, 'state.json'), 'utf8')) as { cgroup?: { dirs: Record<string, string> } };
+    const cgroupDirs = Object.values(state.cgroup?.dirs ?? {});
+    expect(cgroupDirs.length > 0).toBe(mode === 'root'); // runc spec's device rules make one as root
+    expect(JSON.parse(launchSync(who(), ['state', id]).stdout).status).toBe('stopped');
+    const del = launchSync(who(), ['delete', id]);
+    expect([del.stderr, del.status]).toEqual(['', 0]);
+    expect(existsSync(join(root, id))).toBe(false);
+    for (const d of cgroupDirs) expect(existsSync(d)).toBe(false);
     // After a normal exit the state directory is gone too.
     const r = runBundle(who(), makeBundle(who(), { args: ['/bin/true'] }), { id: `clean-${process.pid}` });
     expect(r.status).toBe(0);

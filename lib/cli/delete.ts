@@ -1,0 +1,35 @@
+// `launch delete [--force] ID`: remove what is left of a container whose launch process is
+// gone (killed, or the machine's OOM killer): its cgroup and its state. With --force a
+// container that still runs is killed first, as runc.
+import { readFileSync } from 'node:fs';
+import { removeDirs } from '../cgroups/manager.js';
+import { stateError } from '../errors.js';
+import { StateStore } from '../state/store.js';
+import { isAlive } from '../state/proc.js';
+import type { GlobalOptions } from './main.js';
+
+const sleep = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+
+export function deleteVerb(o: GlobalOptions & { id: string; force: boolean }): void {
+  const store = new StateStore(o.root);
+  const state = store.read(o.id);
+  // The same pid with another start time is a recycled pid: the container is gone.
+  const alive = state.pid !== undefined && isAlive(state.pid, state.started);
+  if (alive) {
+    if (!o.force) throw stateError(`cannot delete container \`${o.id}\` that is not stopped: running (use --force)`);
+    process.kill(state.pid!, 'SIGKILL');
+    for (let i = 0; i < 500 && isAlive(state.pid!, state.started); i++) sleep(10);
+  }
+  const dirs = Object.values(state.cgroup?.dirs ?? {});
+  // The init's descendants leave its cgroup a moment after it: rmdir answers EBUSY till then.
+  let left = removeDirs(dirs);
+  for (let i = 0; i < 200 && left.length > 0; i++) {
+    sleep(10);
+    left = removeDirs(left);
+  }
+  if (left.length > 0) {
+    const procs = readFileSync(`${left[0]}/cgroup.procs`, 'utf8').trim().split('\n').join(', ');
+    throw stateError(`the container's cgroup still has processes (${procs}); not removed:`, { file: left[0] });
+  }
+  store.remove(o.id);
+}
