@@ -9,7 +9,7 @@ export interface GlobalOptions {
   debug: boolean;
 }
 
-const VERBS = ['run', 'spec', 'demo', 'state', 'delete', 'pause', 'resume', 'ps', 'update', 'help', 'completion'];
+const VERBS = ['run', 'spec', 'demo', 'state', 'delete', 'events', 'pause', 'resume', 'ps', 'update', 'help', 'completion'];
 
 /** `launch DIR` is `launch run --bundle DIR <generated id>`. */
 export function expandShorthand(argv: string[], isDir: (p: string) => boolean, makeId: () => string): string[] {
@@ -107,6 +107,20 @@ export async function main(rawArgv: string[]): Promise<number> {
         context = `delete ${args.id}`;
         const { deleteVerb } = await import('./delete.js');
         deleteVerb({ id: args.id!, force: args.force, ...globals(args) });
+      },
+    )
+    .command(
+      'events <id>',
+      "the container's cgroup figures and OOM kills as JSON events, one per line",
+      (y) =>
+        y
+          .positional('id', { type: 'string', demandOption: true })
+          .option('stats', { type: 'boolean', default: false, describe: 'print the figures once and exit' })
+          .option('interval', { type: 'string', default: '5s', describe: 'time between stats events' }),
+      async (args) => {
+        context = `events ${args.id}`;
+        const { eventsVerb } = await import('./events.js');
+        await eventsVerb({ id: args.id!, stats: args.stats, interval: args.interval, ...globals(args) });
       },
     )
     .command('pause <id>', 'freeze every process of a container', (y) => y.positional('id', { type: 'string', demandOption: true }), async (args) => {

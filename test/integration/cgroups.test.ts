@@ -170,3 +170,36 @@ describe(skip ? `verbs on a running container's cgroup (skipped: ${skip})` : "ve
     expect(readFileSync('/proc/self/mountinfo', 'utf8')).not.toContain(bundle);
   });
 });
+
+describe(skip ? `events (skipped: ${skip})` : 'events', () => {
+  it.skipIf(skip)('--stats prints runc-shaped figures; an OOM kill inside is reported as an oom event', async () => {
+    const who = runAs('root')!;
+    const id = `events-${process.pid}`;
+    const bundle = makeBundle(who, {
+      // The init survives; a child allocating past the limit is the one killed.
+      args: ['/bin/sh', '-c', 'trap "exit 0" TERM; echo ready; read x; dd if=/dev/zero of=/dev/null bs=64M count=1; echo dd=$?; while :; do sleep 0.05; done'],
+      edit: (s) => void (s.linux!.resources = { ...s.linux!.resources, memory: { limit: 32 * 1024 * 1024, swap: 32 * 1024 * 1024 }, pids: { limit: 10 } }),
+    });
+    const child = launchChild(who, ['run', '--bundle', bundle, id]);
+    try {
+      await waitFor(child.stdout!, 'ready');
+      const once = launchSync(who, ['events', '--stats', id]);
+      const event = JSON.parse(once.stdout);
+      expect(event).toMatchObject({ type: 'stats', id, data: { memory: { usage: { limit: 32 * 1024 * 1024 } }, pids: { limit: 10 } } });
+      expect(event.data.pids.current).toBeGreaterThanOrEqual(1);
+      expect(event.data.cpu.usage.total).toBeGreaterThan(0);
+
+      const events = launchChild(who, ['events', '--interval', '10s', id]);
+      await waitFor(events.stdout!, '"type":"stats"');
+      const oom = waitFor(events.stdout!, `{"type":"oom","id":"${id}"}`);
+      child.stdin!.write('go\n');
+      await waitFor(child.stdout!, 'dd=137');
+      await oom;
+      events.kill('SIGTERM');
+      await exitOf(events);
+    } finally {
+      child.kill('SIGTERM');
+      await exitOf(child);
+    }
+  });
+});
