@@ -174,3 +174,28 @@ export function removeDirs(dirs: readonly string[]): string[] {
   }
   return left;
 }
+
+export interface V1Hierarchy {
+  /** Directory name under /sys/fs/cgroup ("memory", "cpu,cpuacct", "systemd"). */
+  name: string;
+  /** The host directory the container sees as that hierarchy's root. */
+  hostDir: string;
+  /** Controller names that get a symlink to `name` ("cpu" -> "cpu,cpuacct"). */
+  links: string[];
+}
+
+/** What a `cgroup` mount shows inside on a v1 host: in each hierarchy, the container's own
+ * cgroup (or launch's, when the container has none) as its root, as runc mounts it. */
+export function v1Hierarchies(selfCgroup: string, plan: CgroupPlan | undefined, mount: string): V1Hierarchy[] {
+  const out: V1Hierarchy[] = [];
+  for (const line of selfCgroup.split('\n')) {
+    const m = /^\d+:([^:]+):(.*)$/.exec(line.trim());
+    if (!m) continue;
+    const controllers = m[1]!.split(',');
+    const name = m[1]!.startsWith('name=') ? m[1]!.slice(5) : m[1]!;
+    if (!existsSync(join(mount, name))) continue;
+    const mine = plan?.version === 1 ? plan.dirs[controllers[0]!] : undefined;
+    out.push({ name, hostDir: mine ?? join(mount, name, m[2]!), links: controllers.length > 1 ? controllers.filter((c) => c !== name) : [] });
+  }
+  return out;
+}

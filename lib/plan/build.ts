@@ -6,7 +6,7 @@ import type { Spec } from '../spec/schema.js';
 import { capNumber } from './caps.js';
 import { type IdMap, planIdMaps } from './idmap.js';
 import { STAGE, type Op } from './ops.js';
-import { finalizeRootfsOps, rootfsOps } from './rootfs.js';
+import { type RootfsContext, finalizeRootfsOps, rootfsOps } from './rootfs.js';
 
 export const CLONE = {
   NEWTIME: 0x80, NEWNS: 0x20000, NEWCGROUP: 0x2000000, NEWUTS: 0x4000000, NEWIPC: 0x8000000,
@@ -39,6 +39,8 @@ export interface PlanOptions {
   host: HostFacts;
   /** Fd number (in this process, so in the child too) of the pty slave, when process.terminal. */
   ttySlaveFd?: number;
+  /** v1 hosts: the hierarchies a `cgroup` mount shows (lib/cgroups/manager.ts). */
+  cgroupV1?: RootfsContext['cgroupV1'];
   /** Kill the container when launch dies (foreground run): nothing may outlive it. */
   dieWithParent?: boolean;
 }
@@ -250,6 +252,7 @@ export function buildPlan(spec: Spec, opts: PlanOptions): Plan {
       netns: hasNs(CLONE.NEWNET, 'network'),
       rootless: opts.host.uid !== 0,
       cgroupVersion: opts.host.cgroupVersion,
+      cgroupV1: opts.cgroupV1,
     }),
   );
   if (spec.hostname !== undefined && spec.hostname !== '') {

@@ -18,6 +18,8 @@ export interface RootfsContext {
   netns: boolean;
   rootless: boolean;
   cgroupVersion: 1 | 2;
+  /** v1: what a `cgroup` mount shows (lib/cgroups/manager.ts v1Hierarchies). */
+  cgroupV1?: readonly { name: string; hostDir: string; links: string[] }[];
 }
 
 const S_IFCHR = 0o020000;
@@ -82,11 +84,8 @@ function mountOps(ctx: RootfsContext): Op[] {
     } else if (type === 'cgroup' || type === 'cgroup2') {
       if (ctx.cgroupVersion === 2) type = 'cgroup2';
       else {
-        type = 'bind';
-        source = '/sys/fs/cgroup';
-        flags |= MS.BIND | MS.REC;
-        // An rbind's remount only reaches its top mount: make the hierarchies read-only too.
-        if (flags & MS.RDONLY) recursive.set |= MOUNT_ATTR.RDONLY;
+        ops.push(...cgroupV1Ops(ctx, dest, flags, configPath));
+        return;
       }
     }
     if (isBind || type === 'bind') {
@@ -115,6 +114,30 @@ function mountOps(ctx: RootfsContext): Op[] {
       });
     }
   });
+  return ops;
+}
+
+// A v1 `cgroup` mount, as runc: a tmpfs with each hierarchy's subtree of the container bound
+// in (a user namespace may not mount v1 hierarchies, and a bind shows only the subtree), then
+// everything made read-only at once unless `rw` was asked.
+function cgroupV1Ops(ctx: RootfsContext, dest: string, flags: number, configPath: string): Op[] {
+  const what = (w: string) => ({ configPath, what: w, file: dest });
+  const ops: Op[] = [
+    { op: 'MOUNT', args: ['tmpfs', dest, 'tmpfs', MS.NOSUID | MS.NODEV | MS.NOEXEC, 'mode=755', 0], flags: OPF.MKDIR, origin: what('mount `tmpfs` for the cgroup hierarchies on') },
+  ];
+  for (const h of ctx.cgroupV1 ?? []) {
+    const target = posix.join(dest, h.name);
+    ops.push({
+      op: 'MOUNT',
+      args: [h.hostDir, target, null, MS.BIND | MS.REC | MS.NOSUID | MS.NODEV | MS.NOEXEC, null, 0],
+      flags: OPF.MKDIR,
+      origin: { configPath, what: `bind mount \`${h.hostDir}\` on`, file: target },
+    });
+    for (const link of h.links) {
+      ops.push({ op: 'SYMLINK', args: [h.name, posix.join(dest, link)], origin: { configPath, what: `create symlink \`${h.name}\` at`, file: posix.join(dest, link) } });
+    }
+  }
+  if (flags & MS.RDONLY) ops.push({ op: 'MOUNT_SETATTR', args: [dest, MOUNT_ATTR.RDONLY, 0, 1], origin: what('make the cgroup hierarchies read-only at') });
   return ops;
 }
 

@@ -3,7 +3,7 @@
 import { closeSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { constants as os } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { createCgroup, joinCgroup, planCgroup, removeDirs } from '../cgroups/manager.js';
+import { createCgroup, joinCgroup, planCgroup, removeDirs, v1Hierarchies } from '../cgroups/manager.js';
 import { fromNodeError } from '../errors.js';
 import { probeHost } from '../host.js';
 import { buildPlan } from '../plan/build.js';
@@ -45,16 +45,18 @@ export async function runForeground(spec: Spec, opts: RunOptions): Promise<numbe
   const handlers = new Map<string, () => void>();
   let cgroupDirs: string[] = [];
   try {
-    const cgroup = planCgroup(spec, opts.id, {
-      uid: host.uid,
-      version: host.cgroupVersion,
-      mount: '/sys/fs/cgroup',
-      selfCgroup: readFileSync('/proc/self/cgroup', 'utf8'),
-    });
+    const selfCgroup = readFileSync('/proc/self/cgroup', 'utf8');
+    const cgroup = planCgroup(spec, opts.id, { uid: host.uid, version: host.cgroupVersion, mount: '/sys/fs/cgroup', selfCgroup });
     // Limits are in place before the container exists; it joins while it waits at its sync.
     if (cgroup) cgroupDirs = createCgroup(cgroup);
     if (spec.process?.terminal) pty = native().openPty();
-    const plan = buildPlan(spec, { bundle: opts.bundle, host, ttySlaveFd: pty?.slave, dieWithParent: true });
+    const plan = buildPlan(spec, {
+      bundle: opts.bundle,
+      host,
+      ttySlaveFd: pty?.slave,
+      dieWithParent: true,
+      cgroupV1: host.cgroupVersion === 1 ? v1Hierarchies(selfCgroup, cgroup, '/sys/fs/cgroup') : undefined,
+    });
     for (const note of plan.notes) opts.debug?.(note);
     // Handlers go in before the clone: a signal that arrives while the container starts
     // (it may print "ready" before we get here) is held and delivered once it has a pid.

@@ -137,6 +137,23 @@ eachMode('run', ['busybox', 'dist', 'addon'], (mode, skip) => {
     expect(r.stdout).toBe('checked\n');
   });
 
+  it.skipIf(skip)('shows its own cgroup as the root of each cgroup hierarchy', () => {
+    const v1 = !existsSync('/sys/fs/cgroup/cgroup.controllers');
+    const bundle = makeBundle(who(), {
+      // Root gets a cgroup with a pids limit; rootless has none and sees launch's own cgroup.
+      args: sh(
+        (mode === 'root' ? `cat /sys/fs/cgroup/${v1 ? 'pids/' : ''}pids.max;` : `[ -f /sys/fs/cgroup/${v1 ? 'pids/' : ''}cgroup.procs ] && echo procs;`) +
+          (v1 ? 'ls /sys/fs/cgroup/memory | grep -c process_api; ls /sys/fs/cgroup | grep -c pids' : 'echo 0; echo 1'),
+      ),
+      edit: (s) => {
+        s.linux!.namespaces!.push({ type: 'cgroup' });
+        if (mode === 'root') s.linux!.resources = { ...s.linux!.resources, pids: { limit: 77 } };
+      },
+    });
+    const r = runBundle(who(), bundle);
+    expect(r.stdout).toBe(`${mode === 'root' ? '77' : 'procs'}\n0\n1\n`);
+  });
+
   it.skipIf(skip)('applies recursive mount options (rro) to every mount of an rbind', () => {
     const bundle = makeBundle(who(), {
       args: sh('(touch /mnt/x) 2>/dev/null || echo top-ro; for d in /mnt/*/; do (touch "$d/x") 2>/dev/null && echo "WROTE $d"; done; echo checked'),

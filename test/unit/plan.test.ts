@@ -8,7 +8,7 @@ import { LaunchError } from '../../lib/errors.js';
 import type { HostFacts } from '../../lib/host.js';
 import { CLONE, buildPlan, execCandidates, type Plan } from '../../lib/plan/build.js';
 import { encodePlan } from '../../lib/plan/encode.js';
-import { MS } from '../../lib/plan/mountopts.js';
+import { MOUNT_ATTR, MS } from '../../lib/plan/mountopts.js';
 import { OPF } from '../../lib/plan/ops.js';
 import { makedev } from '../../lib/plan/rootfs.js';
 import { native } from '../../lib/runtime/native.js';
@@ -273,5 +273,32 @@ describe('encodePlan', () => {
       new TypeError('plan string contains a NUL byte: "/a\\u0000b"'),
     );
     expect(() => encodePlan([{ op: 'EXEC', args: [['x'], 0, ['x'], 0, ['A=\0']], origin: { what: 'x' } }])).toThrow(TypeError);
+  });
+});
+
+describe('cgroup mount on a v1 host', () => {
+  it('is a tmpfs with each hierarchy subtree bound in, symlinks for joined controllers, then read-only', async () => {
+    const { v1Hierarchies } = await import('../../lib/cgroups/manager.js');
+    const mount = mkdtempSync(join(tmpdir(), 'cgv1-'));
+    for (const d of ['memory', 'cpu,cpuacct', 'systemd']) mkdirSync(join(mount, d));
+    const hier = v1Hierarchies('5:memory:/infra\n4:cpu,cpuacct:/\n1:name=systemd:/x\n0::/\n', undefined, mount);
+    expect(hier).toEqual([
+      { name: 'memory', hostDir: join(mount, 'memory/infra'), links: [] },
+      { name: 'cpu,cpuacct', hostDir: join(mount, 'cpu,cpuacct/'), links: ['cpu', 'cpuacct'] },
+      { name: 'systemd', hostDir: join(mount, 'systemd/x'), links: [] },
+    ]);
+    const p = buildPlan(defaultSpec({ rootless: false }), { bundle, host: { ...ROOT, cgroupVersion: 1 }, ttySlaveFd: 7, cgroupV1: hier });
+    const at = p.ops.findIndex((o) => o.op === 'MOUNT' && o.args[1] === '/sys/fs/cgroup');
+    const ops = p.ops.slice(at, at + 7).map((o) => [o.op, o.args[0], o.args[1]]);
+    expect(ops).toEqual([
+      ['MOUNT', 'tmpfs', '/sys/fs/cgroup'],
+      ['MOUNT', join(mount, 'memory/infra'), '/sys/fs/cgroup/memory'],
+      ['MOUNT', join(mount, 'cpu,cpuacct/'), '/sys/fs/cgroup/cpu,cpuacct'],
+      ['SYMLINK', 'cpu,cpuacct', '/sys/fs/cgroup/cpu'],
+      ['SYMLINK', 'cpu,cpuacct', '/sys/fs/cgroup/cpuacct'],
+      ['MOUNT', join(mount, 'systemd/x'), '/sys/fs/cgroup/systemd'],
+      ['MOUNT_SETATTR', '/sys/fs/cgroup', MOUNT_ATTR.RDONLY],
+    ]);
+    rmSync(mount, { recursive: true });
   });
 });
