@@ -20,7 +20,7 @@ export interface CgroupPlan {
   /** The directories the init joins (one per v1 hierarchy, one on v2). */
   joins: string[];
   writes: CgroupWrite[];
-  /** v2: controllers to enable in each ancestor's cgroup.subtree_control. */
+  /** v2: controllers to enable in the parent of created[i] (same index). */
   enable: { dir: string; controllers: string[] }[];
 }
 
@@ -125,12 +125,15 @@ export function planCgroup(spec: Spec, id: string, host: CgroupHost): CgroupPlan
 export function createCgroup(plan: CgroupPlan): string[] {
   const made: string[] = [];
   try {
-    for (const { dir, controllers } of plan.enable) {
-      const available = readFileSync(join(dir, 'cgroup.controllers'), 'utf8').split(/\s+/);
-      const wanted = controllers.filter((c) => available.includes(c));
-      if (wanted.length) writeCgroupFile(join(dir, 'cgroup.subtree_control'), wanted.map((c) => `+${c}`).join(' '));
-    }
-    for (const dir of plan.created) {
+    for (const [i, dir] of plan.created.entries()) {
+      // v2: a controller must be enabled in the parent before the child can use it, so the
+      // parent (created just before, or already there) is set up first.
+      const enable = plan.enable[i];
+      if (enable) {
+        const available = readFileSync(join(enable.dir, 'cgroup.controllers'), 'utf8').split(/\s+/);
+        const wanted = enable.controllers.filter((c) => available.includes(c));
+        if (wanted.length) writeCgroupFile(join(enable.dir, 'cgroup.subtree_control'), wanted.map((c) => `+${c}`).join(' '));
+      }
       if (existsSync(dir)) continue;
       mkdirSync(dir);
       made.push(dir);

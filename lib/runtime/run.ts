@@ -4,6 +4,7 @@ import { closeSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { constants as os } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { createCgroup, joinCgroup, planCgroup, removeDirs, v1Hierarchies } from '../cgroups/manager.js';
+import { ignoredFields } from '../cgroups/values.js';
 import { fromNodeError } from '../errors.js';
 import { probeHost } from '../host.js';
 import { buildPlan } from '../plan/build.js';
@@ -47,6 +48,12 @@ export async function runForeground(spec: Spec, opts: RunOptions): Promise<numbe
   try {
     const selfCgroup = readFileSync('/proc/self/cgroup', 'utf8');
     const cgroup = planCgroup(spec, opts.id, { uid: host.uid, version: host.cgroupVersion, mount: '/sys/fs/cgroup', selfCgroup });
+    if (cgroup) {
+      const resources = spec.linux?.resources ?? {};
+      const dropped = ignoredFields(resources, cgroup.version);
+      if (cgroup.version === 2 && resources.devices?.length) dropped.push('linux.resources.devices (an eBPF filter on v2: not yet)');
+      for (const f of dropped) opts.debug?.(`${f}: not applied on cgroup v${cgroup.version}`);
+    }
     // Limits are in place before the container exists; it joins while it waits at its sync.
     if (cgroup) cgroupDirs = createCgroup(cgroup);
     if (spec.process?.terminal) pty = native().openPty();

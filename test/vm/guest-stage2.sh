@@ -38,6 +38,10 @@ mount -t mqueue mqueue /dev/mqueue 2>/dev/null
 if [ -n "${LAUNCH_VM_KMODS:-}" ] && [ -d "$LAUNCH_VM_KMODS" ]; then
   kv=$(uname -r)
   mkdir -p "/lib/modules/$kv" && mount --bind "$LAUNCH_VM_KMODS" "/lib/modules/$kv"
+  # The kernel's request_module() runs /sbin/modprobe, which needs kmod; use busybox's.
+  if ! [ -x /sbin/modprobe ]; then
+    ln -s "$BB" /run/modprobe && echo /run/modprobe > /proc/sys/kernel/modprobe
+  fi
 fi
 
 # cgroup v2, PID 1 out of the root, every controller enabled for the children.

@@ -106,15 +106,20 @@ qemu=(qemu-system-x86_64 "${accel_args[@]}" -smp "${LAUNCH_VM_CPUS:-$(nproc)}" -
   -device isa-debug-exit,iobase=0xf4,iosize=0x04 "${disk_args[@]}")
 [ -n "${LAUNCH_VM_DEBUG:-}" ] && say "${qemu[*]}"
 
+{ : <&0; } 2>/dev/null || exec </dev/null   # qemu's stdio chardev needs an open stdin
 start=$(date +%s.%N)
-timeout -k 10 "${LAUNCH_VM_TIMEOUT:-1800}" "${qemu[@]}"
+# On a terminal, timeout must leave qemu in the foreground process group, or
+# qemu is stopped by SIGTTOU when it sets the terminal up.
+fg=(); { [ -t 0 ] || [ -t 1 ] || [ -t 2 ]; } && fg=(--foreground)
+timeout "${fg[@]}" -k 10 "${LAUNCH_VM_TIMEOUT:-1800}" "${qemu[@]}"
 q=$?
 secs=$(echo "$(date +%s.%N) $start" | awk '{printf "%.1f", $1 - $2}')
 
 # Decode: the rc file is exact; isa-debug-exit gives (rc << 1) | 1 (low 7 bits only).
 if [ -s "$out/rc" ] && rc=$(head -c 8 "$out/rc" | tr -dc 0-9) && [ -n "$rc" ]; then
   :
-elif [ $((q & 1)) = 1 ] && [ "$q" != 124 ] && [ "$q" != 137 ]; then
+elif [ $((q & 1)) = 1 ] && [ "$q" != 1 ] && [ "$q" != 137 ]; then
+  # (qemu's own errors also exit 1, so 1 counts only together with the rc file)
   rc=$((q >> 1))
 else
   case $q in
