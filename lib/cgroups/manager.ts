@@ -3,7 +3,7 @@
 // creation, the limits, moving the container's init in, and removal.
 // Runs in the launch process, before the child is released from its first sync.
 import { existsSync, mkdirSync, readFileSync, rmdirSync } from 'node:fs';
-import { isAbsolute, join, posix } from 'node:path';
+import { dirname, isAbsolute, join, posix } from 'node:path';
 import { fromNodeError, specError } from '../errors.js';
 import type { Spec } from '../spec/schema.js';
 import { applyWrites, writeCgroupFile } from './apply.js';
@@ -89,7 +89,9 @@ export function planCgroup(spec: Spec, id: string, host: CgroupHost): CgroupPlan
     const path = cgroupPath(spec, id, own.get('') ?? '/');
     const dir = join(host.mount, path);
     const writes = v2Writes(resources);
-    const controllers = [...new Set(writes.map((w) => w.controller))].filter((c) => c !== 'cgroup');
+    // Every controller the parent offers, as runc: `update` may set a limit the config did
+    // not, and a controller cannot be enabled once the container's cgroup has processes.
+    const controllers = ['*'];
     const created: string[] = [];
     const enable: CgroupPlan['enable'] = [];
     const parts = path.split('/').filter(Boolean);
@@ -121,6 +123,24 @@ export function planCgroup(spec: Spec, id: string, host: CgroupHost): CgroupPlan
   return { version: 1, dirs: Object.fromEntries(dirs), created, dirFor: (c) => dirs.get(c)!, joins: [...new Set(dirs.values())], writes, enable: [] };
 }
 
+function mkdirQuiet(dir: string): boolean {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      mkdirSync(dir);
+      return true;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST') return false;
+      // A parent removed under us by a container that just ended: make it again.
+      if (code === 'ENOENT' && attempt < 3) {
+        mkdirQuiet(dirname(dir));
+        continue;
+      }
+      throw err;
+    }
+  }
+}
+
 /** Create the directories and write the limits. On failure, removes what it created. */
 export function createCgroup(plan: CgroupPlan): string[] {
   const made: string[] = [];
@@ -131,17 +151,36 @@ export function createCgroup(plan: CgroupPlan): string[] {
       const enable = plan.enable[i];
       if (enable) {
         const available = readFileSync(join(enable.dir, 'cgroup.controllers'), 'utf8').split(/\s+/);
-        const wanted = enable.controllers.filter((c) => available.includes(c));
-        if (wanted.length) writeCgroupFile(join(enable.dir, 'cgroup.subtree_control'), wanted.map((c) => `+${c}`).join(' '));
+        const wanted = enable.controllers[0] === '*' ? available.filter(Boolean) : enable.controllers.filter((c) => available.includes(c));
+        // As runc: a parent that holds processes (launch's own cgroup, often) refuses with
+        // EBUSY, and a delegated subtree may lack some; then each alone, errors ignored. A
+        // limit whose controller stayed off fails at its own write, naming the file.
+        const file = join(enable.dir, 'cgroup.subtree_control');
+        try {
+          if (wanted.length) writeCgroupFile(file, wanted.map((c) => `+${c}`).join(' '));
+        } catch {
+          for (const c of wanted) {
+            try {
+              writeCgroupFile(file, `+${c}`);
+            } catch {
+              /* see above */
+            }
+          }
+        }
       }
-      if (existsSync(dir)) continue;
-      mkdirSync(dir);
-      made.push(dir);
-      // A new v1 cpuset is empty, and an empty cpuset takes no task: inherit the parent's.
-      if (plan.version === 1 && dir.includes('/cpuset/')) {
-        for (const f of ['cpuset.cpus', 'cpuset.mems']) {
-          const mine = readFileSync(join(dir, f), 'utf8').trim();
-          if (!mine) writeCgroupFile(join(dir, f), readFileSync(join(dir, '..', f), 'utf8').trim());
+      // Missing ancestors too (an absolute cgroupsPath like /launch-test/<id>), top down.
+      const missing: string[] = [];
+      for (let d = dir; !existsSync(d); d = dirname(d)) missing.unshift(d);
+      for (const d of missing) {
+        // Another container may make (EEXIST) or remove a shared parent at the same time.
+        if (!mkdirQuiet(d)) continue;
+        made.push(d);
+        // A new v1 cpuset is empty, and an empty cpuset takes no task: inherit the parent's.
+        if (plan.version === 1 && d.includes('/cpuset/')) {
+          for (const f of ['cpuset.cpus', 'cpuset.mems']) {
+            const mine = readFileSync(join(d, f), 'utf8').trim();
+            if (!mine) writeCgroupFile(join(d, f), readFileSync(join(d, '..', f), 'utf8').trim());
+          }
         }
       }
     }

@@ -250,6 +250,7 @@ export function buildPlan(spec: Spec, opts: PlanOptions): Plan {
       bundle: opts.bundle,
       userns: ns.userns,
       netns: hasNs(CLONE.NEWNET, 'network'),
+      cgroupns: hasNs(CLONE.NEWCGROUP, 'cgroup'),
       rootless: opts.host.uid !== 0,
       cgroupVersion: opts.host.cgroupVersion,
       cgroupV1: opts.cgroupV1,

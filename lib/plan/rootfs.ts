@@ -16,6 +16,8 @@ export interface RootfsContext {
   userns: boolean;
   /** The container has a network namespace of its own (sysfs can be mounted rootless). */
   netns: boolean;
+  /** The container has a cgroup namespace of its own (cgroup2 can be mounted rootless). */
+  cgroupns: boolean;
   rootless: boolean;
   cgroupVersion: 1 | 2;
   /** v1: what a `cgroup` mount shows (lib/cgroups/manager.ts v1Hierarchies). */
@@ -82,7 +84,14 @@ function mountOps(ctx: RootfsContext): Op[] {
       source = '/sys';
       flags |= MS.BIND | MS.REC | MS.NOSUID | MS.NODEV | MS.NOEXEC;
     } else if (type === 'cgroup' || type === 'cgroup2') {
-      if (ctx.cgroupVersion === 2) type = 'cgroup2';
+      if (ctx.cgroupVersion === 2 && ctx.userns && !ctx.cgroupns) {
+        // Mounting cgroup2 from a user namespace needs a cgroup namespace it owns; without
+        // one, runc binds the host's tree instead, read-only all the way down: so do we.
+        type = 'bind';
+        source = '/sys/fs/cgroup';
+        flags |= MS.BIND | MS.REC;
+        if (flags & MS.RDONLY) recursive.set |= MOUNT_ATTR.RDONLY;
+      } else if (ctx.cgroupVersion === 2) type = 'cgroup2';
       else {
         ops.push(...cgroupV1Ops(ctx, dest, flags, configPath));
         return;

@@ -8,6 +8,9 @@ import { ownedDir } from './bundle.js';
 
 export const LAUNCH = fileURLToPath(new URL('../../bin/launch', import.meta.url));
 
+/** Waits scale with the machine: the cgroup-v2 guest (test/vm) is emulated, 10-30x slower. */
+export const SLOW = process.env.LAUNCH_IN_VM ? 20 : 1;
+
 export interface Result {
   status: number | null;
   signal: NodeJS.Signals | null;
@@ -63,7 +66,7 @@ export function launchSync(
     input: opts.input,
     stdio: opts.stdio ?? 'pipe',
     encoding: 'utf8',
-    timeout: opts.timeout ?? 30_000,
+    timeout: (opts.timeout ?? 30_000) * SLOW,
   });
   return { status: r.status, signal: r.signal, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
 }
@@ -80,6 +83,7 @@ export function launchChild(who: RunAs, args: string[], stdio: SpawnOptions['std
 
 /** Resolve with the next chunk of `stream` that contains `text` (or reject after ms). */
 export function waitFor(stream: NodeJS.ReadableStream, text: string, ms = 10_000): Promise<string> {
+  ms *= SLOW;
   return new Promise((resolve, reject) => {
     let seen = '';
     const timer = setTimeout(() => reject(new Error(`timed out waiting for ${JSON.stringify(text)}; saw ${JSON.stringify(seen)}`)), ms);

@@ -6,15 +6,19 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cleanupBase, makeBundle, ownedDir } from '../helpers/bundle.js';
 import { missing, runAs } from '../helpers/env.js';
-import { exitOf, launchChild, launchSync, runBundle, waitFor } from '../helpers/launch.js';
+import { SLOW, exitOf, launchChild, launchSync, runBundle, waitFor } from '../helpers/launch.js';
 
 afterAll(cleanupBase);
 
 const v1 = !existsSync('/sys/fs/cgroup/cgroup.controllers');
 const hostDir = (pid: number, controller: string) => {
-  const line = readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n').find((l) => l.split(':')[1]!.split(',').includes(controller));
+  const lines = readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n');
+  const line = v1 ? lines.find((l) => l.split(':')[1]?.split(',').includes(controller)) : lines.find((l) => l.startsWith('0::'));
   return join('/sys/fs/cgroup', v1 ? controller : '', line!.split(':')[2]!);
 };
+// Our own place in the host's tree (never under the machine's infrastructure cgroups); on v2
+// launch's own cgroup holds processes, so it cannot have controllers enabled for children.
+const ownPath = (id: string) => `/launch-test/${id}`;
 
 const skip = missing('root', 'busybox', 'dist', 'addon');
 describe(skip ? `cgroups as root (skipped: ${skip})` : 'cgroups as root', () => {
@@ -25,6 +29,7 @@ describe(skip ? `cgroups as root (skipped: ${skip})` : 'cgroups as root', () => 
       args: ['/bin/sh', '-c', 'echo ready; read x; echo x > /dev/null && echo devices-ok'],
       edit: (s) => {
         s.linux!.resources = { ...s.linux!.resources, memory: { limit: 64 * 1024 * 1024 }, pids: { limit: 50 } };
+        s.linux!.cgroupsPath = ownPath(`cg-${process.pid}`);
       },
     });
     const child = launchChild(who, ['run', '--pid-file', pidFile, '--bundle', bundle, `cg-${process.pid}`]);
@@ -32,7 +37,7 @@ describe(skip ? `cgroups as root (skipped: ${skip})` : 'cgroups as root', () => 
     const pid = Number(readFileSync(pidFile, 'utf8'));
     const mem = hostDir(pid, 'memory');
     const pids = hostDir(pid, 'pids');
-    expect(mem.endsWith(`/cg-${process.pid}`)).toBe(true);
+    expect(mem.endsWith(`/launch-test/cg-${process.pid}`)).toBe(true);
     expect(readFileSync(join(mem, v1 ? 'memory.limit_in_bytes' : 'memory.max'), 'utf8').trim()).toBe(String(64 * 1024 * 1024));
     expect(readFileSync(join(pids, 'pids.max'), 'utf8').trim()).toBe('50');
     const done = waitFor(child.stdout!, 'devices-ok');
@@ -84,7 +89,10 @@ describe(skip ? `cgroup limits hold as root (skipped: ${skip})` : 'cgroup limits
     const bundle = makeBundle(who, {
       // dd allocates its 128 MiB block at once; as pid 1 its death ends the container.
       args: ['/bin/dd', 'if=/dev/zero', 'of=/dev/null', 'bs=128M', 'count=1'],
-      edit: (s) => void (s.linux!.resources = { ...s.linux!.resources, memory: { limit: 32 * mb, swap: 32 * mb } }),
+      edit: (s) => {
+        s.linux!.resources = { ...s.linux!.resources, memory: { limit: 32 * mb, swap: 32 * mb } };
+        s.linux!.cgroupsPath = ownPath(`oom-${process.pid}`);
+      },
     });
     const r = runBundle(who, bundle);
     expect(r.status).toBe(137);
@@ -94,7 +102,10 @@ describe(skip ? `cgroup limits hold as root (skipped: ${skip})` : 'cgroup limits
     const who = runAs('root')!;
     const bundle = makeBundle(who, {
       args: ['/bin/sh', '-c', 'for i in 1 2 3 4 5 6 7 8; do sleep 5 & done; sleep 0.1; echo started=$(jobs -p | wc -l); true'],
-      edit: (s) => void (s.linux!.resources = { ...s.linux!.resources, pids: { limit: 4 } }),
+      edit: (s) => {
+        s.linux!.resources = { ...s.linux!.resources, pids: { limit: 4 } };
+        s.linux!.cgroupsPath = ownPath(`pids-${process.pid}`);
+      },
     });
     const r = runBundle(who, bundle);
     // sh itself is one of the 4: its fourth fork fails with EAGAIN, which busybox sh reports.
@@ -108,7 +119,10 @@ describe(skip ? `cgroup limits hold as root (skipped: ${skip})` : 'cgroup limits
     const bundle = makeBundle(who, {
       // Busy for about a second of wall time at 10% of one cpu, then wait for the test.
       args: ['/bin/sh', '-c', 'end=$(( $(date +%s) + 2 )); while [ $(date +%s) -lt $end ]; do :; done; echo ready; read x'],
-      edit: (s) => void (s.linux!.resources = { ...s.linux!.resources, cpu: { quota: 10000, period: 100000 } }),
+      edit: (s) => {
+        s.linux!.resources = { ...s.linux!.resources, cpu: { quota: 10000, period: 100000 } };
+        s.linux!.cgroupsPath = ownPath(`cpu-${process.pid}`);
+      },
     });
     const child = launchChild(who, ['run', '--pid-file', pidFile, '--bundle', bundle, `cpu-${process.pid}`]);
     await waitFor(child.stdout!, 'ready', 30_000);
@@ -131,6 +145,7 @@ describe(skip ? `verbs on a running container's cgroup (skipped: ${skip})` : "ve
       edit: (s) => {
         s.mounts!.push({ destination: '/out', type: 'bind', source: join(out, '..'), options: ['bind', 'rw'] });
         s.linux!.resources = { ...s.linux!.resources, pids: { limit: 20 } };
+        s.linux!.cgroupsPath = ownPath(id);
       },
     });
     const child = launchChild(who, ['run', '--bundle', bundle, id]);
@@ -147,11 +162,11 @@ describe(skip ? `verbs on a running container's cgroup (skipped: ${skip})` : "ve
       expect(JSON.parse(launchSync(who, ['state', id]).stdout).status).toBe('paused');
       const read = () => Number(readFileSync(out, 'utf8').trim() || '0');
       const a = read();
-      await new Promise((r) => setTimeout(r, 300));
+      await new Promise((r) => setTimeout(r, 300 * SLOW));
       expect(read()).toBe(a);
       expect(launchSync(who, ['pause', id]).stderr).toMatch(/is paused, not running/);
       expect(launchSync(who, ['resume', id]).status).toBe(0);
-      await new Promise((r) => setTimeout(r, 300));
+      await new Promise((r) => setTimeout(r, 300 * SLOW));
       expect(read()).toBeGreaterThan(a);
 
       const r = launchSync(who, ['update', '--pids-limit', '33', '--memory', '96m', id]);
@@ -178,7 +193,10 @@ describe(skip ? `events (skipped: ${skip})` : 'events', () => {
     const bundle = makeBundle(who, {
       // The init survives; a child allocating past the limit is the one killed.
       args: ['/bin/sh', '-c', 'trap "exit 0" TERM; echo ready; read x; dd if=/dev/zero of=/dev/null bs=64M count=1; echo dd=$?; while :; do sleep 0.05; done'],
-      edit: (s) => void (s.linux!.resources = { ...s.linux!.resources, memory: { limit: 32 * 1024 * 1024, swap: 32 * 1024 * 1024 }, pids: { limit: 10 } }),
+      edit: (s) => {
+        s.linux!.resources = { ...s.linux!.resources, memory: { limit: 32 * 1024 * 1024, swap: 32 * 1024 * 1024 }, pids: { limit: 10 } };
+        s.linux!.cgroupsPath = ownPath(id);
+      },
     });
     const child = launchChild(who, ['run', '--bundle', bundle, id]);
     try {

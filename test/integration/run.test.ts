@@ -147,7 +147,10 @@ eachMode('run', ['busybox', 'dist', 'addon'], (mode, skip) => {
       ),
       edit: (s) => {
         s.linux!.namespaces!.push({ type: 'cgroup' });
-        if (mode === 'root') s.linux!.resources = { ...s.linux!.resources, pids: { limit: 77 } };
+        if (mode === 'root') {
+          s.linux!.resources = { ...s.linux!.resources, pids: { limit: 77 } };
+          s.linux!.cgroupsPath = `/launch-test/own-${process.pid}`;
+        }
       },
     });
     const r = runBundle(who(), bundle);

@@ -60,12 +60,12 @@ describe('planCgroup', () => {
     expect(e.configPath).toBe('linux.resources');
   });
 
-  it('v2: one directory, controllers enabled along the path', () => {
+  it('v2: one directory, every offered controller enabled along the path', () => {
     const p = planCgroup(spec((s) => void (s.linux!.resources = { memory: { limit: 1 << 20 }, pids: { limit: 5 } })), 'box', {
       uid: 0, version: 2, mount: '/cg', selfCgroup: '0::/svc\n',
     })!;
     expect(p.created).toEqual(['/cg/svc', '/cg/svc/box']);
-    expect(p.enable).toEqual([{ dir: '/cg', controllers: ['pids', 'memory'] }, { dir: '/cg/svc', controllers: ['pids', 'memory'] }]);
+    expect(p.enable).toEqual([{ dir: '/cg', controllers: ['*'] }, { dir: '/cg/svc', controllers: ['*'] }]);
     expect(p.joins).toEqual(['/cg/svc/box']);
   });
 });

@@ -146,7 +146,8 @@ describe('buildPlan rootless', () => {
     });
     expect(p.notes).toEqual(['process.capabilities.ambient: capabilities not also permitted and inheritable are left out']);
     expect(names(p)).toEqual([
-      'SYNC', 'MOUNT_ROOT_PROPAGATION', 'ROOTFS', 'UMASK', ...rep(7, 'MOUNT'), ...rep(6, 'MOUNT'), ...rep(5, 'SYMLINK'),
+      // The cgroup mount: no cgroup namespace of its own, so a read-only rbind of the host's.
+      'SYNC', 'MOUNT_ROOT_PROPAGATION', 'ROOTFS', 'UMASK', ...rep(7, 'MOUNT'), 'MOUNT_SETATTR', ...rep(6, 'MOUNT'), ...rep(5, 'SYMLINK'),
       'PIVOT', 'SETHOSTNAME', ...rep(5, 'READONLY'), ...rep(10, 'MASK'), ...TAIL,
     ]);
     const mounts = find(p, (o) => o.op === 'MOUNT');
@@ -252,7 +253,7 @@ describe('encodePlan', () => {
     expect(buf.readUInt32LE(20)).toBe(buf.length - 32 - 56 * p.ops.length);
     expect(buf[buf.length - 1]).toBe(0);
     expect(native().validatePlan(buf)).toBe(p.ops.length);
-    expect(native().validatePlan(encodePlan(plan(rootlessSpec(), USER).ops))).toBe(50);
+    expect(native().validatePlan(encodePlan(plan(rootlessSpec(), USER).ops))).toBe(51);
   });
   it('slot layout: strings, NONE, lists with counts, 64-bit numbers', () => {
     const buf = encodePlan([

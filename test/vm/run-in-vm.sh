@@ -31,6 +31,7 @@ command -v qemu-system-x86_64 >/dev/null || { say "qemu-system-x86_64 missing"; 
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/launch-vm.XXXXXX") || exit 125
 trap 'rm -rf "$tmp"' EXIT
+trap 'exit 125' INT TERM HUP   # runs the EXIT trap too
 out=${LAUNCH_VM_OUT:-$tmp/out}
 mkdir -p "$out" && out=$(cd "$out" && pwd)
 chmod 1777 "$out"    # the guest's unprivileged user may write results too
@@ -106,7 +107,7 @@ qemu=(qemu-system-x86_64 "${accel_args[@]}" -smp "${LAUNCH_VM_CPUS:-$(nproc)}" -
   -device isa-debug-exit,iobase=0xf4,iosize=0x04 "${disk_args[@]}")
 [ -n "${LAUNCH_VM_DEBUG:-}" ] && say "${qemu[*]}"
 
-{ : <&0; } 2>/dev/null || exec </dev/null   # qemu's stdio chardev needs an open stdin
+[ -e /proc/$$/fd/0 ] || exec </dev/null   # qemu's stdio chardev needs an open stdin
 start=$(date +%s.%N)
 # On a terminal, timeout must leave qemu in the foreground process group, or
 # qemu is stopped by SIGTTOU when it sets the terminal up.
