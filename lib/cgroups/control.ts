@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fromNodeError, stateError } from '../errors.js';
 import type { Resources } from '../spec/schema.js';
+import { sleepSync } from '../state/proc.js';
 import type { ContainerState } from '../state/store.js';
 import { applyWrites, writeCgroupFile } from './apply.js';
 import { orderForCurrent, v1Writes, v2Writes } from './values.js';
@@ -34,7 +35,7 @@ export function setFrozen(state: ContainerState, freeze: boolean): void {
     const until = Date.now() + 5000;
     while (!done()) {
       if (Date.now() > until) throw Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' });
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
+      sleepSync(10);
     }
   } catch (err) {
     throw fromNodeError('host', `cannot ${freeze ? 'freeze' : 'thaw'} the container via`, err, { file });

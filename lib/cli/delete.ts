@@ -5,10 +5,8 @@ import { readFileSync } from 'node:fs';
 import { removeDirs } from '../cgroups/manager.js';
 import { stateError } from '../errors.js';
 import { StateStore } from '../state/store.js';
-import { isAlive } from '../state/proc.js';
+import { isAlive, sleepSync } from '../state/proc.js';
 import type { GlobalOptions } from './main.js';
-
-const sleep = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 
 export function deleteVerb(o: GlobalOptions & { id: string; force: boolean }): void {
   const store = new StateStore(o.root);
@@ -18,13 +16,13 @@ export function deleteVerb(o: GlobalOptions & { id: string; force: boolean }): v
   if (alive) {
     if (!o.force) throw stateError(`cannot delete container \`${o.id}\` that is not stopped: running (use --force)`);
     process.kill(state.pid!, 'SIGKILL');
-    for (let i = 0; i < 500 && isAlive(state.pid!, state.started); i++) sleep(10);
+    for (let i = 0; i < 500 && isAlive(state.pid!, state.started); i++) sleepSync(10);
   }
   const dirs = Object.values(state.cgroup?.dirs ?? {});
   // The init's descendants leave its cgroup a moment after it: rmdir answers EBUSY till then.
   let left = removeDirs(dirs);
   for (let i = 0; i < 200 && left.length > 0; i++) {
-    sleep(10);
+    sleepSync(10);
     left = removeDirs(left);
   }
   if (left.length > 0) {

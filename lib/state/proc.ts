@@ -24,3 +24,8 @@ export function isAlive(pid: number, started?: number): boolean {
   if (!f || f[0] === 'Z' || f[0] === 'X') return false;
   return started === undefined || Number(f[19]) === started;
 }
+
+/** Block this thread for `ms` (the verbs that poll the kernel are synchronous CLI steps). */
+export function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
