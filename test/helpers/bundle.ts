@@ -1,7 +1,7 @@
 // Bundles for integration tests: a busybox-static root filesystem the tests build themselves,
 // one per mode (owned by the user who runs the container), and a config.json per test.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, rmdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { defaultSpec } from '../../lib/spec/generate.js';
@@ -80,4 +80,23 @@ export function makeBundle(who: RunAs, opts: BundleOptions): string {
   writeFileSync(join(dir, 'config.json'), JSON.stringify(spec, null, 2));
   chownTree(dir, who);
   return dir;
+}
+
+/** Remove the parents our tests' absolute cgroupsPath (/launch-test/<id>) made, once empty:
+ * launch, as runc, removes only a container's own cgroup. Test files using it run in
+ * parallel, so each tries; the last one out succeeds. */
+export function cleanupTestCgroups(): void {
+  let hierarchies: string[] = [];
+  try {
+    hierarchies = readdirSync('/sys/fs/cgroup').map((h) => join('/sys/fs/cgroup', h));
+  } catch {
+    return;
+  }
+  for (const dir of [join('/sys/fs/cgroup', 'launch-test'), ...hierarchies.map((h) => join(h, 'launch-test'))]) {
+    try {
+      rmdirSync(dir);
+    } catch {
+      /* absent, or still in use by another test file */
+    }
+  }
 }

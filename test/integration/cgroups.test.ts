@@ -4,11 +4,14 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { cleanupBase, makeBundle, ownedDir } from '../helpers/bundle.js';
+import { cleanupBase, cleanupTestCgroups, makeBundle, ownedDir } from '../helpers/bundle.js';
 import { missing, runAs } from '../helpers/env.js';
 import { SLOW, exitOf, launchChild, launchSync, runBundle, waitFor } from '../helpers/launch.js';
 
-afterAll(cleanupBase);
+afterAll(() => {
+  cleanupBase();
+  cleanupTestCgroups();
+});
 
 const v1 = !existsSync('/sys/fs/cgroup/cgroup.controllers');
 const hostDir = (pid: number, controller: string) => {

@@ -4,11 +4,14 @@ import { existsSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Spec } from '../../lib/spec/schema.js';
-import { cleanupBase, makeBundle, ownedDir } from '../helpers/bundle.js';
+import { cleanupBase, cleanupTestCgroups, makeBundle, ownedDir } from '../helpers/bundle.js';
 import { eachMode, missing, runAs } from '../helpers/env.js';
 import { exitOf, launchChild, launchSync, runBundle, spawnOptions, waitFor } from '../helpers/launch.js';
 
-afterAll(cleanupBase);
+afterAll(() => {
+  cleanupBase();
+  cleanupTestCgroups();
+});
 
 const sh = (script: string) => ['/bin/sh', '-c', script];
 
