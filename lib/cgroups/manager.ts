@@ -20,8 +20,8 @@ export interface CgroupPlan {
   /** The directories the init joins (one per v1 hierarchy, one on v2). */
   joins: string[];
   writes: CgroupWrite[];
-  /** v2: controllers to enable in the parent of created[i] (same index). */
-  enable: { dir: string; controllers: string[] }[];
+  /** v2: the parent of created[i] (same index), whose offered controllers are all enabled. */
+  enable: string[];
 }
 
 export interface CgroupHost {
@@ -40,14 +40,27 @@ const DEFAULT_DEVICE_RULES = [
   'c 5:1 rwm', 'c 136:* rwm', 'c 5:2 rwm', 'c 10:200 rwm',
 ];
 
-/** Own cgroup per v1 hierarchy ("memory" -> "/a/b"), or "" -> path on v2. */
-export function parseSelfCgroup(text: string): Map<string, string> {
-  const out = new Map<string, string>();
+interface SelfCgroupLine {
+  /** "memory", "cpu,cpuacct", "name=systemd"; "" for v2. */
+  hierarchy: string;
+  controllers: string[];
+  path: string;
+}
+
+/** The lines of /proc/self/cgroup. */
+function selfCgroupLines(text: string): SelfCgroupLine[] {
+  const out: SelfCgroupLine[] = [];
   for (const line of text.split('\n')) {
     const m = /^\d+:([^:]*):(.*)$/.exec(line.trim());
-    if (!m) continue;
-    for (const c of m[1]!.split(',')) out.set(c, m[2]!);
+    if (m) out.push({ hierarchy: m[1]!, controllers: m[1]!.split(','), path: m[2]! });
   }
+  return out;
+}
+
+/** Own cgroup per v1 controller ("memory" -> "/a/b"), or "" -> path on v2. */
+export function parseSelfCgroup(text: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const l of selfCgroupLines(text)) for (const c of l.controllers) out.set(c, l.path);
   return out;
 }
 
@@ -89,15 +102,11 @@ export function planCgroup(spec: Spec, id: string, host: CgroupHost): CgroupPlan
     const path = cgroupPath(spec, id, own.get('') ?? '/');
     const dir = join(host.mount, path);
     const writes = v2Writes(resources);
-    // Every controller the parent offers, as runc: `update` may set a limit the config did
-    // not, and a controller cannot be enabled once the container's cgroup has processes.
-    const controllers = ['*'];
     const created: string[] = [];
-    const enable: CgroupPlan['enable'] = [];
+    const enable: string[] = [];
     const parts = path.split('/').filter(Boolean);
     for (let i = 0; i < parts.length; i++) {
-      const parent = join(host.mount, ...parts.slice(0, i));
-      if (controllers.length) enable.push({ dir: parent, controllers });
+      enable.push(join(host.mount, ...parts.slice(0, i)));
       created.push(join(host.mount, ...parts.slice(0, i + 1)));
     }
     return { version: 2, dirs: { '': dir }, created, dirFor: () => dir, joins: [dir], writes, enable };
@@ -148,14 +157,15 @@ export function createCgroup(plan: CgroupPlan): string[] {
     for (const [i, dir] of plan.created.entries()) {
       // v2: a controller must be enabled in the parent before the child can use it, so the
       // parent (created just before, or already there) is set up first.
-      const enable = plan.enable[i];
-      if (enable) {
-        const available = readFileSync(join(enable.dir, 'cgroup.controllers'), 'utf8').split(/\s+/);
-        const wanted = enable.controllers[0] === '*' ? available.filter(Boolean) : enable.controllers.filter((c) => available.includes(c));
+      const parent = plan.enable[i];
+      if (parent !== undefined) {
+        // Every controller the parent offers, as runc: `update` may set a limit the config
+        // did not, and a controller cannot be enabled once the cgroup has processes.
+        const wanted = readFileSync(join(parent, 'cgroup.controllers'), 'utf8').split(/\s+/).filter(Boolean);
         // As runc: a parent that holds processes (launch's own cgroup, often) refuses with
         // EBUSY, and a delegated subtree may lack some; then each alone, errors ignored. A
         // limit whose controller stayed off fails at its own write, naming the file.
-        const file = join(enable.dir, 'cgroup.subtree_control');
+        const file = join(parent, 'cgroup.subtree_control');
         try {
           if (wanted.length) writeCgroupFile(file, wanted.map((c) => `+${c}`).join(' '));
         } catch {
@@ -230,14 +240,12 @@ export interface V1Hierarchy {
  * cgroup (or launch's, when the container has none) as its root, as runc mounts it. */
 export function v1Hierarchies(selfCgroup: string, plan: CgroupPlan | undefined, mount: string): V1Hierarchy[] {
   const out: V1Hierarchy[] = [];
-  for (const line of selfCgroup.split('\n')) {
-    const m = /^\d+:([^:]+):(.*)$/.exec(line.trim());
-    if (!m) continue;
-    const controllers = m[1]!.split(',');
-    const name = m[1]!.startsWith('name=') ? m[1]!.slice(5) : m[1]!;
+  for (const { hierarchy, controllers, path } of selfCgroupLines(selfCgroup)) {
+    if (hierarchy === '') continue; // the v2 line of a hybrid host
+    const name = hierarchy.startsWith('name=') ? hierarchy.slice(5) : hierarchy;
     if (!existsSync(join(mount, name))) continue;
     const mine = plan?.version === 1 ? plan.dirs[controllers[0]!] : undefined;
-    out.push({ name, hostDir: mine ?? join(mount, name, m[2]!), links: controllers.length > 1 ? controllers.filter((c) => c !== name) : [] });
+    out.push({ name, hostDir: mine ?? join(mount, name, path), links: controllers.length > 1 ? controllers.filter((c) => c !== name) : [] });
   }
   return out;
 }

@@ -111,9 +111,13 @@ function decideNamespaces(spec: Spec, host: HostFacts, notes: string[]): NsDecis
   return { cloneFlags, joins, unshareAfterSync, pidnsPath, userns: newUserns || joinsUser, newUserns };
 }
 
+/** The container has a namespace of this type: new (by clone or unshare) or joined. */
+function hasNs(ns: NsDecision, flag: number, type: string): boolean {
+  return ((ns.cloneFlags | ns.unshareAfterSync) & flag) !== 0 || ns.joins.some((j) => j.type === type);
+}
+
 function requireNs(ns: NsDecision, flag: number, type: string, configPath: string): void {
-  const has = (ns.cloneFlags | ns.unshareAfterSync) & flag || ns.joins.some((j) => j.type === type);
-  if (!has) throw specError(`needs a ${type} namespace of its own (add {"type": "${type}"} to linux.namespaces)`, { configPath });
+  if (!hasNs(ns, flag, type)) throw specError(`needs a ${type} namespace of its own (add {"type": "${type}"} to linux.namespaces)`, { configPath });
 }
 
 function capMask(names: readonly string[] | undefined, configPath: string, host: HostFacts): bigint {
@@ -242,15 +246,13 @@ export function buildPlan(spec: Spec, opts: PlanOptions): Plan {
   if (ns.unshareAfterSync & CLONE.NEWCGROUP) {
     ops.push({ op: 'UNSHARE', args: [CLONE.NEWCGROUP], origin: { configPath: 'linux.namespaces', what: 'create the cgroup namespace' } });
   }
-  const hasNs = (flag: number, type: string) =>
-    ((ns.cloneFlags | ns.unshareAfterSync) & flag) !== 0 || ns.joins.some((j) => j.type === type);
   ops.push(
     ...rootfsOps({
       spec,
       bundle: opts.bundle,
       userns: ns.userns,
-      netns: hasNs(CLONE.NEWNET, 'network'),
-      cgroupns: hasNs(CLONE.NEWCGROUP, 'cgroup'),
+      netns: hasNs(ns, CLONE.NEWNET, 'network'),
+      cgroupns: hasNs(ns, CLONE.NEWCGROUP, 'cgroup'),
       rootless: opts.host.uid !== 0,
       cgroupVersion: opts.host.cgroupVersion,
       cgroupV1: opts.cgroupV1,

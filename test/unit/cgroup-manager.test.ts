@@ -65,7 +65,7 @@ describe('planCgroup', () => {
       uid: 0, version: 2, mount: '/cg', selfCgroup: '0::/svc\n',
     })!;
     expect(p.created).toEqual(['/cg/svc', '/cg/svc/box']);
-    expect(p.enable).toEqual([{ dir: '/cg', controllers: ['*'] }, { dir: '/cg/svc', controllers: ['*'] }]);
+    expect(p.enable).toEqual(['/cg', '/cg/svc']);
     expect(p.joins).toEqual(['/cg/svc/box']);
   });
 });
