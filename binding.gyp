@@ -5,6 +5,7 @@
       "sources": [
         "addon/binding.cc",
         "addon/parent/spawn.cc",
+        "addon/parent/bpf.cc",
         "addon/child/child.c",
         "addon/child/fsops.c"
       ],
