@@ -1,12 +1,14 @@
 // Acting on a running container's cgroup, from its state record: freeze and thaw (pause and
 // resume), list its processes (ps), change its limits (update).
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fromNodeError, stateError } from '../errors.js';
 import type { Resources } from '../spec/schema.js';
 import { sleepSync } from '../state/proc.js';
 import type { ContainerState } from '../state/store.js';
 import { applyWrites, writeCgroupFile } from './apply.js';
+import { deviceFilterProgram } from './devicefilter.js';
+import { attachDeviceFilter } from './manager.js';
 import { orderForCurrent, v1Writes, v2Writes } from './values.js';
 
 type Cgroup = NonNullable<ContainerState['cgroup']>;
@@ -53,6 +55,36 @@ export function isFrozen(state: ContainerState): boolean {
   }
 }
 
+/** SIGKILL every process in the container's cgroup (delete --force): cgroup.kill where the
+ * kernel has it (v2, 5.14+), otherwise frozen first so that nothing forks away between
+ * reading cgroup.procs and the kills, as runc does. */
+export function killCgroup(state: ContainerState): void {
+  const cg = cgroupOf(state);
+  if (!existsSync(dir(cg, cg.version === 2 ? '' : 'pids'))) return; // removed already: nothing left
+  if (cg.version === 2) {
+    const file = join(dir(cg, ''), 'cgroup.kill');
+    try {
+      writeCgroupFile(file, '1');
+      return;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw fromNodeError('host', 'cannot kill the container via', err, { file });
+    }
+  }
+  const canFreeze = cg.version === 2 || cg.dirs.freezer !== undefined;
+  if (canFreeze) setFrozen(state, true);
+  try {
+    for (const pid of containerPids(state)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* gone already */
+      }
+    }
+  } finally {
+    if (canFreeze) setFrozen(state, false);
+  }
+}
+
 /** Host pids of every process in the container's cgroup. */
 export function containerPids(state: ContainerState): number[] {
   const cg = cgroupOf(state);
@@ -65,7 +97,7 @@ export function containerPids(state: ContainerState): number[] {
 }
 
 /** Write new limits to a live container (runc update). */
-export function updateResources(state: ContainerState, resources: Resources): void {
+export function updateResources(state: ContainerState, resources: Resources, checkBeforeUpdate = resources.memory?.checkBeforeUpdate ?? false): void {
   const cg = cgroupOf(state);
   const writes = cg.version === 2 ? v2Writes(resources) : v1Writes(resources);
   const memDir = cg.version === 2 ? cg.dirs[''] : cg.dirs.memory;
@@ -76,5 +108,19 @@ export function updateResources(state: ContainerState, resources: Resources): vo
       return undefined;
     }
   };
+  const limit = resources.memory?.limit;
+  if (checkBeforeUpdate && limit !== undefined && limit > 0) {
+    // memory.checkBeforeUpdate, as runc: refuse a limit below what the container uses now
+    // (the kernel would reclaim hard, then OOM-kill to get there).
+    const usage = Number(current(cg.version === 2 ? 'memory.current' : 'memory.usage_in_bytes'));
+    if (usage > limit) {
+      throw stateError(`cannot set the memory limit to ${limit}: the container uses ${usage} bytes now (linux.resources.memory.checkBeforeUpdate)`);
+    }
+  }
   applyWrites((c) => dir(cg, c), orderForCurrent(writes, current));
+  // v2 device rules are a program, not files: a new one replaces the old (no window without).
+  if (cg.version === 2 && resources.devices) {
+    if (process.getuid!() !== 0) throw stateError('device rules on cgroup v2 need root (an eBPF program): not updated', { configPath: 'linux.resources.devices' });
+    attachDeviceFilter(dir(cg, ''), deviceFilterProgram(resources.devices));
+  }
 }

@@ -1,12 +1,16 @@
 // The container's cgroup on the host, cgroupfs driver: where it goes (linux.cgroupsPath, as
-// runc: relative paths are below launch's own cgroup, the default is the container id), its
+// runc: relative paths are below launch's own cgroup on v1 and below its parent on v2, the
+// default is the container id; rootless only in a subtree delegated to the user), its
 // creation, the limits, moving the container's init in, and removal.
 // Runs in the launch process, before the child is released from its first sync.
-import { existsSync, mkdirSync, readFileSync, rmdirSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, readFileSync, rmdirSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
 import { dirname, isAbsolute, join, posix } from 'node:path';
-import { fromNodeError, specError } from '../errors.js';
+import { fromNodeError, hostError, specError } from '../errors.js';
+import { native } from '../runtime/native.js';
 import type { Spec } from '../spec/schema.js';
 import { applyWrites, writeCgroupFile } from './apply.js';
+import { DEFAULT_DEVICE_RULES, deviceFilterProgram } from './devicefilter.js';
 import { type CgroupWrite, v1Writes, v2Writes } from './values.js';
 
 export interface CgroupPlan {
@@ -22,6 +26,8 @@ export interface CgroupPlan {
   writes: CgroupWrite[];
   /** v2: the parent of created[i] (same index), whose offered controllers are all enabled. */
   enable: string[];
+  /** v2 as root: linux.resources.devices (with runc's defaults) as the eBPF program to attach. */
+  deviceFilter?: Buffer;
 }
 
 export interface CgroupHost {
@@ -31,14 +37,11 @@ export interface CgroupHost {
   mount: string;
   /** The contents of /proc/self/cgroup. */
   selfCgroup: string;
+  /** Run without the limits rather than fail when they cannot be applied (rootless). */
+  ignoreLimits?: boolean;
+  /** access(W_OK) by default; tests stand in for the kernel's permission check. */
+  writable?: (path: string) => boolean;
 }
-
-// runc's default device rules (libcontainer/specconv AllowedDevices): what every container
-// may use even when the config denies all (`runc spec` does).
-const DEFAULT_DEVICE_RULES = [
-  'c *:* m', 'b *:* m', 'c 1:3 rwm', 'c 1:8 rwm', 'c 1:7 rwm', 'c 5:0 rwm', 'c 1:5 rwm', 'c 1:9 rwm',
-  'c 5:1 rwm', 'c 136:* rwm', 'c 5:2 rwm', 'c 10:200 rwm',
-];
 
 interface SelfCgroupLine {
   /** "memory", "cpu,cpuacct", "name=systemd"; "" for v2. */
@@ -67,7 +70,7 @@ export function parseSelfCgroup(text: string): Map<string, string> {
 function cgroupPath(spec: Spec, id: string, own: string): string {
   const given = spec.linux?.cgroupsPath;
   if (given !== undefined && given.includes(':')) {
-    throw specError('systemd-style `slice:prefix:name` needs --systemd-cgroup, which is not supported yet', { configPath: 'linux.cgroupsPath' });
+    throw specError('systemd-style `slice:prefix:name` needs --systemd-cgroup', { configPath: 'linux.cgroupsPath' });
   }
   const path = given || id;
   // `..` is refused before joining: a relative path must not climb out of launch's own
@@ -87,20 +90,43 @@ export function wantsLimits(spec: Spec, version: 1 | 2): boolean {
   return writes.some((w) => w.controller !== 'devices');
 }
 
+/** Whether this user may make cgroups at `dir` and move processes in: the nearest existing
+ * directory on its way is writable (a subtree delegated to the user, as systemd's
+ * user@UID.service is), and so is `cgroup.procs` if `dir` already exists. */
+function delegatedTo(dir: string, writable: (path: string) => boolean): boolean {
+  let d = dir;
+  while (!existsSync(d)) d = dirname(d);
+  return writable(d === dir ? join(d, 'cgroup.procs') : d);
+}
+
+function canWrite(path: string): boolean {
+  try {
+    accessSync(path, constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Where the container's cgroup goes and what is written there; undefined when it gets none. */
 export function planCgroup(spec: Spec, id: string, host: CgroupHost): CgroupPlan | undefined {
   const resources = spec.linux?.resources ?? {};
-  if (host.uid !== 0) {
-    // Rootless: v1 has no delegation at all; v2 delegation is not done yet.
-    if (!wantsLimits(spec, host.version)) return undefined;
-    throw specError(`limits need root on this host (cgroup v${host.version}${host.version === 2 ? ' delegation is not supported yet' : ' cannot be delegated'})`, {
-      configPath: 'linux.resources',
-    });
-  }
   const own = parseSelfCgroup(host.selfCgroup);
+  const rootless = host.uid !== 0;
+  const refuse = (why: string): undefined => {
+    // As runc: without limits a rootless container simply runs without a cgroup of its own.
+    if (!wantsLimits(spec, host.version) || host.ignoreLimits) return undefined;
+    throw specError(`limits cannot be applied: ${why} (or run with --ignore-cgroup-limits)`, { configPath: 'linux.resources' });
+  };
+  if (rootless && host.version === 1) return refuse('cgroup v1 cannot be delegated to an ordinary user; run as root');
   if (host.version === 2) {
-    const path = cgroupPath(spec, id, own.get('') ?? '/');
+    // As runc on v2: a relative path is below the *parent* of launch's own cgroup, since launch's
+    // own holds processes (launch, the shell) and so cannot enable controllers for a child.
+    const path = cgroupPath(spec, id, posix.dirname(own.get('') ?? '/'));
     const dir = join(host.mount, path);
+    if (rootless && !delegatedTo(dir, host.writable ?? canWrite)) {
+      return refuse(`the cgroup ${dir} is not delegated to uid ${host.uid} (cgroup v2: run from a subtree the user owns, such as systemd's user@${host.uid}.service, or as root)`);
+    }
     const writes = v2Writes(resources);
     const created: string[] = [];
     const enable: string[] = [];
@@ -109,7 +135,7 @@ export function planCgroup(spec: Spec, id: string, host: CgroupHost): CgroupPlan
       enable.push(join(host.mount, ...parts.slice(0, i)));
       created.push(join(host.mount, ...parts.slice(0, i + 1)));
     }
-    return { version: 2, dirs: { '': dir }, created, dirFor: () => dir, joins: [dir], writes, enable };
+    return { version: 2, dirs: { '': dir }, created, dirFor: () => dir, joins: [dir], writes, enable, ...(resources.devices && !rootless ? { deviceFilter: deviceFilterProgram(resources.devices) } : {}) };
   }
   const writes = v1Writes(resources);
   if (writes.some((w) => w.controller === 'devices')) {
@@ -195,12 +221,31 @@ export function createCgroup(plan: CgroupPlan): string[] {
       }
     }
     applyWrites(plan.dirFor, plan.writes);
+    // After the writes, as runc; before the container joins, so it never runs unfiltered.
+    if (plan.deviceFilter) attachDeviceFilter(plan.dirFor('devices'), plan.deviceFilter);
   } catch (err) {
     removeDirs(made);
     if (err instanceof Error && err.name === 'LaunchError') throw err;
     throw fromNodeError('host', 'cannot create the container\'s cgroup', err, { configPath: 'linux.cgroupsPath', file: plan.created[0] });
   }
   return made;
+}
+
+/** cgroup v2: make `insns` (devicefilter.ts) the device filter of `dir`, replacing any. */
+export function attachDeviceFilter(dir: string, insns: Buffer): void {
+  const addon = native();
+  try {
+    addon.attachDeviceFilter(dir, insns);
+  } catch (err) {
+    const e = err as { errno?: number; syscall?: string; log?: string };
+    const init = { configPath: 'linux.resources.devices', file: dir, errno: e.errno, syscall: e.syscall, cause: err };
+    // Root in a user namespace, or a host whose seccomp/LSM forbids bpf(2).
+    if (e.syscall === 'bpf(BPF_PROG_LOAD)' && e.errno === osConstants.errno.EPERM) {
+      throw hostError('cannot load the eBPF device filter (bpf(2) needs CAP_BPF or CAP_SYS_ADMIN outside any user namespace) for', init);
+    }
+    if (e.log !== undefined) throw hostError('the kernel\'s verifier refused the eBPF device filter (a bug in launch; --debug shows its log) for', init);
+    throw fromNodeError('host', 'cannot attach the eBPF device filter to', err, init);
+  }
 }
 
 export function joinCgroup(plan: CgroupPlan, pid: number): void {

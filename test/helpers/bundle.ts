@@ -73,7 +73,7 @@ export interface BundleOptions {
  * shared busybox rootfs, no terminal, and the given args. */
 export function makeBundle(who: RunAs, opts: BundleOptions): string {
   const dir = ownedDir(who, 'bundle');
-  const spec = defaultSpec({ rootless: who.mode === 'rootless', uid: who.uid, gid: who.gid, args: opts.args });
+  const spec = defaultSpec({ rootless: who.uid !== 0, uid: who.uid, gid: who.gid, args: opts.args });
   spec.process!.terminal = false;
   spec.root = { path: busyboxRootfs(who), readonly: true };
   opts.edit?.(spec);

@@ -1,10 +1,12 @@
 // Who the integration tests run as, and what the machine offers. Each need is probed once;
 // a test that lacks one is skipped with the need as the reason (never counted as a pass).
 import { execFileSync, spawnSync } from 'node:child_process';
-import { accessSync, constants, existsSync } from 'node:fs';
+import { accessSync, chownSync, constants, existsSync, mkdirSync, rmdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe } from 'vitest';
 
-export type Mode = 'root' | 'rootless';
+/** `delegated`: the unprivileged user, started (by root) inside a cgroup-v2 subtree it owns. */
+export type Mode = 'root' | 'rootless' | 'delegated';
 
 export interface RunAs {
   mode: Mode;
@@ -12,6 +14,8 @@ export interface RunAs {
   gid: number;
   home: string;
   name: string;
+  /** delegated: the leaf cgroup the user's launch starts in (see delegatedUser). */
+  cgroupLeaf?: string;
 }
 
 const isRoot = () => process.getuid!() === 0;
@@ -35,7 +39,51 @@ export function rootlessUser(): RunAs | undefined {
 
 export function runAs(mode: Mode): RunAs | undefined {
   if (mode === 'root') return isRoot() ? { mode, uid: 0, gid: 0, home: '/root', name: 'root' } : undefined;
+  if (mode === 'delegated') return delegatedUser();
   return rootlessUser();
+}
+
+const CGROUP2 = '/sys/fs/cgroup';
+let leaf: string | undefined;
+
+/** The subtree the machine delegates to the test user, as systemd's user@UID.service: on the
+ * cgroup-v2 guest (test/vm), /sys/fs/cgroup/user-UID owned by the user. */
+function delegatedRoot(): string | undefined {
+  const user = rootlessUser();
+  if (!user || !existsSync(join(CGROUP2, 'cgroup.controllers'))) return undefined;
+  const dir = join(CGROUP2, `user-${user.uid}`);
+  try {
+    return statSync(dir).uid === user.uid ? dir : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The test user, whose launch runs in a leaf of its delegated subtree (made here, as root:
+ * moving a process in needs write access to the common ancestor, the root cgroup). */
+export function delegatedUser(): RunAs | undefined {
+  const user = rootlessUser();
+  const root = delegatedRoot();
+  if (!user || !root || !isRoot()) return undefined;
+  if (!leaf) {
+    leaf = join(root, `tests-${process.pid}`);
+    mkdirSync(leaf, { recursive: true });
+    chownSync(leaf, user.uid, user.gid);
+    for (const f of ['cgroup.procs', 'cgroup.threads', 'cgroup.subtree_control']) chownSync(join(leaf, f), user.uid, user.gid);
+  }
+  return { ...user, mode: 'delegated', cgroupLeaf: leaf };
+}
+
+/** Remove the leaf made by delegatedUser (empty once its launches have exited). */
+export function cleanupDelegated(): void {
+  if (leaf) {
+    try {
+      rmdirSync(leaf);
+    } catch {
+      /* a process still in it: reported by the test that left it */
+    }
+  }
+  leaf = undefined;
 }
 
 function probeUserns(): boolean {
@@ -66,6 +114,12 @@ const probes: Record<string, () => string | undefined> = {
     }
   },
   addon: () => (existsSync(new URL('../../build/Release/launch_native.node', import.meta.url)) ? undefined : 'needs the addon (npm install)'),
+  delegated: () =>
+    !isRoot()
+      ? 'needs root (to start the test user inside its delegated cgroup)'
+      : delegatedRoot()
+        ? undefined
+        : 'needs a cgroup v2 subtree delegated to the test user (/sys/fs/cgroup/user-UID, as the test/vm guest makes)',
   dist: () => (existsSync(new URL('../../dist/cli/main.js', import.meta.url)) ? undefined : 'needs the build (npm run build)'),
 };
 

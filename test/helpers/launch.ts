@@ -51,8 +51,18 @@ export function spawnOptions(who: RunAs, extra: SpawnOptions = {}): SpawnOptions
     XDG_RUNTIME_DIR: xdg,
     ...(extra.env ?? {}),
   };
-  const asOther = who.uid !== process.getuid!();
+  // A delegated user's launch is started by root, which moves it into the leaf first.
+  const asOther = who.uid !== process.getuid!() && !who.cgroupLeaf;
   return { ...extra, env, ...(asOther ? { uid: who.uid, gid: who.gid } : {}) };
+}
+
+/** The command line that runs launch as `who`: node directly, or, for a delegated user,
+ * through a root shell that enters the user's leaf cgroup and then drops to the user. */
+function command(who: RunAs, args: string[], node = process.execPath): [string, string[]] {
+  const argv = [node, LAUNCH, '--root', stateRoot(who), ...args];
+  if (!who.cgroupLeaf) return [argv[0]!, argv.slice(1)];
+  const script = 'leaf=$1 u=$2 g=$3; shift 3; echo $$ > "$leaf/cgroup.procs" && exec setpriv --reuid="$u" --regid="$g" --clear-groups -- "$@"';
+  return ['/bin/sh', ['-c', script, 'sh', who.cgroupLeaf, String(who.uid), String(who.gid), ...argv]];
 }
 
 /** `launch --root <private> ARGS...` with `node` = the Node running the tests, unless given. */
@@ -61,7 +71,8 @@ export function launchSync(
   args: string[],
   opts: { input?: string | Buffer; stdio?: SpawnOptions['stdio']; node?: string; timeout?: number; cwd?: string } = {},
 ): Result {
-  const r = spawnSync(opts.node ?? process.execPath, [LAUNCH, '--root', stateRoot(who), ...args], {
+  const [file, argv] = command(who, args, opts.node);
+  const r = spawnSync(file, argv, {
     ...spawnOptions(who, { cwd: opts.cwd }),
     input: opts.input,
     stdio: opts.stdio ?? 'pipe',
@@ -78,7 +89,8 @@ export function runBundle(who: RunAs, bundle: string, opts: Parameters<typeof la
 }
 
 export function launchChild(who: RunAs, args: string[], stdio: SpawnOptions['stdio'] = 'pipe'): ChildProcess {
-  return spawn(process.execPath, [LAUNCH, '--root', stateRoot(who), ...args], { ...spawnOptions(who), stdio });
+  const [file, argv] = command(who, args);
+  return spawn(file, argv, { ...spawnOptions(who), stdio });
 }
 
 /** Resolve with the next chunk of `stream` that contains `text` (or reject after ms). */

@@ -60,13 +60,47 @@ describe('planCgroup', () => {
     expect(e.configPath).toBe('linux.resources');
   });
 
-  it('v2: one directory, every offered controller enabled along the path', () => {
+  it('v2: one directory below the parent of launch\'s own cgroup (as runc), controllers enabled along the path', () => {
     const p = planCgroup(spec((s) => void (s.linux!.resources = { memory: { limit: 1 << 20 }, pids: { limit: 5 } })), 'box', {
-      uid: 0, version: 2, mount: '/cg', selfCgroup: '0::/svc\n',
+      uid: 0, version: 2, mount: '/cg', selfCgroup: '0::/svc/session\n',
     })!;
     expect(p.created).toEqual(['/cg/svc', '/cg/svc/box']);
     expect(p.enable).toEqual(['/cg', '/cg/svc']);
     expect(p.joins).toEqual(['/cg/svc/box']);
+  });
+});
+
+describe('planCgroup rootless on v2', () => {
+  const limits = spec((s) => void (s.linux!.resources = { pids: { limit: 5 } }));
+  function delegated(): { mount: string; writable: (p: string) => boolean } {
+    const mount = mkdtempSync(join(tmpdir(), 'cgv2-'));
+    dirs.push(mount);
+    mkdirSync(join(mount, 'user-1000/session'), { recursive: true });
+    // The user owns its subtree (as systemd's user@1000.service), nothing above it.
+    return { mount, writable: (p) => p.startsWith(join(mount, 'user-1000')) };
+  }
+
+  it('uses the subtree delegated to the user: the parent of its own cgroup', () => {
+    const { mount, writable } = delegated();
+    const p = planCgroup(limits, 'box', { uid: 1000, version: 2, mount, selfCgroup: '0::/user-1000/session\n', writable })!;
+    expect(p.joins).toEqual([join(mount, 'user-1000/box')]);
+    expect(p.writes.map((w) => `${w.file}=${w.value}`)).toEqual(['pids.max=5']);
+  });
+
+  it('a cgroup there even without limits (as runc); none when not delegated', () => {
+    const { mount, writable } = delegated();
+    const none = spec((s) => delete s.linux!.resources);
+    expect(planCgroup(none, 'box', { uid: 1000, version: 2, mount, selfCgroup: '0::/user-1000/session\n', writable })!.joins).toEqual([join(mount, 'user-1000/box')]);
+    expect(planCgroup(none, 'box', { uid: 1000, version: 2, mount, selfCgroup: '0::/user.slice/session-1.scope\n', writable })).toBeUndefined();
+  });
+
+  it('limits outside a delegated subtree: refused naming the cgroup, or dropped when asked', () => {
+    const { mount, writable } = delegated();
+    const host = { uid: 1000, version: 2 as const, mount, selfCgroup: '0::/user.slice/session-1.scope\n', writable };
+    const e = thrown(() => planCgroup(limits, 'box', host), 'spec');
+    expect(e.configPath).toBe('linux.resources');
+    expect(e.message).toContain(`the cgroup ${join(mount, 'user.slice/box')} is not delegated to uid 1000`);
+    expect(planCgroup(limits, 'box', { ...host, ignoreLimits: true })).toBeUndefined();
   });
 });
 
