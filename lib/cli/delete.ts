@@ -1,23 +1,32 @@
 // `launch delete [--force] ID`: remove what is left of a container whose launch process is
 // gone (killed, or the machine's OOM killer): its cgroup and its state. With --force a
-// container that still runs is killed first, as runc.
+// container that still runs, and whatever is left in its cgroup, is killed first, as runc.
 import { readFileSync } from 'node:fs';
+import { killCgroup } from '../cgroups/control.js';
 import { removeDirs } from '../cgroups/manager.js';
 import { stateError } from '../errors.js';
 import { StateStore } from '../state/store.js';
 import { isAlive, sleepSync } from '../state/proc.js';
 import type { GlobalOptions } from './main.js';
 
-export function deleteVerb(o: GlobalOptions & { id: string; force: boolean }): void {
+export async function deleteVerb(o: GlobalOptions & { id: string; force: boolean }): Promise<void> {
   const store = new StateStore(o.root);
   const state = store.read(o.id);
   // The same pid with another start time is a recycled pid: the container is gone.
   const alive = state.pid !== undefined && isAlive(state.pid, state.started);
-  if (alive) {
-    if (!o.force) throw stateError(`cannot delete container \`${o.id}\` that is not stopped: running (use --force)`);
-    process.kill(state.pid!, 'SIGKILL');
-    for (let i = 0; i < 500 && isAlive(state.pid!, state.started); i++) sleepSync(10);
+  // A created container (waiting for `start`) is deleted like a stopped one, as runc does.
+  const created = state.status === 'created' || state.status === 'creating';
+  if (alive && !o.force && !created) throw stateError(`cannot delete container \`${o.id}\` that is not stopped: running (use --force)`);
+  if (o.force || (alive && created)) {
+    // Everything in the cgroup, not only the init: without a pid namespace of its own, or
+    // after launch was killed, its descendants outlive it.
+    if (state.cgroup) killCgroup(state);
+    if (alive) process.kill(state.pid!, 'SIGKILL');
+    for (let i = 0; i < 500 && alive && isAlive(state.pid!, state.started); i++) sleepSync(10);
   }
+  // --systemd-cgroup: the cgroup is a systemd unit; stopping it removes it (lib/cgroups/systemd.ts).
+  const unit = state.cgroup?.systemd;
+  if (unit) await (await import('../cgroups/systemd.js')).stopSystemdUnit(unit);
   const dirs = Object.values(state.cgroup?.dirs ?? {});
   // The init's descendants leave its cgroup a moment after it: rmdir answers EBUSY till then.
   let left = removeDirs(dirs);

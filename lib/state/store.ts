@@ -14,8 +14,15 @@ export interface ContainerState {
   /** launch's own records, not part of the OCI state: the init's start time (pid reuse)
    * and where the container's cgroup is. */
   started?: number;
-  cgroup?: { version: 1 | 2; dirs: Record<string, string> };
+  /** When the container was created (RFC 3339), and its root filesystem: for `list`. */
+  created?: string;
+  rootfs?: string;
+  /** systemd: the transient unit when --systemd-cgroup made the cgroup (lib/cgroups/systemd.ts). */
+  cgroup?: { version: 1 | 2; dirs: Record<string, string>; systemd?: { unit: string; user: boolean } };
 }
+
+/** In a created container's state directory: its init waits to open it (launch start). */
+export const EXEC_FIFO = 'exec.fifo';
 
 export function defaultRoot(env: NodeJS.ProcessEnv, uid: number): string {
   if (uid === 0) return '/run/launch';

@@ -53,25 +53,12 @@ for c in $(cat $cg/cgroup.controllers); do
   echo "+$c" > $cg/cgroup.subtree_control || say "cannot enable $c"
 done
 
-# The unprivileged test user: the guest sees the host's /etc, so it normally
-# exists already; otherwise add the host's entries that run-in-vm.sh copied.
-if [ -n "${LAUNCH_TEST_USER:-}" ]; then
-  if ! id -u "$LAUNCH_TEST_USER" >/dev/null 2>&1; then
-    for f in passwd group shadow subuid subgid; do
-      [ -s "$OUT/user.$f" ] && cat "$OUT/user.$f" >> /etc/$f
-    done
-  fi
-  if uid=$(id -u "$LAUNCH_TEST_USER" 2>/dev/null); then
-    gid=$(id -g "$LAUNCH_TEST_USER")
-    home=$(getent passwd "$LAUNCH_TEST_USER" | cut -d: -f6)
-    if [ -n "$home" ] && [ ! -d "$home" ]; then mkdir -p "$home" && chown "$uid:$gid" "$home"; fi
-    # A delegated subtree, as systemd would give user@UID.service. Root has to
-    # move a process into it (the common ancestor is the root cgroup).
-    d=$cg/user-$uid
-    mkdir -p $d && chown "$uid:$gid" $d $d/cgroup.procs $d/cgroup.subtree_control $d/cgroup.threads
-  else
-    say "LAUNCH_TEST_USER=$LAUNCH_TEST_USER does not exist in the guest"
-  fi
+# The unprivileged test user, with a delegated subtree as systemd would give user@UID.service.
+# Root has to move a process into it (the common ancestor is the root cgroup).
+. "$OUT/guest-user.sh"
+if add_test_user; then
+  d=$cg/user-$uid
+  mkdir -p $d && chown "$uid:$gid" $d $d/cgroup.procs $d/cgroup.subtree_control $d/cgroup.threads
 fi
 
 # Optional: a filesystem on the virtio disk.

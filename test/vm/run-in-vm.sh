@@ -14,6 +14,8 @@
 #   LAUNCH_VM_OUT      host dir shared writable at /mnt/out (default: a temp dir, removed)
 #   LAUNCH_VM_ENV      extra variable names to pass to CMD (space-separated)
 #   LAUNCH_VM_DEBUG=1  show kernel messages and qemu's command line
+#   LAUNCH_VM_INIT     systemd: boot the host's systemd as PID 1 (D-Bus, and the user
+#                      instance of LAUNCH_TEST_USER) and run CMD as a service; see README.md
 set -u
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 CACHE=${LAUNCH_VM_CACHE:-/var/cache/launch-vm}
@@ -35,8 +37,13 @@ trap 'exit 125' INT TERM HUP   # runs the EXIT trap too
 out=${LAUNCH_VM_OUT:-$tmp/out}
 mkdir -p "$out" && out=$(cd "$out" && pwd)
 chmod 1777 "$out"    # the guest's unprivileged user may write results too
-rm -f "$out/rc" "$out/cmd" "$out/guest.env" "$out/stage2" "$out"/user.*
-cp "$HERE/guest-stage2.sh" "$out/stage2"
+rm -f "$out/rc" "$out/cmd" "$out/guest.env" "$out/stage2" "$out/guest-user.sh" "$out"/user.*
+cp "$HERE/guest-user.sh" "$out/guest-user.sh"
+case ${LAUNCH_VM_INIT:-} in
+  '') cp "$HERE/guest-stage2.sh" "$out/stage2" ;;
+  systemd) cp "$HERE/guest-systemd.sh" "$out/stage2" ;;
+  *) say "LAUNCH_VM_INIT=${LAUNCH_VM_INIT}: expected systemd or nothing"; exit 125 ;;
+esac
 
 sq() { local s=${1//\'/\'\\\'\'}; printf "'%s'" "$s"; }   # POSIX sh single quoting
 
@@ -46,6 +53,7 @@ sq() { local s=${1//\'/\'\\\'\'}; printf "'%s'" "$s"; }   # POSIX sh single quot
   echo "LAUNCH_TEST_USER=$(sq "${LAUNCH_TEST_USER:-}")"
   echo "LAUNCH_VM_DISK_FS=$(sq "${LAUNCH_VM_DISK_FS:-}")"
   [ -t 0 ] && echo "LAUNCH_VM_STDIN=1"
+  [ -n "${LAUNCH_VM_DEBUG:-}" ] && echo "LAUNCH_VM_DEBUG=1"
 } > "$out/guest.env"
 if [ -n "${LAUNCH_TEST_USER:-}" ]; then
   u=$LAUNCH_TEST_USER
