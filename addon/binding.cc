@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -17,6 +18,7 @@
 
 #include <thread>
 
+#include "parent/bpf.h"
 #include "parent/spawn.h"
 
 #ifndef P_PIDFD
@@ -174,6 +176,40 @@ Napi::Value SetWinsize(const Napi::CallbackInfo &info) {
   return Napi::Number::New(env, r < 0 ? errno : 0);
 }
 
+// mkfifo(path, mode): errno, 0 on success (Node has no mkfifo; `create` needs the exec FIFO).
+Napi::Value MkFifo(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsString() || !info[1].IsNumber()) {
+    Napi::TypeError::New(env, "mkfifo(path, mode)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  int r = mkfifo(path.c_str(), (mode_t)info[1].As<Napi::Number>().Uint32Value());
+  return Napi::Number::New(env, r < 0 ? errno : 0);
+}
+
+// attachDeviceFilter(cgroupDir, insns): loads the cgroup v2 device program and makes it the
+// cgroup's only one. A verifier refusal carries the verifier's log (as `log` and in the message).
+Napi::Value AttachDeviceFilter(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  const uint8_t *data;
+  size_t len;
+  if (info.Length() < 2 || !info[0].IsString() || !BufferArg(info, 1, &data, &len) || len == 0 || len % 8 != 0) {
+    Napi::TypeError::New(env, "attachDeviceFilter(cgroupDir, insns: Buffer of 8-byte instructions)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  std::string dir = info[0].As<Napi::String>().Utf8Value();
+  launch::BpfResult r;
+  if (launch::AttachDeviceFilter(dir.c_str(), data, len, r)) return env.Undefined();
+  if (r.log.empty()) return ThrowErrno(env, r.err, r.syscall);
+  Napi::Error e = Napi::Error::New(env, std::string(r.syscall) + ": " + strerror(r.err) + "\n" + r.log);
+  e.Set("errno", Napi::Number::New(env, r.err));
+  e.Set("syscall", Napi::String::New(env, r.syscall));
+  e.Set("log", Napi::String::New(env, r.log));
+  e.ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("opTable", Napi::Function::New(env, OpTable));
   exports.Set("validatePlan", Napi::Function::New(env, ValidatePlan));
@@ -182,6 +218,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("pidfdSignal", Napi::Function::New(env, PidfdSignal));
   exports.Set("openPty", Napi::Function::New(env, OpenPty));
   exports.Set("setWinsize", Napi::Function::New(env, SetWinsize));
+  exports.Set("mkfifo", Napi::Function::New(env, MkFifo));
+  exports.Set("attachDeviceFilter", Napi::Function::New(env, AttachDeviceFilter));
   return exports;
 }
 

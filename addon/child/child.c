@@ -191,11 +191,34 @@ static int do_fork_init(int pdeathsig) {
   mirror((pid_t)pid);
 }
 
+/* `create`: the container waits, set up, until `launch start` opens the exec FIFO for
+ * reading: the blocking open is the wait (as runc's exec.fifo). The FIFO is reached through a
+ * directory fd opened by the parent before the clone (close-on-exec), since the state
+ * directory is outside the container's root by now. */
+static int do_wait_start(int dirfd, const char *name) {
+  int fd;
+  do fd = openat(dirfd, name, O_WRONLY | O_CLOEXEC); while (fd < 0 && errno == EINTR);
+  int err = fd < 0 ? errno : 0;
+  close(dirfd);
+  if (fd < 0) return -err;
+  if (write(fd, "0", 1) != 1) err = errno;
+  close(fd);
+  return -err;
+}
+
+/* PRESERVE_FDS (exec --preserve-fds N): fds 3..3+N-1, which launch's caller opened for the
+ * program, stay open across the exec. */
+static unsigned keep_fds = 0;
+
 static void __attribute__((noreturn)) do_exec(uint32_t index, const struct lc_op *op) {
   /* Node opens 0-2 close-on-exec: the container must keep them. Everything else of ours
    * (and of Node's) must not reach the container (CVE-2024-21626): close-on-exec all of it. */
   for (int fd = 0; fd < 3; fd++) fcntl(fd, F_SETFD, 0);
   syscall(SYS_close_range, 3, ~0u, CLOSE_RANGE_CLOEXEC);
+  /* Never the sync socket, even when N reaches it: its closing at exec is how the parent
+   * learns that the exec succeeded. A fd number that is not open answers EBADF: harmless. */
+  for (unsigned fd = 3; fd < 3 + keep_fds; fd++)
+    if ((int)fd != sync_fd) fcntl((int)fd, F_SETFD, 0);
   char *const *cand = op->list[0];
   int err = ENOENT;
   uint32_t failed = 0;
@@ -227,6 +250,12 @@ void lc_child_main(const struct lc_plan *plan) {
       if (fd < 0) { r = -errno; break; }
       if (setns(fd, (int)op->n[1]) < 0) r = -errno;
       close(fd);
+      /* The root fd opened at start is the old mount namespace's /: paths resolved "in the
+       * root" from now on (CHDIR of exec) must resolve in the joined namespace's. */
+      if (r == 0 && op->n[1] == CLONE_NEWNS) {
+        fs_close_root();
+        fs_use_host_root();
+      }
       break;
     }
     case LP_UNSHARE: if (unshare((int)op->n[0]) < 0) r = -errno; break;
@@ -267,6 +296,8 @@ void lc_child_main(const struct lc_plan *plan) {
     case LP_SET_PDEATHSIG: if (prctl(PR_SET_PDEATHSIG, (unsigned long)op->n[0], 0, 0, 0) < 0) r = -errno; break;
     case LP_MOUNT_SETATTR: r = fs_setattr(op->s[0], op->n[1], op->n[2], (int)op->n[3]); break;
     case LP_FORK_INIT: r = do_fork_init((int)op->n[0]); break;
+    case LP_WAIT_START: r = do_wait_start((int)op->n[0], op->s[1]); break;
+    case LP_PRESERVE_FDS: keep_fds = op->n[0] > 65536 ? 65536u : (unsigned)op->n[0]; break;
     case LP_EXEC: do_exec(i, op);
     default: r = -ENOSYS; break;
     }

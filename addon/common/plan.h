@@ -77,7 +77,9 @@ struct lp_op {
   X(EXEC, 26, "L#L#L#", "execve the first candidate that exists: candidates, argv, envp")     \
   X(SET_PDEATHSIG, 27, "n-----", "prctl(PR_SET_PDEATHSIG, arg0)")                             \
   X(MOUNT_SETATTR, 28, "snnn--", "mount_setattr on target (in root): set arg1, clear arg2, recursive arg3") \
-  X(FORK_INIT, 29, "n-----", "fork; the child goes on as pid 1 of the new pid namespace; arg0: pdeathsig")
+  X(FORK_INIT, 29, "n-----", "fork; the child goes on as pid 1 of the new pid namespace; arg0: pdeathsig") \
+  X(WAIT_START, 30, "ns----", "open FIFO arg1 below dir fd arg0 for writing (blocks until `start`), write a byte") \
+  X(PRESERVE_FDS, 31, "n-----", "let EXEC keep fds 3..3+arg0-1 open (runc --preserve-fds)")
 
 enum lp_code {
 #define LP_ENUM(name, code, sig, doc) LP_##name = code,

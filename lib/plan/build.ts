@@ -43,6 +43,8 @@ export interface PlanOptions {
   cgroupV1?: RootfsContext['cgroupV1'];
   /** Kill the container when launch dies (foreground run): nothing may outlive it. */
   dieWithParent?: boolean;
+  /** `create`: stop before the exec, at the exec FIFO `fifo` in the directory open as `dirFd`. */
+  waitStart?: { dirFd: number; fifo: string };
 }
 
 export interface Plan {
@@ -139,8 +141,11 @@ export function execCandidates(arg0: string, env: readonly string[]): string[] {
   return [...new Set(dirs.map((d) => `${d}/${arg0}`))];
 }
 
-function processOps(spec: Spec, opts: PlanOptions, idmap: IdMap | undefined, notes: string[]): Op[] {
-  const proc = spec.process;
+type ProcessOptions = Pick<PlanOptions, 'host' | 'ttySlaveFd' | 'dieWithParent' | 'waitStart'>;
+
+/** The process part of a plan (rlimits, terminal, credentials, cwd, exec), shared by `run`
+ * and `exec`. */
+function processOps(proc: Spec['process'], opts: ProcessOptions, idmap: IdMap | undefined, notes: string[]): Op[] {
   if (!proc) throw specError('is required to run a container', { configPath: 'process' });
   const ops: Op[] = [];
   (proc.rlimits ?? []).forEach((rl, i) => {
@@ -216,6 +221,11 @@ function processOps(spec: Spec, opts: PlanOptions, idmap: IdMap | undefined, not
   const args = proc.args ?? [];
   if (args.length === 0 || !args[0]) throw specError('must name the program to run', { configPath: 'process.args' });
   const env = proc.env ?? [];
+  if (opts.waitStart) {
+    // Last, so that `created` means every namespace, mount and credential is in place.
+    ops.push({ op: 'SYNC', args: [STAGE.CREATED], origin: { what: 'report the container created' } });
+    ops.push({ op: 'WAIT_START', args: [opts.waitStart.dirFd, opts.waitStart.fifo], origin: { what: 'wait for `start` at', file: opts.waitStart.fifo } });
+  }
   ops.push({
     op: 'EXEC',
     args: [execCandidates(args[0], env), 0, args, 0, env],
@@ -274,10 +284,53 @@ export function buildPlan(spec: Spec, opts: PlanOptions): Plan {
     ops.push({ op: 'WRITE_FILE', args: [file, String(value)], origin: { configPath: `linux.sysctl.${key}`, what: `write \`${value}\` to`, file } });
   }
   ops.push(...finalizeRootfsOps(spec));
-  ops.push(...processOps(spec, opts, idmap, notes));
+  ops.push(...processOps(spec.process, opts, idmap, notes));
   const plan: Plan = { ops, cloneFlags: ns.cloneFlags, notes };
   if (ns.pidnsPath) plan.pidnsPath = ns.pidnsPath;
   if (idmap) plan.idmap = idmap;
   if (spec.process?.oomScoreAdj !== undefined) plan.oomScoreAdj = spec.process.oomScoreAdj;
+  return plan;
+}
+
+export interface ExecPlanOptions {
+  host: HostFacts;
+  /** The container init's namespaces that differ from ours, to join: `path` is what the child
+   * opens (/proc/self/fd/N of a fd launch holds), `file` what an error names. */
+  joins: { type: string; path: string; file: string }[];
+  ttySlaveFd?: number;
+  dieWithParent?: boolean;
+  /** The joined user namespace's maps: the process's ids must be mapped there. */
+  idmap?: IdMap;
+  /** Fds 3..3+N-1 stay open for the program (--preserve-fds). */
+  preserveFds?: number;
+}
+
+/** `launch exec`: a new process in a running container's namespaces, as runc exec. Nothing
+ * is created or mounted; the container's root, hostname and sysctls are already in place. */
+export function buildExecPlan(proc: NonNullable<Spec['process']>, opts: ExecPlanOptions): Plan {
+  const notes: string[] = [];
+  const ops: Op[] = [];
+  const join = (j: ExecPlanOptions['joins'][number]) =>
+    ops.push({ op: 'SETNS', args: [j.path, NS_FLAG[j.type]!], origin: { what: `join the container's ${j.type} namespace via`, file: j.file } });
+  const joins = [...opts.joins].sort((a, b) => JOIN_ORDER.indexOf(a.type) - JOIN_ORDER.indexOf(b.type));
+  // The user namespace first: it grants the rights to join the others.
+  for (const j of joins.filter((j) => j.type === 'user')) join(j);
+  const pid = joins.find((j) => j.type === 'pid');
+  if (pid) {
+    // setns to a pid namespace places only the children made afterwards: fork into it.
+    join(pid);
+    ops.push({ op: 'FORK_INIT', args: [opts.dieWithParent ? 9 : 0], origin: { what: 'fork into the container\'s pid namespace' } });
+  }
+  // The parent moves the process into the container's cgroup meanwhile: before the cgroup
+  // namespace is joined, so that the namespace's root is the process's own cgroup.
+  ops.push({ op: 'SYNC', args: [STAGE.USERMAP], origin: { what: 'wait to be placed in the container\'s cgroup' } });
+  for (const j of joins.filter((j) => j.type !== 'user' && j.type !== 'pid')) join(j);
+  const procOps = processOps(proc, opts, opts.idmap, notes);
+  if (opts.preserveFds) {
+    procOps.splice(procOps.length - 1, 0, { op: 'PRESERVE_FDS', args: [opts.preserveFds], origin: { what: `keep ${opts.preserveFds} extra fds open` } });
+  }
+  ops.push(...procOps);
+  const plan: Plan = { ops, cloneFlags: 0, notes };
+  if (proc.oomScoreAdj !== undefined) plan.oomScoreAdj = proc.oomScoreAdj;
   return plan;
 }

@@ -31,6 +31,8 @@ export const OPS = {
   SET_PDEATHSIG: { code: 27, sig: 'n-----' },
   MOUNT_SETATTR: { code: 28, sig: 'snnn--' },
   FORK_INIT: { code: 29, sig: 'n-----' },
+  WAIT_START: { code: 30, sig: 'ns----' },
+  PRESERVE_FDS: { code: 31, sig: 'n-----' },
 } as const;
 
 export type OpName = keyof typeof OPS;
@@ -39,7 +41,7 @@ export type OpName = keyof typeof OPS;
 export const OPF = { OPTIONAL: 1, MKDIR: 2, MKFILE: 4, IN_ROOT: 8 } as const;
 
 /** Sync stages the child asks the parent for (lp_msg.aux of LP_MSG_SYNC). */
-export const STAGE = { USERMAP: 1, READY: 2 } as const;
+export const STAGE = { USERMAP: 1, READY: 2, CREATED: 3 } as const;
 
 export const MSG = { SYNC: 1, ERROR: 2, ACK: 3, ABORT: 4, PID: 5 } as const;
 

@@ -30,7 +30,14 @@ const MSG_SIZE = 16;
 
 function recvMsg(fd: number): { type: number; op: number; err: number; aux: number } | null {
   const buf = Buffer.alloc(MSG_SIZE);
-  const n = readSync(fd, buf, 0, MSG_SIZE, null);
+  let n: number;
+  try {
+    n = readSync(fd, buf, 0, MSG_SIZE, null);
+  } catch (err) {
+    // The child died with our acknowledgement unread: as end-of-file, its exit tells the rest.
+    if ((err as NodeJS.ErrnoException).code === 'ECONNRESET') return null;
+    throw err;
+  }
   if (n === 0) return null;
   if (n !== MSG_SIZE) throw hostError(`short message (${n} bytes) from the container's init`);
   return { type: buf.readUInt32LE(0), op: buf.readUInt32LE(4), err: buf.readInt32LE(8), aux: buf.readUInt32LE(12) };
@@ -65,7 +72,13 @@ export interface StartOptions {
   host: HostFacts;
   /** Called while the child still waits at its first sync, before it runs any of the
    * container's code: the place for pid files and state that must exist by then. */
-  beforeRelease?: (pid: number) => void;
+  beforeRelease?: (pid: number) => void | Promise<void>;
+  /** `create`: the child stops before its exec and reports it (STAGE.CREATED); called then,
+   * and startContainer returns without waiting for the exec. */
+  onCreated?: (pid: number) => void;
+  /** false (create, run --detach): no waiter thread, which would keep launch alive as long as
+   * the container; the exit is watched only if setup fails and the child must be reaped. */
+  watch?: boolean;
 }
 
 export async function startContainer(plan: Plan, opts: StartOptions): Promise<Started> {
@@ -89,14 +102,19 @@ export async function startContainer(plan: Plan, opts: StartOptions): Promise<St
     if (pidnsFd >= 0) closeSync(pidnsFd);
   }
   const { pid, pidfd, syncFd } = child;
-  const exited = new Promise<ExitStatus>((resolve) => {
-    addon.waitExit(pidfd, (code, signal) => resolve({ code: code >= 0 ? code : null, signal: signal || null }));
-  });
+  let exitedPromise: Promise<ExitStatus> | undefined;
+  const exited = () =>
+    (exitedPromise ??= new Promise<ExitStatus>((resolve) => {
+      addon.waitExit(pidfd, (code, signal) => resolve({ code: code >= 0 ? code : null, signal: signal || null }));
+    }));
+  if (opts.watch !== false) exited();
   let released = false;
   const started: Started = {
     pid,
     pidfd,
-    exited,
+    get exited() {
+      return exited();
+    },
     kill: (signal) => (released ? os.errno.ESRCH : addon.pidfdSignal(pidfd, signal)),
     release: () => {
       if (!released) closeSync(pidfd);
@@ -106,7 +124,12 @@ export async function startContainer(plan: Plan, opts: StartOptions): Promise<St
   try {
     for (;;) {
       const msg = recvMsg(syncFd);
-      if (msg === null) break; // execve succeeded: the socket closed with it
+      if (msg === null) {
+        // execve succeeded: the socket closed with it. Unless `create` expected the child to
+        // stop before its exec: then it died on the way.
+        if (opts.onCreated) throw setupError('the container\'s init exited before it was created');
+        break;
+      }
       if (msg.type === MSG.ERROR) throw childFailure(plan.ops, msg.op, msg.err, msg.aux);
       if (msg.type === MSG.PID) {
         // FORK_INIT: the container's init is a grandchild; ours mirrors its fate and signals.
@@ -114,6 +137,11 @@ export async function startContainer(plan: Plan, opts: StartOptions): Promise<St
         continue;
       }
       if (msg.type !== MSG.SYNC) throw hostError(`unexpected message ${msg.type} from the container's init`);
+      if (msg.aux === STAGE.CREATED) {
+        opts.onCreated?.(started.pid);
+        sendMsg(syncFd, MSG.ACK);
+        break; // it now waits for `start` at the exec FIFO
+      }
       if (msg.aux === STAGE.USERMAP) {
         if (plan.idmap) writeIdMaps(started.pid, plan.idmap, { newuidmap: opts.host.newuidmap, newgidmap: opts.host.newgidmap });
         if (plan.oomScoreAdj !== undefined) {
@@ -123,14 +151,14 @@ export async function startContainer(plan: Plan, opts: StartOptions): Promise<St
             throw fromNodeError('host', 'cannot set oom_score_adj via', err, { configPath: 'process.oomScoreAdj', file: `/proc/${started.pid}/oom_score_adj` });
           }
         }
-        opts.beforeRelease?.(started.pid);
+        await opts.beforeRelease?.(started.pid);
       }
       sendMsg(syncFd, MSG.ACK);
     }
   } catch (err) {
     // Leave nothing behind: the child dies with its namespaces and mounts.
     addon.pidfdSignal(pidfd, os.signals.SIGKILL);
-    await exited;
+    await exited();
     started.release();
     throw err;
   } finally {

@@ -10,6 +10,11 @@ export interface NativeAddon {
   pidfdSignal(pidfd: number, signal: number): number;
   openPty(): { master: number; slave: number };
   setWinsize(fd: number, rows: number, cols: number): number;
+  /** errno, 0 on success. */
+  mkfifo(path: string, mode: number): number;
+  /** Loads `insns` (lib/cgroups/devicefilter.ts) as the cgroup v2 device filter of
+   * `cgroupDir`, replacing any there. Throws with errno, syscall (and `log` on a verifier refusal). */
+  attachDeviceFilter(cgroupDir: string, insns: Buffer): void;
 }
 
 let cached: NativeAddon | undefined;

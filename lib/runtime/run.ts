@@ -1,17 +1,17 @@
 // `run` in the foreground: start the container, pass signals on, relay the terminal if there
 // is one, and come back with the shell's idea of the exit status (code, or 128+signal).
-import { closeSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { constants as os } from 'node:os';
+import { chmodSync, closeSync, constants as fsConstants, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { createCgroup, joinCgroup, planCgroup, removeDirs, v1Hierarchies } from '../cgroups/manager.js';
+import { createCgroup, joinCgroup, planCgroup, removeDirs, v1Hierarchies, wantsLimits } from '../cgroups/manager.js';
 import { ignoredFields } from '../cgroups/values.js';
-import { fromNodeError } from '../errors.js';
-import { probeHost } from '../host.js';
-import { buildPlan } from '../plan/build.js';
+import { fromNodeError, hostError, usageError } from '../errors.js';
+import { type HostFacts, probeHost } from '../host.js';
+import { type Plan, type PlanOptions, buildPlan } from '../plan/build.js';
 import type { Spec } from '../spec/schema.js';
 import { processStartTime } from '../state/proc.js';
-import { StateStore } from '../state/store.js';
-import { type Started, startContainer } from './launcher.js';
+import { type ContainerState, EXEC_FIFO, StateStore } from '../state/store.js';
+import { startContainer } from './launcher.js';
+import { forwardSignals } from './signals.js';
 import { native } from './native.js';
 import { relayTerminal } from './terminal.js';
 
@@ -20,12 +20,14 @@ export interface RunOptions {
   bundle: string;
   stateRoot: string;
   pidFile?: string;
+  /** Run without limits the host cannot apply (rootless without delegation) instead of failing. */
+  ignoreCgroupLimits?: boolean;
+  /** --systemd-cgroup: systemd creates the cgroup as a transient unit (lib/cgroups/systemd.ts). */
+  systemdCgroup?: boolean;
   /** Called with --debug notes (e.g. "added a user namespace"). */
   debug?: (line: string) => void;
 }
 
-// The signals a shell or CI runner sends to stop or poke a job, passed on to the container.
-const FORWARDED = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH', 'SIGCONT'] as const;
 
 export function writePidFile(file: string, pid: number): void {
   const abs = resolve(file);
@@ -38,20 +40,44 @@ export function writePidFile(file: string, pid: number): void {
   }
 }
 
-export async function runForeground(spec: Spec, opts: RunOptions): Promise<number> {
+interface Prepared {
+  plan: Plan;
+  host: HostFacts;
+  pty?: { master: number; slave: number };
+  /** At the child's first sync: put it in its cgroup, write the state and the pid file. */
+  record(pid: number, status: ContainerState['status']): Promise<void>;
+  /** Remove what prepare and record made: cgroup (or systemd unit) and state. */
+  teardown(): Promise<void>;
+}
+
+/** Everything before the clone: the state directory (claims the id), the cgroup with its
+ * limits, the pty, the plan. On failure nothing is left behind. */
+async function prepare(spec: Spec, opts: RunOptions, extra: { dieWithParent: boolean; waitStart?: (stateDir: string) => PlanOptions['waitStart'] }): Promise<Prepared> {
   const host = probeHost();
   const store = new StateStore(opts.stateRoot);
   store.claim(opts.id);
-  let pty: { master: number; slave: number } | undefined;
-  const handlers = new Map<string, () => void>();
   let cgroupDirs: string[] = [];
+  let systemd: import('../cgroups/systemd.js').SystemdDriver | undefined;
+  let pty: Prepared['pty'];
+  let state: ContainerState | undefined;
+  const teardown = async () => {
+    if (pty && pty.slave >= 0) closeSync(pty.slave);
+    // The container has been reaped by now (on failure too): its cgroups are empty.
+    const left = removeDirs(cgroupDirs);
+    if (left.length) opts.debug?.(`cgroups left behind (still in use): ${left.join(', ')}`);
+    await systemd?.stop();
+    store.remove(opts.id);
+  };
   try {
     const selfCgroup = readFileSync('/proc/self/cgroup', 'utf8');
-    const cgroup = planCgroup(spec, opts.id, { uid: host.uid, version: host.cgroupVersion, mount: '/sys/fs/cgroup', selfCgroup });
+    // --systemd-cgroup: checked and connected now, the unit is made with the init in it below.
+    if (opts.systemdCgroup) systemd = await (await import('../cgroups/systemd.js')).systemdDriver(spec, opts.id, { uid: host.uid, cgroupVersion: host.cgroupVersion, debug: opts.debug });
+    const cgroup = systemd ? undefined : planCgroup(spec, opts.id, { uid: host.uid, version: host.cgroupVersion, mount: '/sys/fs/cgroup', selfCgroup, ignoreLimits: opts.ignoreCgroupLimits });
+    if (!cgroup && !systemd && opts.ignoreCgroupLimits && wantsLimits(spec, host.cgroupVersion)) opts.debug?.('linux.resources: not applied (--ignore-cgroup-limits)');
     if (cgroup) {
       const resources = spec.linux?.resources ?? {};
       const dropped = ignoredFields(resources, cgroup.version);
-      if (cgroup.version === 2 && resources.devices?.length) dropped.push('linux.resources.devices (an eBPF filter on v2: not yet)');
+      if (cgroup.version === 2 && resources.devices && !cgroup.deviceFilter) dropped.push('linux.resources.devices (rootless: loading its eBPF filter needs root, runc skips it too)');
       for (const f of dropped) opts.debug?.(`${f}: not applied on cgroup v${cgroup.version}`);
     }
     // Limits are in place before the container exists; it joins while it waits at its sync.
@@ -61,41 +87,48 @@ export async function runForeground(spec: Spec, opts: RunOptions): Promise<numbe
       bundle: opts.bundle,
       host,
       ttySlaveFd: pty?.slave,
-      dieWithParent: true,
+      dieWithParent: extra.dieWithParent,
+      waitStart: extra.waitStart?.(store.dir(opts.id)),
       cgroupV1: host.cgroupVersion === 1 ? v1Hierarchies(selfCgroup, cgroup, '/sys/fs/cgroup') : undefined,
     });
     for (const note of plan.notes) opts.debug?.(note);
-    // Handlers go in before the clone: a signal that arrives while the container starts
-    // (it may print "ready" before we get here) is held and delivered once it has a pid.
-    let started: Started | undefined;
-    const pending: number[] = [];
-    for (const name of FORWARDED) {
-      if (name === 'SIGWINCH' && pty) continue; // the terminal relay resizes the pty instead
-      const handler = () => {
-        if (started) started.kill(os.signals[name]);
-        else pending.push(os.signals[name]);
-      };
-      handlers.set(name, handler);
-      process.on(name, handler);
-    }
-    started = await startContainer(plan, {
-      host,
-      beforeRelease: (pid) => {
+    const record = async (pid: number, status: ContainerState['status']) => {
+      if (!state) {
         if (cgroup) joinCgroup(cgroup, pid);
-        store.write({
+        const where = systemd ? await systemd.start(pid) : cgroup && { version: cgroup.version, dirs: cgroup.dirs };
+        state = {
           ociVersion: spec.ociVersion ?? '1.2.0',
           id: opts.id,
-          status: 'running',
+          status,
           pid,
           started: processStartTime(pid),
+          created: new Date().toISOString(),
+          rootfs: resolve(opts.bundle, spec.root?.path ?? 'rootfs'),
           bundle: opts.bundle,
           annotations: spec.annotations,
-          ...(cgroup ? { cgroup: { version: cgroup.version, dirs: cgroup.dirs } } : {}),
-        });
+          ...(where ? { cgroup: where } : {}),
+        };
         if (opts.pidFile) writePidFile(opts.pidFile, pid);
-      },
-    });
-    for (const sig of pending) started.kill(sig);
+      }
+      state.status = status;
+      store.write(state);
+    };
+    return { plan, host, pty, record, teardown };
+  } catch (err) {
+    await teardown();
+    throw err;
+  }
+}
+
+export async function runForeground(spec: Spec, opts: RunOptions): Promise<number> {
+  const prepared = await prepare(spec, opts, { dieWithParent: true });
+  const { plan, host, pty } = prepared;
+  // Before the clone: a signal that arrives while the container starts (it may print
+  // "ready" before we get here) is held and delivered once it has a pid.
+  const forwarder = forwardSignals({ terminal: Boolean(pty) });
+  try {
+    const started = await startContainer(plan, { host, beforeRelease: (pid) => prepared.record(pid, 'running') });
+    forwarder.attach(started);
     if (pty) {
       closeSync(pty.slave);
       pty.slave = -1;
@@ -107,11 +140,53 @@ export async function runForeground(spec: Spec, opts: RunOptions): Promise<numbe
     started.release();
     return status.signal ? 128 + status.signal : (status.code ?? 125);
   } finally {
-    for (const [name, handler] of handlers) process.off(name, handler);
-    if (pty && pty.slave >= 0) closeSync(pty.slave);
-    // The container has been reaped by now (on failure too): its cgroups are empty.
-    const left = removeDirs(cgroupDirs);
-    if (left.length) opts.debug?.(`cgroups left behind (still in use): ${left.join(', ')}`);
-    store.remove(opts.id);
+    forwarder.dispose();
+    await prepared.teardown();
+  }
+}
+
+/** `run --detach` (the container runs on once its exec succeeded) and `create` (it waits at
+ * the exec FIFO for `launch start`). launch exits either way; the container's cgroup and
+ * state stay until `launch delete`, as runc's. */
+export async function runDetached(spec: Spec, opts: RunOptions & { create: boolean }): Promise<void> {
+  if (spec.process?.terminal) {
+    throw usageError('needs --console-socket to detach a container with a terminal (not supported yet; set process.terminal to false)', { configPath: 'process.terminal' });
+  }
+  let dirFd = -1;
+  let prepared: Prepared | undefined;
+  try {
+    // The FIFO goes in the state directory once prepare has claimed it, before the plan that
+    // names the directory's fd is built.
+    prepared = await prepare(spec, opts, {
+      dieWithParent: false,
+      ...(opts.create ? { waitStart: (dir: string) => ({ dirFd: (dirFd = openFifoDir(dir)), fifo: EXEC_FIFO }) } : {}),
+    });
+    const p = prepared;
+    await startContainer(p.plan, {
+      host: p.host,
+      watch: false,
+      beforeRelease: (pid) => p.record(pid, opts.create ? 'creating' : 'running'),
+      ...(opts.create ? { onCreated: (pid: number) => void p.record(pid, 'created') } : {}),
+    });
+  } catch (err) {
+    await prepared?.teardown();
+    throw err;
+  } finally {
+    if (dirFd >= 0) closeSync(dirFd);
+  }
+}
+
+/** Make the exec FIFO in the (already claimed) state directory, and open that directory. */
+function openFifoDir(dir: string): number {
+  const fifo = join(dir, EXEC_FIFO);
+  // Writable by anyone: the container's init may run as another uid (a user namespace's
+  // root, a process.user) and opens it through the directory fd, which ends at its exec.
+  const errno = native().mkfifo(fifo, 0o622);
+  if (errno) throw hostError('cannot make the exec FIFO', { file: fifo, errno });
+  chmodSync(fifo, 0o622);
+  try {
+    return openSync(dir, fsConstants.O_RDONLY | fsConstants.O_DIRECTORY);
+  } catch (err) {
+    throw fromNodeError('state', 'cannot open the state directory', err, { file: dir });
   }
 }

@@ -1,6 +1,6 @@
 // Run bin/launch as a given user, synchronously or as a child process to signal.
 import { type ChildProcess, type SpawnOptions, spawn, spawnSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { RunAs } from './env.js';
@@ -113,4 +113,26 @@ export function waitFor(stream: NodeJS.ReadableStream, text: string, ms = 10_000
 
 export function exitOf(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
   return new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+}
+
+/** A verb whose container (or process) outlives it: its stdio goes to a file, not to a pipe
+ * the container would hold open (spawnSync waits for every writer of a pipe, as `$(...)`). */
+export function detachedVerb(who: RunAs, args: string[]): { status: number | null; log: string } {
+  const file = join(ownedDir(who, 'log'), 'log');
+  const fd = openSync(file, 'w');
+  try {
+    const r = launchSync(who, args, { stdio: ['ignore', fd, fd] });
+    return { status: r.status, log: readFileSync(file, 'utf8') };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Poll `cond` (every 20 ms, scaled for the emulated guest) until it holds. */
+export async function until(what: string, cond: () => boolean): Promise<void> {
+  for (let i = 0; i < 250 * SLOW; i++) {
+    if (cond()) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`timed out waiting until ${what}`);
 }

@@ -9,7 +9,7 @@ import type { HostFacts } from '../../lib/host.js';
 import { CLONE, buildPlan, execCandidates, type Plan } from '../../lib/plan/build.js';
 import { encodePlan } from '../../lib/plan/encode.js';
 import { MOUNT_ATTR, MS } from '../../lib/plan/mountopts.js';
-import { OPF } from '../../lib/plan/ops.js';
+import { OPF, STAGE } from '../../lib/plan/ops.js';
 import { makedev } from '../../lib/plan/rootfs.js';
 import { native } from '../../lib/runtime/native.js';
 import { defaultSpec } from '../../lib/spec/generate.js';
@@ -115,6 +115,14 @@ describe('buildPlan as root', () => {
     const p = buildPlan(spec, { bundle, host: { ...ROOT, capLastCap: 38 }, ttySlaveFd: 7 });
     expect(find(p, (o) => o.op === 'CAPBSET')[0]!.args).toEqual([1n << 5n, 38]);
     expect(find(p, (o) => o.op === 'CAPS')[0]!.args).toEqual([CAPS3, CAPS3, 0n, 0n]);
+  });
+
+  it('create: the last steps before EXEC report `created` and wait at the exec FIFO', () => {
+    const p = buildPlan(rootSpec(), { bundle, host: ROOT, ttySlaveFd: 7, waitStart: { dirFd: 9, fifo: 'exec.fifo' } });
+    expect(p.ops.slice(-3).map((o) => [o.op, ...o.args.slice(0, 2)])).toEqual([
+      ['SYNC', STAGE.CREATED], ['WAIT_START', 9, 'exec.fifo'], ['EXEC', p.ops.at(-1)!.args[0], 0],
+    ]);
+    expect(plan(rootSpec()).ops.some((o) => o.op === 'WAIT_START')).toBe(false);
   });
 
   it('EXEC searches the container PATH', () => {

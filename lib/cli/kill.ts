@@ -1,0 +1,35 @@
+// `launch kill [--all] ID [SIGNAL]`: send a signal (name or number, SIGTERM by default) to the
+// container's init, or with --all to every process in its cgroup, as runc kill.
+import { constants } from 'node:os';
+import { containerPids } from '../cgroups/control.js';
+import { stateError, usageError } from '../errors.js';
+import type { GlobalOptions } from './main.js';
+import { currentState } from './state.js';
+
+/** "TERM", "SIGTERM", "sigterm" or "15" -> 15. */
+export function parseSignal(text: string): number {
+  if (/^\d+$/.test(text)) {
+    const n = Number(text);
+    if (n <= 64) return n; // 0 probes, as kill(2)
+  } else {
+    const name = text.toUpperCase().startsWith('SIG') ? text.toUpperCase() : `SIG${text.toUpperCase()}`;
+    const n = (constants.signals as Record<string, number>)[name];
+    if (n !== undefined) return n;
+  }
+  throw usageError(`unknown signal \`${text}\` (a name like TERM or SIGKILL, or a number 0-64)`);
+}
+
+export function killVerb(o: GlobalOptions & { id: string; signal: string; all: boolean }): void {
+  const signal = parseSignal(o.signal);
+  const state = currentState(o, o.id);
+  if (state.status === 'stopped' || state.pid === undefined) throw stateError(`container \`${o.id}\` is not running`);
+  const pids = o.all && state.cgroup ? containerPids(state) : [state.pid];
+  for (const pid of pids) {
+    try {
+      process.kill(pid, signal);
+    } catch (err) {
+      // A process of --all may have exited since the cgroup was read.
+      if ((err as NodeJS.ErrnoException).code !== 'ESRCH' || pid === state.pid) throw stateError(`cannot signal the container's process ${pid}: ${(err as Error).message}`);
+    }
+  }
+}

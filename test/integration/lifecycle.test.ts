@@ -1,0 +1,136 @@
+// The runc lifecycle in its basic form: `create` leaves the init waiting with everything in
+// place, `start` lets it exec, `run --detach` returns while the container runs, `kill` signals
+// it, `delete` removes every trace. launch itself exits between the verbs.
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, expect, it } from 'vitest';
+import { cleanupBase, makeBundle, ownedDir } from '../helpers/bundle.js';
+import { type RunAs, eachMode, runAs } from '../helpers/env.js';
+import { SLOW, detachedVerb, launchSync, stateRoot, until } from '../helpers/launch.js';
+
+afterAll(cleanupBase);
+
+const status = (who: RunAs, id: string) => JSON.parse(launchSync(who, ['state', id]).stdout).status as string;
+const alive = (pid: number) => existsSync(`/proc/${pid}`) && !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
+
+eachMode('lifecycle', ['busybox', 'dist', 'addon'], (mode, skip) => {
+  const who = () => runAs(mode)!;
+  /** A bundle whose process marks a shared directory, then sleeps. */
+  function sleeper(): { bundle: string; marks: string } {
+    const marks = ownedDir(who(), 'marks');
+    const bundle = makeBundle(who(), {
+      args: ['/bin/sh', '-c', 'echo $$ > /marks/ran; exec sleep 1000'],
+      edit: (s) => void s.mounts!.push({ destination: '/marks', type: 'bind', source: marks, options: ['bind', 'rw'] }),
+    });
+    return { bundle, marks };
+  }
+
+  it.skipIf(skip)('create waits before the exec, start runs it, kill and delete leave nothing', async () => {
+    const { bundle, marks } = sleeper();
+    const id = `life-${mode}-${process.pid}`;
+    const pidFile = join(ownedDir(who(), 'pid'), 'pid');
+    const created = detachedVerb(who(), ['create', '--bundle', bundle, '--pid-file', pidFile, id]);
+    expect(created).toEqual({ status: 0, log: '' });
+    const pid = Number(readFileSync(pidFile, 'utf8'));
+    expect(alive(pid)).toBe(true);
+    expect(status(who(), id)).toBe('created');
+    // Set up (its own mount namespace, its hostname) but not yet running the process.
+    expect(readFileSync(`/proc/${pid}/mountinfo`, 'utf8')).not.toBe(readFileSync('/proc/self/mountinfo', 'utf8'));
+    expect(existsSync(join(marks, 'ran'))).toBe(false);
+
+    expect(launchSync(who(), ['start', id])).toMatchObject({ status: 0, stderr: '' });
+    await until('the process ran', () => existsSync(join(marks, 'ran')));
+    expect(status(who(), id)).toBe('running');
+    expect(launchSync(who(), ['start', id]).stderr).toMatch(new RegExp(`^launch: start ${id}: cannot start container \`${id}\`: it is running, not created`));
+    expect(launchSync(who(), ['delete', id]).stderr).toMatch(/not stopped: running \(use --force\)/);
+
+    expect(launchSync(who(), ['kill', id, 'KILL'])).toMatchObject({ status: 0, stderr: '' });
+    await until('the init died', () => !alive(pid));
+    expect(status(who(), id)).toBe('stopped');
+    expect(launchSync(who(), ['kill', id]).stderr).toMatch(/is not running/);
+    expect(launchSync(who(), ['delete', id])).toMatchObject({ status: 0, stderr: '' });
+    expect(readdirSync(stateRoot(who()))).not.toContain(id);
+  });
+
+  it.skipIf(skip)('run --detach returns while the container runs; kill takes names and numbers', async () => {
+    const { bundle, marks } = sleeper();
+    const id = `detach-${mode}-${process.pid}`;
+    expect(detachedVerb(who(), ['run', '-d', '--bundle', bundle, id])).toEqual({ status: 0, log: '' });
+    await until('the process ran', () => existsSync(join(marks, 'ran')));
+    const { pid } = JSON.parse(launchSync(who(), ['state', id]).stdout) as { pid: number };
+    expect(status(who(), id)).toBe('running');
+    expect(launchSync(who(), ['kill', id, 'NOSUCH']).stderr).toMatch(/unknown signal `NOSUCH`/);
+    expect(launchSync(who(), ['kill', id, '0'])).toMatchObject({ status: 0 }); // signal 0: a probe
+    expect(launchSync(who(), ['kill', id, '15']).status).toBe(0);
+    // pid 1 of a namespace ignores SIGTERM it has no handler for (sleep has none): still there.
+    await new Promise((r) => setTimeout(r, 100 * SLOW));
+    expect(alive(pid)).toBe(true);
+    expect(launchSync(who(), ['kill', id, 'SIGKILL']).status).toBe(0);
+    await until('the init died', () => !alive(pid));
+    expect(launchSync(who(), ['delete', id]).status).toBe(0);
+    expect(readdirSync(stateRoot(who()))).not.toContain(id);
+  });
+
+  it.skipIf(skip)('delete removes a created container (killing its waiting init); a failed create leaves nothing', async () => {
+    const { bundle, marks } = sleeper();
+    const id = `del-${mode}-${process.pid}`;
+    const pidFile = join(ownedDir(who(), 'pid'), 'pid');
+    expect(detachedVerb(who(), ['create', '--bundle', bundle, '--pid-file', pidFile, id]).status).toBe(0);
+    const pid = Number(readFileSync(pidFile, 'utf8'));
+    expect(launchSync(who(), ['delete', id])).toMatchObject({ status: 0, stderr: '' });
+    expect(alive(pid)).toBe(false);
+    expect(existsSync(join(marks, 'ran'))).toBe(false);
+    expect(readdirSync(stateRoot(who()))).not.toContain(id);
+
+    const bad = makeBundle(who(), { args: ['/bin/sh'], edit: (s) => void s.mounts!.push({ destination: '/x', type: 'bind', source: '/nonexistent-launch', options: ['bind'] }) });
+    const r = detachedVerb(who(), ['create', '--bundle', bad, `bad-${id}`]);
+    expect(r.status).toBe(125);
+    expect(r.log).toMatch(/^launch: create bad-\S+: mounts\[\d+\]/);
+    expect(readdirSync(stateRoot(who()))).not.toContain(`bad-${id}`);
+  });
+
+  it.skipIf(skip)('state has exactly the OCI fields; list shows containers as runc does', () => {
+    const { bundle } = sleeper();
+    const id = `list-${mode}-${process.pid}`;
+    expect(detachedVerb(who(), ['create', '--bundle', bundle, id]).status).toBe(0);
+    try {
+      const state = JSON.parse(launchSync(who(), ['state', id]).stdout);
+      expect(Object.keys(state).sort()).toEqual(['bundle', 'id', 'ociVersion', 'pid', 'status']);
+      expect([typeof state.pid, state.status, state.bundle]).toEqual(['number', 'created', bundle]);
+      const rows = JSON.parse(launchSync(who(), ['list', '--format', 'json']).stdout) as Record<string, unknown>[];
+      const row = rows.find((r) => r.id === id)!;
+      expect(row).toMatchObject({ id, pid: state.pid, status: 'created', bundle, owner: who().name });
+      expect(Object.keys(row).sort()).toEqual(['bundle', 'created', 'id', 'ociVersion', 'owner', 'pid', 'rootfs', 'status']);
+      expect(Number.isNaN(Date.parse(row.created as string))).toBe(false);
+      expect(launchSync(who(), ['list', '-q']).stdout.split('\n')).toContain(id);
+      const table = launchSync(who(), ['list']).stdout.split('\n');
+      expect(table[0]).toMatch(/^ID\s+PID\s+STATUS\s+BUNDLE\s+CREATED\s+OWNER$/);
+      expect(table.find((l) => l.startsWith(`${id} `))).toMatch(new RegExp(`^${id}\\s+${state.pid}\\s+created\\s+${bundle}\\s`));
+    } finally {
+      launchSync(who(), ['delete', '--force', id]);
+    }
+    expect(JSON.parse(launchSync(who(), ['list', '--format', 'json']).stdout).map((r: { id: string }) => r.id)).not.toContain(id);
+  });
+});
+
+const anyone = runAs('root') ?? runAs('rootless');
+it.skipIf(!anyone)('--version as runc lays it out, features JSON, --log in runc\'s JSON lines', () => {
+  const who = anyone!;
+  const v = launchSync(who, ['--version']).stdout.split('\n');
+  expect(v[0]).toMatch(/^launch version \d+\.\d+\.\d+/);
+  expect(v[1]).toMatch(/^commit: /);
+  expect(v[2]).toMatch(/^spec: 1\.\d+\.\d+/);
+  expect(launchSync(who, ['-v']).stdout).toBe(v.join('\n'));
+  const f = JSON.parse(launchSync(who, ['features']).stdout);
+  expect([typeof f.ociVersionMin, typeof f.ociVersionMax]).toEqual(['string', 'string']);
+  expect(f.mountOptions).toEqual(expect.arrayContaining(['rbind', 'rro', 'nosuid', 'rprivate', 'tmpcopyup']));
+  expect(f.linux.namespaces).toEqual(expect.arrayContaining(['user', 'pid', 'cgroup', 'time']));
+  expect(f.linux.capabilities).toContain('CAP_SYS_ADMIN');
+  const log = join(ownedDir(who, 'log'), 'log.json');
+  const r = launchSync(who, ['--log', log, '--log-format', 'json', 'kill', 'nosuch']);
+  expect(r.status).not.toBe(0);
+  const line = JSON.parse(readFileSync(log, 'utf8').trim().split('\n').at(-1)!);
+  expect(Object.keys(line).sort()).toEqual(['level', 'msg', 'time']);
+  expect(line.level).toBe('error');
+  expect(line.msg).toMatch(/does not exist/);
+});
