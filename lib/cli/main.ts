@@ -3,13 +3,20 @@
 import yargs, { type Argv } from 'yargs';
 import { LaunchError, formatError, usageError } from '../errors.js';
 import { defaultRoot } from '../state/store.js';
+import { execArgv } from './exec.js';
+import { logTarget, writeLog } from './log.js';
 
 export interface GlobalOptions {
   root: string;
   debug: boolean;
+  /** --systemd-cgroup: the container's cgroup is a transient systemd unit (lib/cgroups/systemd.ts). */
+  systemdCgroup?: boolean;
 }
 
-const VERBS = ['run', 'spec', 'demo', 'state', 'delete', 'events', 'pause', 'resume', 'ps', 'update', 'help', 'completion'];
+const VERBS = ['run', 'create', 'start', 'exec', 'kill', 'list', 'features', 'spec', 'demo', 'state', 'delete', 'events', 'pause', 'resume', 'ps', 'update', 'help', 'completion'];
+
+/** Global flags that take a separate value word. */
+const VALUED = ['--root', '--log', '--log-format', '--rootless'];
 
 /** `launch DIR` is `launch run --bundle DIR <generated id>`. */
 export function expandShorthand(argv: string[], isDir: (p: string) => boolean, makeId: () => string): string[] {
@@ -18,7 +25,7 @@ export function expandShorthand(argv: string[], isDir: (p: string) => boolean, m
     if (word === '--') return argv;
     if (word.startsWith('-')) {
       // Global flags that take a separate value: skip the value, it is not a bundle.
-      if (word === '--root' || word === '--log' || word === '--log-format') i++;
+      if (VALUED.includes(word)) i++;
       continue;
     }
     if (VERBS.includes(word) || !isDir(word)) return argv;
@@ -31,10 +38,54 @@ function randomId(): string {
   return `launch-${process.pid.toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
 }
 
+/** yargs reads a lone `-` as a positional, not as a flag's value: `update --resources -`
+ * (stdin, as runc) becomes `--resources=-`. */
+export function joinDashValues(argv: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const word = argv[i]!;
+    if ((word === '--resources' || word === '-r') && argv[i + 1] === '-') {
+      out.push('--resources=-');
+      i++;
+    } else out.push(word);
+  }
+  return out;
+}
+
+/** The options `run` and `create` share. */
+function bundleOptions<T>(y: Argv<T>) {
+  return y
+    .positional('id', { type: 'string', describe: 'container id', demandOption: true })
+    .option('bundle', { alias: 'b', type: 'string', default: '.', describe: 'bundle directory (holds config.json)' })
+    .option('pid-file', { type: 'string', describe: 'write the container process id to this file' })
+    .option('ignore-cgroup-limits', { type: 'boolean', default: false, describe: 'run without the cgroup limits this host cannot apply (rootless without delegation) instead of failing' });
+}
+
+function bundleArgs(args: { id?: string; bundle: string; 'pid-file'?: string; 'ignore-cgroup-limits': boolean }) {
+  return { id: args.id!, bundle: args.bundle, pidFile: args['pid-file'], ignoreCgroupLimits: args['ignore-cgroup-limits'] };
+}
+
+/** `--version` or `-v` before any verb. */
+function wantsVersion(argv: readonly string[]): boolean {
+  for (let i = 0; i < argv.length; i++) {
+    const w = argv[i]!;
+    if (w === '--version' || w === '-v') return true;
+    if (!w.startsWith('-') || w === '--') return false;
+    if (VALUED.includes(w)) i++;
+  }
+  return false;
+}
+
 export async function main(rawArgv: string[]): Promise<number> {
+  if (wantsVersion(rawArgv)) {
+    const { versionText } = await import('./version.js');
+    process.stdout.write(`${versionText()}\n`);
+    return 0;
+  }
+  const log = logTarget(rawArgv);
   const { statSync } = await import('node:fs');
   const argv = expandShorthand(
-    rawArgv,
+    execArgv(joinDashValues(rawArgv)),
     (p) => {
       try {
         return statSync(p).isDirectory();
@@ -55,20 +106,102 @@ export async function main(rawArgv: string[]): Promise<number> {
     .usage('$0 [global options] <command> [options]\n$0 BUNDLE_DIR  (run the bundle with a generated id)')
     .option('root', { type: 'string', describe: 'directory for container state', default: undefined })
     .option('debug', { type: 'boolean', default: false, describe: 'explain decisions; show the cause of errors' })
+    .option('log', { type: 'string', describe: 'also write errors to this file (as runc: for containerd and podman)' })
+    .option('log-format', { choices: ['text', 'json'], default: 'text', describe: 'format of the --log file' })
+    .option('rootless', { choices: ['auto', 'true', 'false'], default: 'auto', describe: 'accepted for runc compatibility: launch decides from the caller\'s uid' })
+    .option('systemd-cgroup', { type: 'boolean', default: false, describe: 'create the container\'s cgroup as a transient systemd unit (linux.cgroupsPath is slice:prefix:name)' })
     .command(
       'run <id>',
       'create and run a container in the foreground',
-      (y) =>
-        y
-          .positional('id', { type: 'string', describe: 'container id', demandOption: true })
-          .option('bundle', { alias: 'b', type: 'string', default: '.', describe: 'bundle directory (holds config.json)' })
-          .option('pid-file', { type: 'string', describe: 'write the container process id to this file' }),
+      (y) => bundleOptions(y).option('detach', { alias: 'd', type: 'boolean', default: false, describe: 'return once the container runs; it stays until `launch delete`' }),
       async (args) => {
         context = `run ${args.id}`;
         const { runVerb } = await import('./run.js');
-        setExit(await runVerb({ id: args.id!, bundle: args.bundle, pidFile: args['pid-file'], ...globals(args) }));
+        setExit(await runVerb({ ...bundleArgs(args), detach: args.detach, ...globals(args) }));
       },
     )
+    .command(
+      'create <id>',
+      'set a container up, its process waiting for `launch start`',
+      (y) => bundleOptions(y),
+      async (args) => {
+        context = `create ${args.id}`;
+        const { createVerb } = await import('./run.js');
+        await createVerb({ ...bundleArgs(args), ...globals(args) });
+      },
+    )
+    .command('start <id>', 'run the process of a created container', (y) => y.positional('id', { type: 'string', demandOption: true }), async (args) => {
+      context = `start ${args.id}`;
+      const { startVerb } = await import('./start.js');
+      startVerb({ id: args.id!, ...globals(args) });
+    })
+    .command(
+      'kill <id> [signal]',
+      "send a signal (default SIGTERM) to the container's process",
+      (y) =>
+        y
+          .positional('id', { type: 'string', demandOption: true })
+          .positional('signal', { type: 'string', default: 'SIGTERM', describe: 'name (TERM, SIGKILL) or number' })
+          .option('all', { alias: 'a', type: 'boolean', default: false, describe: "every process in the container's cgroup" }),
+      async (args) => {
+        context = `kill ${args.id}`;
+        const { killVerb } = await import('./kill.js');
+        killVerb({ id: args.id!, signal: String(args.signal), all: args.all, ...globals(args) });
+      },
+    )
+    .command(
+      'exec <id> [command..]',
+      'run a new process in a running container',
+      (y) =>
+        y
+          // `--no-new-privs` is runc's flag, not the negation of a `new-privs` one.
+          .parserConfiguration({ 'boolean-negation': false })
+          .positional('id', { type: 'string', demandOption: true })
+          .positional('command', { type: 'string', array: true, describe: 'the program and its arguments (none with --process)' })
+          .option('process', { alias: 'p', type: 'string', describe: 'a runtime-spec `process` JSON file: the whole process' })
+          .option('tty', { alias: 't', type: 'boolean', default: false, describe: 'allocate a pseudo-terminal' })
+          .option('cwd', { type: 'string', describe: 'working directory in the container' })
+          .option('env', { alias: 'e', type: 'string', describe: "KEY=VALUE added to the config's environment (repeatable)" })
+          .option('user', { alias: 'u', type: 'string', describe: 'UID[:GID] to run as' })
+          .option('additional-gids', { alias: 'g', type: 'string', describe: 'a supplementary group id (repeatable)' })
+          .option('cap', { alias: 'c', type: 'string', describe: 'a capability to add (repeatable)' })
+          .option('no-new-privs', { type: 'boolean', default: false, describe: 'set no_new_privs for the process' })
+          .option('detach', { alias: 'd', type: 'boolean', default: false, describe: 'return once the process runs' })
+          .option('pid-file', { type: 'string', describe: 'write the process id to this file' })
+          .option('preserve-fds', { type: 'number', default: 0, describe: 'pass fds 3 to 3+N-1 on to the process' })
+          .option('ignore-paused', { type: 'boolean', default: false, describe: 'exec into a paused container (the process waits until it is resumed)' }),
+      async (args) => {
+        context = `exec ${args.id}`;
+        const { execVerb } = await import('./exec.js');
+        // After `--` (which execArgv puts after the id), yargs leaves the words in `_`.
+        const command = [...((args.command as string[] | undefined) ?? []), ...args._.slice(1).map(String)];
+        setExit(
+          await execVerb({
+            id: args.id!, command, process: args.process, tty: args.tty, cwd: args.cwd, env: args.env, user: args.user,
+            additionalGids: args['additional-gids'], cap: args.cap, noNewPrivs: args['no-new-privs'], detach: args.detach,
+            pidFile: args['pid-file'], preserveFds: args['preserve-fds'], ignorePaused: args['ignore-paused'], ...globals(args),
+          }),
+        );
+      },
+    )
+    .command(
+      'list',
+      'list the containers under --root',
+      (y) =>
+        y
+          .option('format', { alias: 'f', choices: ['table', 'json'], default: 'table', describe: 'output format' })
+          .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'ids only' }),
+      async (args) => {
+        context = 'list';
+        const { listVerb } = await import('./list.js');
+        listVerb({ format: args.format, quiet: args.quiet, ...globals(args) });
+      },
+    )
+    .command('features', 'what this build of launch implements, as the OCI features JSON', () => {}, async () => {
+      context = 'features';
+      const { featuresVerb } = await import('./features.js');
+      featuresVerb();
+    })
     .command(
       'spec',
       'write a starting config.json into the bundle',
@@ -106,7 +239,7 @@ export async function main(rawArgv: string[]): Promise<number> {
       async (args) => {
         context = `delete ${args.id}`;
         const { deleteVerb } = await import('./delete.js');
-        deleteVerb({ id: args.id!, force: args.force, ...globals(args) });
+        await deleteVerb({ id: args.id!, force: args.force, ...globals(args) });
       },
     )
     .command(
@@ -185,12 +318,14 @@ export async function main(rawArgv: string[]): Promise<number> {
     return exitCode;
   } catch (err) {
     if (err instanceof LaunchError && !err.context) err.context = context;
-    process.stderr.write(`${formatError(err, debug)}\n`);
+    const line = formatError(err, debug);
+    process.stderr.write(`${line}\n`);
+    writeLog(log, 'error', line.split('\n')[0]!.replace(/^launch: /, ''));
     return err instanceof LaunchError ? err.exitCode : 125;
   }
 
-  function globals(args: { root?: string; debug?: boolean }): GlobalOptions {
+  function globals(args: { root?: string; debug?: boolean; 'systemd-cgroup'?: boolean }): GlobalOptions {
     debug = Boolean(args.debug);
-    return { root: args.root ?? defaultRoot(process.env, process.getuid!()), debug };
+    return { root: args.root ?? defaultRoot(process.env, process.getuid!()), debug, systemdCgroup: Boolean(args['systemd-cgroup']) };
   }
 }

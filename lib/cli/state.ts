@@ -12,9 +12,18 @@ export function currentState(o: GlobalOptions, id: string): ContainerState {
   return state;
 }
 
+/** Exactly the state runtime.md defines (launch's own records stay out). */
+export function ociState(s: ContainerState): Record<string, unknown> {
+  return {
+    ociVersion: s.ociVersion,
+    id: s.id,
+    status: s.status,
+    ...(s.pid !== undefined && s.status !== 'stopped' ? { pid: s.pid } : {}),
+    bundle: s.bundle,
+    ...(s.annotations ? { annotations: s.annotations } : {}),
+  };
+}
+
 export function stateVerb(o: GlobalOptions & { id: string }): void {
-  const { cgroup: _cgroup, started: _started, ...oci } = currentState(o, o.id);
-  void _cgroup;
-  void _started;
-  process.stdout.write(`${JSON.stringify(oci, null, 2)}\n`);
+  process.stdout.write(`${JSON.stringify(ociState(currentState(o, o.id)), null, 2)}\n`);
 }

@@ -55,6 +55,13 @@ const RECURSIVE_ATIME: Record<string, number> = {
 // Options runc accepts that do not map to flags or data for the kernel.
 const IGNORED = new Set(['tmpcopyup', 'defaults', 'nodefaults']);
 
+/** Every option parseMountOptions understands (for `launch features`); data options such as
+ * `mode=` or `size=` go to the filesystem as they are and are not listed, as in runc. */
+export function knownMountOptions(): string[] {
+  const names = [...Object.keys(FLAG_OPTIONS), ...Object.keys(PROPAGATION), ...Object.keys(RECURSIVE_OPTIONS), ...Object.keys(RECURSIVE_ATIME), ...IGNORED];
+  return [...new Set(names)].sort();
+}
+
 export interface ParsedMountOptions {
   flags: number;
   propagation: number;

@@ -5,7 +5,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { expandShorthand } from '../../lib/cli/main.js';
+import { parseSignal } from '../../lib/cli/kill.js';
+import { expandShorthand, joinDashValues } from '../../lib/cli/main.js';
 import { LaunchError, formatError } from '../../lib/errors.js';
 import { type HostFacts, parseSubIds } from '../../lib/host.js';
 import { formatMap, planIdMaps } from '../../lib/plan/idmap.js';
@@ -18,6 +19,20 @@ import type { Spec } from '../../lib/spec/schema.js';
 const tmp = mkdtempSync(join(tmpdir(), 'launch-misc-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
+describe('parseSignal (kill)', () => {
+  it('names with or without SIG, any case, and numbers 0-64; anything else is a usage error', () => {
+    expect(['TERM', 'SIGTERM', 'sigkill', 'hup', '9', '0', '64'].map(parseSignal)).toEqual([15, 15, 9, 1, 9, 0, 64]);
+    for (const bad of ['NOSUCH', '65', '-1', 'SIG', '']) expect(thrown(() => parseSignal(bad), 'usage').message).toMatch(/unknown signal/);
+  });
+});
+
+describe('joinDashValues', () => {
+  it('keeps `--resources -` (stdin) a flag value for yargs', () => {
+    expect(joinDashValues(['update', '--resources', '-', 'id'])).toEqual(['update', '--resources=-', 'id']);
+    expect(joinDashValues(['update', '-r', '-', 'id'])).toEqual(['update', '--resources=-', 'id']);
+    expect(joinDashValues(['run', '-', 'x'])).toEqual(['run', '-', 'x']);
+  });
+});
 
 describe('parseMountOptions', () => {
   it('flags, propagation, data, ignored and unsupported options', () => {

@@ -1,0 +1,32 @@
+// `launch features`: the OCI features document (runtime-spec features.md) for this build.
+// It says what launch implements, not what this host offers (the spec asks for build-time
+// facts), and it must stay truthful: a feature appears here when its code and tests landed.
+import { ALL_CAP_NAMES } from '../plan/caps.js';
+import { knownMountOptions } from '../plan/mountopts.js';
+import { LAUNCH_VERSION } from './version.js';
+
+export function features(): Record<string, unknown> {
+  return {
+    ociVersionMin: '1.0.0',
+    ociVersionMax: '1.2.0',
+    // Hooks are not run yet: an empty list, not null ("unknown").
+    hooks: [],
+    mountOptions: knownMountOptions(),
+    annotations: { 'org.launch.version': LAUNCH_VERSION },
+    potentiallyUnsafeConfigAnnotations: [],
+    linux: {
+      namespaces: ['cgroup', 'ipc', 'mount', 'network', 'pid', 'time', 'user', 'uts'],
+      capabilities: [...ALL_CAP_NAMES],
+      cgroup: { v1: true, v2: true, systemd: true, systemdUser: true, rdma: true },
+      seccomp: { enabled: false },
+      apparmor: { enabled: false },
+      selinux: { enabled: false },
+      intelRdt: { enabled: false },
+      mountExtensions: { idmap: { enabled: false } },
+    },
+  };
+}
+
+export function featuresVerb(): void {
+  process.stdout.write(`${JSON.stringify(features(), null, 4)}\n`);
+}

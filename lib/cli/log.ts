@@ -1,0 +1,41 @@
+// --log FILE and --log-format text|json: where callers (containerd's shim, podman's conmon)
+// read launch's errors. The shim takes the last `"level":"error"` line of the JSON log, so
+// every error that goes to stderr goes here too, in runc's logrus layout.
+import { appendFileSync } from 'node:fs';
+
+export interface LogTarget {
+  file: string;
+  format: 'text' | 'json';
+}
+
+/** --log/--log-format from the raw words before the verb (yargs may fail before it can tell). */
+export function logTarget(argv: readonly string[]): LogTarget | undefined {
+  let file: string | undefined;
+  let format: LogTarget['format'] = 'text';
+  for (let i = 0; i < argv.length; i++) {
+    const w = argv[i]!;
+    if (w === '--') break;
+    const [flag, inline] = w.includes('=') ? [w.slice(0, w.indexOf('=')), w.slice(w.indexOf('=') + 1)] : [w, undefined];
+    if (flag !== '--log' && flag !== '--log-format') continue;
+    const value = inline ?? argv[++i];
+    if (flag === '--log') file = value;
+    else if (value === 'json' || value === 'text') format = value;
+  }
+  return file ? { file, format } : undefined;
+}
+
+export function logLine(target: LogTarget, level: 'error' | 'warning' | 'debug', msg: string, now = new Date()): string {
+  const time = now.toISOString();
+  if (target.format === 'json') return JSON.stringify({ level, msg, time });
+  return `time="${time}" level=${level} msg=${JSON.stringify(msg)}`;
+}
+
+/** Best effort: a log that cannot be written must not hide the error itself (on stderr). */
+export function writeLog(target: LogTarget | undefined, level: 'error' | 'warning' | 'debug', msg: string): void {
+  if (!target) return;
+  try {
+    appendFileSync(target.file, `${logLine(target, level, msg)}\n`);
+  } catch {
+    /* stderr has it */
+  }
+}
