@@ -7,6 +7,7 @@ import { specError } from '../errors.js';
 import { nodeErrno } from '../errors.js';
 import type { Spec } from '../spec/schema.js';
 import { MOUNT_ATTR, MS, parseMountOptions } from './mountopts.js';
+import { ACC, deviceAllowed, deviceRules, emulate } from '../cgroups/devicefilter.js';
 import { OPF, type Op } from './ops.js';
 
 export interface RootfsContext {
@@ -159,14 +160,26 @@ function deviceOps(ctx: RootfsContext): Op[] {
   }
   const ops: Op[] = [];
   const seen = new Set<string>();
+  // Rootless, no cgroup can enforce linux.resources.devices (v1 has no delegation, v2 needs a
+  // privileged eBPF program), but only the nodes launch binds in exist for the container
+  // (it cannot mknod): so a device the rules deny is left out, and one they allow only for
+  // reading is bound read-only.
+  const rules = ctx.rootless && ctx.userns && ctx.spec.linux?.resources?.devices ? emulate(deviceRules(ctx.spec.linux.resources.devices)) : undefined;
   const add = (path: string, type: string, major: number, minor: number, mode: number, configPath: string) => {
     if (seen.has(path)) return;
     seen.add(path);
+    let readOnly = false;
+    if (rules && (type === 'b' || type === 'c' || type === 'u')) {
+      const t = type === 'b' ? 'b' : 'c';
+      const writable = deviceAllowed(rules, t, major, minor, ACC.w);
+      if (!writable && !deviceAllowed(rules, t, major, minor, ACC.r)) return;
+      readOnly = !writable;
+    }
     if (ctx.userns) {
       // mknod needs CAP_MKNOD in the initial user namespace: bind the host's node instead.
       ops.push({
         op: 'MOUNT',
-        args: [path, path, null, MS.BIND, null, 0],
+        args: [path, path, null, MS.BIND | (readOnly ? MS.RDONLY : 0), null, 0],
         flags: OPF.MKFILE,
         origin: { configPath, what: `bind mount device \`${path}\` on`, file: path },
       });

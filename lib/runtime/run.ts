@@ -77,7 +77,7 @@ async function prepare(spec: Spec, opts: RunOptions, extra: { dieWithParent: boo
     if (cgroup) {
       const resources = spec.linux?.resources ?? {};
       const dropped = ignoredFields(resources, cgroup.version);
-      if (cgroup.version === 2 && resources.devices && !cgroup.deviceFilter) dropped.push('linux.resources.devices (rootless: loading its eBPF filter needs root, runc skips it too)');
+      if (cgroup.version === 2 && resources.devices && !cgroup.deviceFilter) dropped.push('linux.resources.devices as an eBPF filter (it needs root; rootless, only the device nodes the rules allow are bound in)');
       for (const f of dropped) opts.debug?.(`${f}: not applied on cgroup v${cgroup.version}`);
     }
     // Limits are in place before the container exists; it joins while it waits at its sync.

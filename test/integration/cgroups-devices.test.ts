@@ -135,7 +135,27 @@ describe(dSkip ? `device rules rootless (skipped: ${dSkip})` : 'device rules roo
     const who = runAs('delegated')!;
     const bundle = makeBundle(who, { args: ['/bin/true'], edit: (s) => void (s.linux!.resources = { devices: [{ allow: false, access: 'rwm' }] }) });
     const r = launchSync(who, ['--debug', 'run', '--bundle', bundle, `dev-${process.pid}`]);
-    expect(r.stderr).toContain('linux.resources.devices (rootless: loading its eBPF filter needs root');
+    expect(r.stderr).toContain('linux.resources.devices as an eBPF filter (it needs root; rootless, only the device nodes the rules allow are bound in)');
     expect(r.status).toBe(0);
+  });
+});
+
+const rSkip = missing('rootless', 'busybox', 'dist', 'addon');
+describe(rSkip ? `device rules without a device cgroup (skipped: ${rSkip})` : 'device rules without a device cgroup (rootless)', () => {
+  it.skipIf(rSkip)('binds only the device nodes the rules allow, read-only when they allow only reading', () => {
+    const who = runAs('rootless')!;
+    const probe = 'echo x > /dev/null && echo null-ok; if [ -e /dev/kmsg ]; then grep " /dev/kmsg " /proc/self/mountinfo | grep -o " ro[, ]" | tr -d " ,"; else echo kmsg-absent; fi';
+    const bundle = (devices: { allow: boolean; type?: 'c'; major?: number; minor?: number; access: string }[]) =>
+      makeBundle(who, {
+        args: ['/bin/sh', '-c', probe],
+        edit: (s) => {
+          s.linux!.devices = [{ path: '/dev/kmsg', type: 'c', major: 1, minor: 11 }];
+          s.linux!.resources = { devices };
+        },
+      });
+    const denied = runBundle(who, bundle([{ allow: false, access: 'rwm' }]));
+    expect([denied.stdout, denied.stderr, denied.status]).toEqual(['null-ok\nkmsg-absent\n', '', 0]);
+    const readable = runBundle(who, bundle([{ allow: false, access: 'rwm' }, { allow: true, type: 'c', major: 1, minor: 11, access: 'r' }]));
+    expect([readable.stdout, readable.status]).toEqual(['null-ok\nro\n', 0]);
   });
 });
