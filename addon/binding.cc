@@ -3,13 +3,14 @@
 // Context: Node main thread, plus one waiter thread per child (WaitExit).
 #include <errno.h>
 #include <fcntl.h>
-#include <pty.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
@@ -17,7 +18,9 @@
 #include <napi.h>
 
 #include <thread>
+#include <vector>
 
+#include "common/sendfd.h"
 #include "parent/bpf.h"
 #include "parent/spawn.h"
 
@@ -130,6 +133,19 @@ Napi::Value WaitExit(const Napi::CallbackInfo &info) {
   return env.Undefined();
 }
 
+// pidfdOpen(pid) -> pidfd (close-on-exec), or throws. For the init FORK_INIT made: a child of
+// ours (CLONE_PARENT) that is not dead-and-reaped yet, so the pid cannot have been recycled.
+Napi::Value PidfdOpen(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber()) {
+    Napi::TypeError::New(env, "pidfdOpen(pid)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  long fd = syscall(SYS_pidfd_open, info[0].As<Napi::Number>().Int32Value(), 0);
+  if (fd < 0) return ThrowErrno(env, errno, "pidfd_open");
+  return Napi::Number::New(env, (double)fd);
+}
+
 // pidfdSignal(pidfd, sig) -> 0 or errno. A pidfd cannot hit a recycled pid.
 Napi::Value PidfdSignal(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
@@ -142,26 +158,94 @@ Napi::Value PidfdSignal(const Napi::CallbackInfo &info) {
   return Napi::Number::New(env, r < 0 ? errno : 0);
 }
 
-// openPty() -> { master, slave }: both close-on-exec; the child dup2s the slave onto 0-2.
-Napi::Value OpenPty(const Napi::CallbackInfo &info) {
+// recvMsg(sock, max) -> { data: Buffer, fd } | null at end-of-file: one message of the
+// container's sync socket, with the fd it carries (SCM_RIGHTS: CONSOLE's pty master), -1 for
+// none. Node's own reads drop ancillary data and would close nothing: a received fd would leak.
+// Blocking, on the main thread, as the readSync it replaces: the child answers at once.
+Napi::Value RecvMsg(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
-  int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
-  if (master < 0) return ThrowErrno(env, errno, "posix_openpt");
-  if (grantpt(master) < 0 || unlockpt(master) < 0) {
-    int e = errno;
-    close(master);
-    return ThrowErrno(env, e, "unlockpt");
+  if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber()) {
+    Napi::TypeError::New(env, "recvMsg(sock, maxBytes)").ThrowAsJavaScriptException();
+    return env.Undefined();
   }
-  int slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
-  if (slave < 0) {
-    int e = errno;
-    close(master);
-    return ThrowErrno(env, e, "ioctl(TIOCGPTPEER)");
+  int sock = info[0].As<Napi::Number>().Int32Value();
+  size_t max = info[1].As<Napi::Number>().Uint32Value();
+  if (max == 0 || max > 65536) max = 65536;
+  std::vector<char> data(max);
+  union {
+    char buf[CMSG_SPACE(sizeof(int) * 4)];
+    struct cmsghdr align;
+  } ctl;
+  struct iovec iov = {data.data(), max};
+  struct msghdr mh;
+  memset(&mh, 0, sizeof mh);
+  mh.msg_iov = &iov;
+  mh.msg_iovlen = 1;
+  mh.msg_control = ctl.buf;
+  mh.msg_controllen = sizeof ctl.buf;
+  ssize_t n;
+  do n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC); while (n < 0 && errno == EINTR);
+  if (n < 0) return ThrowErrno(env, errno, "recvmsg");
+  int fd = -1;
+  for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+    size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (size_t i = 0; i < count; i++) {
+      int got;
+      memcpy(&got, CMSG_DATA(c) + i * sizeof(int), sizeof got);
+      if (fd < 0) fd = got;
+      else close(got);  // one fd per message is the protocol: never leak the rest
+    }
   }
+  if (n == 0 && fd < 0) return env.Null();
   Napi::Object o = Napi::Object::New(env);
-  o.Set("master", master);
-  o.Set("slave", slave);
+  o.Set("data", Napi::Buffer<char>::Copy(env, data.data(), size_t(n)));
+  o.Set("fd", fd);
   return o;
+}
+
+// sendFd(path, fd, name): connect to the AF_UNIX stream socket at path (--console-socket) and
+// send fd with SCM_RIGHTS, `name` as the message's data (runc's utils.SendFile; conmon and
+// containerd's shim take the fd of the first message). Throws with errno and syscall.
+Napi::Value SendFd(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 3 || !info[0].IsString() || !info[1].IsNumber() || !info[2].IsString()) {
+    Napi::TypeError::New(env, "sendFd(path, fd, name)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  int fd = info[1].As<Napi::Number>().Int32Value();
+  std::string name = info[2].As<Napi::String>().Utf8Value();
+  struct sockaddr_un addr;
+  memset(&addr, 0, sizeof addr);
+  addr.sun_family = AF_UNIX;
+  if (path.empty() || path.size() >= sizeof addr.sun_path) return ThrowErrno(env, ENAMETOOLONG, "connect");
+  memcpy(addr.sun_path, path.data(), path.size());
+  int sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (sock < 0) return ThrowErrno(env, errno, "socket");
+  int r;
+  do r = connect(sock, reinterpret_cast<struct sockaddr *>(&addr), sizeof addr); while (r < 0 && errno == EINTR);
+  if (r < 0) {
+    int e = errno;
+    close(sock);
+    return ThrowErrno(env, e, "connect");
+  }
+  int e = -lc_send_fd(sock, name.data(), name.size(), fd);
+  close(sock);
+  if (e) return ThrowErrno(env, e, "sendmsg");
+  return env.Undefined();
+}
+
+// setOutputProcessing(fd, on) -> 0 or errno: the terminal's OPOST flag (see terminal.ts).
+Napi::Value SetOutputProcessing(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsBoolean()) return Napi::Number::New(env, EINVAL);
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  struct termios t;
+  if (tcgetattr(fd, &t) < 0) return Napi::Number::New(env, errno);
+  if (info[1].As<Napi::Boolean>().Value()) t.c_oflag |= OPOST;
+  else t.c_oflag &= ~(tcflag_t)OPOST;
+  return Napi::Number::New(env, tcsetattr(fd, TCSANOW, &t) < 0 ? errno : 0);
 }
 
 // setWinsize(fd, rows, cols) -> 0 or errno.
@@ -216,8 +300,11 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("spawn", Napi::Function::New(env, Spawn));
   exports.Set("waitExit", Napi::Function::New(env, WaitExit));
   exports.Set("pidfdSignal", Napi::Function::New(env, PidfdSignal));
-  exports.Set("openPty", Napi::Function::New(env, OpenPty));
+  exports.Set("pidfdOpen", Napi::Function::New(env, PidfdOpen));
+  exports.Set("recvMsg", Napi::Function::New(env, RecvMsg));
+  exports.Set("sendFd", Napi::Function::New(env, SendFd));
   exports.Set("setWinsize", Napi::Function::New(env, SetWinsize));
+  exports.Set("setOutputProcessing", Napi::Function::New(env, SetOutputProcessing));
   exports.Set("mkfifo", Napi::Function::New(env, MkFifo));
   exports.Set("attachDeviceFilter", Napi::Function::New(env, AttachDeviceFilter));
   return exports;

@@ -15,6 +15,17 @@ export interface HostFacts {
   newgidmap: string | undefined;
   capLastCap: number;
   cgroupVersion: 1 | 2;
+  /** Not root of the initial user namespace: an ordinary user, or uid 0 inside a user
+   * namespace (rootless podman runs the runtime in its own). Such a caller cannot mknod,
+   * make cgroups outside a delegated subtree, or use /run/launch (runc decides the same way). */
+  rootless: boolean;
+}
+
+/** Whether this process runs in a user namespace other than the initial one: the initial
+ * one maps every id (`0 0 4294967295`), as runc's userns.RunningInUserNS checks. */
+export function inUserNamespace(uidMap = readText('/proc/self/uid_map')): boolean {
+  const lines = uidMap.trim().split('\n').map((l) => l.trim().split(/\s+/).join(' '));
+  return !(lines.length === 1 && lines[0] === '0 0 4294967295');
 }
 
 export function parseSubIds(text: string, user: string | undefined, uid: number): IdRange[] {
@@ -77,5 +88,6 @@ export function probeHost(): HostFacts {
     newgidmap: findExecutable('newgidmap'),
     capLastCap: Number.isFinite(last) ? last : 40,
     cgroupVersion,
+    rootless: uid !== 0 || inUserNamespace(),
   };
 }

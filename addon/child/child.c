@@ -8,7 +8,7 @@
  *
  * On failure the child sends one lp_msg (op index, errno) on the sync socket and _exits; a
  * successful execve closes that close-on-exec socket, so the parent reads EOF.
- * Man pages: clone(2), setns(2), capabilities(7), prctl(2), user_namespaces(7), execve(2).
+ * Man pages: clone(2), setns(2), capabilities(7), prctl(2), user_namespaces(7), execve(2), pts(4).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -25,12 +25,14 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <linux/sched.h>
 #include <unistd.h>
 
 #include "child/fsops.h"
 #include "common/plan.h"
+#include "common/sendfd.h"
 
 static int sync_fd = -1;
 
@@ -45,13 +47,18 @@ static void __attribute__((noreturn)) fail(uint32_t op, int err, uint32_t aux) {
   _exit(125);
 }
 
-static int wait_ack(uint32_t stage) {
-  send_msg(LP_MSG_SYNC, 0, 0, stage);
+/* The parent's LP_MSG_ACK to a record just sent; no answer means it went away. */
+static void recv_ack(void) {
   struct lp_msg m;
   ssize_t r;
   do r = recv(sync_fd, &m, sizeof m, 0); while (r < 0 && errno == EINTR);
   if (r != (ssize_t)sizeof m) _exit(125); /* the parent went away: nobody to report to */
   if (m.type != LP_MSG_ACK) _exit(125);
+}
+
+static int wait_ack(uint32_t stage) {
+  send_msg(LP_MSG_SYNC, 0, 0, stage);
+  recv_ack();
   return 0;
 }
 
@@ -107,10 +114,13 @@ static int do_user(const struct lc_op *op) {
     }
     /* A user namespace with setgroups "deny" (joined by path, made by an unprivileged
      * user) refuses even an empty list; with nothing to set, that is not an error. */
-    if (setgroups(n, groups) < 0 && !(errno == EPERM && n == 0)) return -errno;
+    if (syscall(SYS_setgroups, n, groups) < 0 && !(errno == EPERM && n == 0)) return -errno;
   }
-  if (setresgid((gid_t)op->n[1], (gid_t)op->n[1], (gid_t)op->n[1]) < 0) return -errno;
-  if (setresuid((uid_t)op->n[0], (uid_t)op->n[0], (uid_t)op->n[0]) < 0) return -errno;
+  /* Raw syscalls, not the libc wrappers: those broadcast the change to every thread libc
+   * knows of (__nptl_setxid), and the clone copied Node's thread list without the threads; a
+   * thread that was being created or was exiting at the clone leaves that wait hanging. */
+  if (syscall(SYS_setresgid, (gid_t)op->n[1], (gid_t)op->n[1], (gid_t)op->n[1]) < 0) return -errno;
+  if (syscall(SYS_setresuid, (uid_t)op->n[0], (uid_t)op->n[0], (uid_t)op->n[0]) < 0) return -errno;
   if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0) return -errno;
   return 0;
 }
@@ -123,52 +133,110 @@ static int do_capbset(const struct lc_op *op) {
   return 0;
 }
 
-static int do_tty(int fd) {
-  if (ioctl(fd, TIOCSCTTY, 0) < 0) return -errno;
-  for (int i = 0; i < 3; i++)
-    if (dup2(fd, i) < 0) return -errno;
-  if (fd > 2) close(fd);
+/* CONSOLE (process.terminal), as runc's setupConsole: the pty comes from the container's own
+ * devpts (its /dev/ptmx, after pivot_root or the join of its mount namespace), so that `tty`
+ * names /dev/pts/N inside. A pty of the host's devpts would be invisible there. The master
+ * goes to the parent with SCM_RIGHTS; it relays it or passes it to --console-socket.
+ * Man pages: pts(4), ioctl_tty(2), unix(7) (SCM_RIGHTS). */
+static void utoa(char *out, unsigned v) {
+  char digits[12];
+  int n = 0;
+  do { digits[n++] = (char)('0' + v % 10); v /= 10; } while (v > 0);
+  for (int i = 0; i < n; i++) out[i] = digits[n - 1 - i];
+  out[n] = '\0';
+}
+
+static int send_master(uint32_t index, int master, unsigned ptn) {
+  struct lp_msg m = {LP_MSG_CONSOLE, index, 0, ptn};
+  return lc_send_fd(sync_fd, &m, sizeof m, master);
+}
+
+static int open_pty(int *master_out, int *slave_out, unsigned *ptn) {
+  /* Non-blocking: a running container (exec) may have put a FIFO at /dev/ptmx. */
+  int master = fs_open_in_root("/dev/ptmx", O_RDWR | O_NOCTTY | O_NONBLOCK);
+  if (master < 0) return master;
+  int unlock = 0, r = 0, fl;
+  struct stat st;
+  if (fstat(master, &st) < 0) r = -errno;
+  else if (!S_ISCHR(st.st_mode)) r = -ENOTTY;
+  else if (ioctl(master, TIOCGPTN, ptn) < 0) r = -errno; /* proves it is a pty master */
+  else if ((fl = fcntl(master, F_GETFL)) < 0 || fcntl(master, F_SETFL, fl & ~O_NONBLOCK) < 0) r = -errno;
+  else if (ioctl(master, TIOCSPTLCK, &unlock) < 0) r = -errno;
+  if (r) { close(master); return r; }
+  /* TIOCGPTPEER (Linux 4.13) opens the peer without a path lookup that could be raced. */
+  int slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (slave < 0 && (errno == EINVAL || errno == ENOTTY)) {
+    char path[32] = "/dev/pts/";
+    utoa(path + 9, *ptn);
+    slave = fs_open_in_root(path, O_RDWR | O_NOCTTY);
+    if (slave < 0) errno = -slave;
+  }
+  if (slave < 0) { r = -errno; close(master); return r; }
+  *master_out = master;
+  *slave_out = slave;
   return 0;
 }
 
-/* FORK_INIT: a pid namespace made by unshare(2) holds only the children of its maker, so the
- * container's init must be forked (needed when a user namespace is joined by path: the new pid
- * namespace must belong to it, and clone3 in the parent would make it belong to the host's).
- * The maker stays behind as a mirror: it passes signals on, and exits as its child did, so the
- * parent's pidfd still tells the container's fate. */
-static pid_t mirrored = 0;
-
-static void mirror_signal(int sig) {
-  if (mirrored > 0) kill(mirrored, sig);
-}
-
-static void __attribute__((noreturn)) mirror(pid_t child) {
-  mirrored = child;
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = mirror_signal;
-  sa.sa_flags = SA_RESTART;
-  const int forwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT};
-  for (size_t i = 0; i < sizeof forwarded / sizeof forwarded[0]; i++) sigaction(forwarded[i], &sa, NULL);
-  int status = 0;
-  for (;;) {
-    pid_t r = waitpid(child, &status, 0);
-    if (r == child) break;
-    if (r < 0 && errno != EINTR) _exit(125);
+static int do_console(uint32_t index, const struct lc_op *op) {
+  int master = -1, slave = -1;
+  unsigned ptn = 0;
+  int r = open_pty(&master, &slave, &ptn);
+  if (r) return r;
+  if (op->n[1] || op->n[2]) {
+    struct winsize ws;
+    memset(&ws, 0, sizeof ws);
+    ws.ws_row = (unsigned short)op->n[1];
+    ws.ws_col = (unsigned short)op->n[2];
+    if (ioctl(slave, TIOCSWINSZ, &ws) < 0) r = -errno;
   }
-  if (WIFEXITED(status)) _exit(WEXITSTATUS(status));
-  int sig = WTERMSIG(status);
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = SIG_DFL;
-  sigaction(sig, &sa, NULL);
-  kill(getpid(), sig); /* die of the same signal, so the parent reports 128+N */
-  _exit(128 + sig);   /* a signal whose default is to be ignored */
+  /* The process's user owns its terminal (runc's fixStdioPermissions), so that it may reopen
+   * /dev/tty. An id the namespace does not map (EINVAL) or may not give (EPERM, rootless)
+   * leaves it to root: the open fds work either way. */
+  struct stat st;
+  if (!r && fstat(slave, &st) == 0 && st.st_uid != (uid_t)op->n[3] && fchown(slave, (uid_t)op->n[3], (gid_t)-1) < 0 &&
+      errno != EINVAL && errno != EPERM)
+    r = -errno;
+  if (!r && (op->n[0] & LP_CONSOLE_MOUNT)) {
+    /* Only where the container has a /dev: runc's mountConsole makes the file, never the dir. */
+    int dev = fs_open_in_root("/dev", O_PATH | O_DIRECTORY);
+    if (dev >= 0) {
+      close(dev);
+      char path[32] = "/dev/pts/";
+      utoa(path + 9, ptn);
+      r = fs_mount(path, "/dev/console", NULL, MS_BIND, NULL, 0, LPF_MKFILE);
+    } else if (dev != -ENOENT) {
+      r = dev;
+    }
+  }
+  if (!r) r = send_master(index, master, ptn);
+  /* Wait until the parent has the master (and has sized it from its own terminal, or passed
+   * it to the console socket): the program must not start on a terminal still changing. */
+  if (!r) recv_ack();
+  close(master);
+  /* The controlling terminal needs a session of our own: the SETSID op comes first. */
+  if (!r && ioctl(slave, TIOCSCTTY, 0) < 0) r = -errno;
+  for (int i = 0; !r && i < 3; i++)
+    if (dup2(slave, i) < 0) r = -errno;
+  close(slave);
+  return r;
 }
 
+/* FORK_INIT: a pid namespace made by unshare(2) (or joined by setns(2)) holds only the
+ * children made afterwards, so the container's init must be forked (needed when a user
+ * namespace is joined by path, and by `exec`). It is forked with CLONE_PARENT: the init is a
+ * child of launch itself, as runc's nsexec makes it, so that launch waits on it directly and,
+ * once launch exits (run -d, create, exec -d), whoever reaps launch's orphans (conmon,
+ * containerd's shim: subreapers) reaps the init and reads its exit status. Its maker has
+ * nothing left to do once the init's pid is reported, and exits. */
 static int do_fork_init(int pdeathsig) {
+  /* The init must not speak on the sync socket before our PID record is there: the parent
+   * would act on its first SYNC (cgroup, pid file) with our pid. It waits for the end of this
+   * pipe, which we close once the record is sent. */
+  int gate[2];
+  if (pipe2(gate, O_CLOEXEC) < 0) return -errno;
   struct clone_args args;
   memset(&args, 0, sizeof args);
-  args.exit_signal = SIGCHLD;
+  args.flags = CLONE_PARENT; /* exit_signal comes from ours (SIGCHLD), as the kernel requires */
   sigset_t all, old;
   sigfillset(&all);
   sigprocmask(SIG_SETMASK, &all, &old);
@@ -176,19 +244,24 @@ static int do_fork_init(int pdeathsig) {
   if (pid < 0) {
     int e = errno;
     sigprocmask(SIG_SETMASK, &old, NULL);
+    close(gate[0]);
+    close(gate[1]);
     return -e;
   }
   if (pid == 0) {
+    close(gate[1]);
+    char c;
+    while (read(gate[0], &c, 1) < 0 && errno == EINTR) {}
+    close(gate[0]);
+    /* Our parent is launch now: tie us to it as the maker was (a foreground run). */
+    if (pdeathsig && prctl(PR_SET_PDEATHSIG, (unsigned long)pdeathsig, 0, 0, 0) < 0) return -errno;
     sigprocmask(SIG_SETMASK, &old, NULL);
     return 0; /* the container's init: go on with the plan */
   }
   send_msg(LP_MSG_PID, 0, 0, (uint32_t)pid);
-  /* The init's copy of the socket reports its errors and closes at its execve; ours must go. */
-  close(sync_fd);
-  sigprocmask(SIG_SETMASK, &old, NULL);
-  prctl(PR_SET_NAME, (unsigned long)"launch:[0:mirror]", 0, 0, 0);
-  if (pdeathsig) prctl(PR_SET_PDEATHSIG, (unsigned long)pdeathsig, 0, 0, 0);
-  mirror((pid_t)pid);
+  close(gate[0]);
+  close(gate[1]);
+  _exit(0);
 }
 
 /* `create`: the container waits, set up, until `launch start` opens the exec FIFO for
@@ -292,11 +365,11 @@ void lc_child_main(const struct lc_plan *plan) {
     case LP_CHDIR: r = fs_chdir(op->s[0]); break;
     case LP_NO_NEW_PRIVS: if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) r = -errno; break;
     case LP_SETSID: if (setsid() < 0) r = -errno; break;
-    case LP_TTY: r = do_tty((int)op->n[0]); break;
     case LP_SET_PDEATHSIG: if (prctl(PR_SET_PDEATHSIG, (unsigned long)op->n[0], 0, 0, 0) < 0) r = -errno; break;
     case LP_MOUNT_SETATTR: r = fs_setattr(op->s[0], op->n[1], op->n[2], (int)op->n[3]); break;
     case LP_FORK_INIT: r = do_fork_init((int)op->n[0]); break;
     case LP_WAIT_START: r = do_wait_start((int)op->n[0], op->s[1]); break;
+    case LP_CONSOLE: r = do_console(i, op); break;
     case LP_PRESERVE_FDS: keep_fds = op->n[0] > 65536 ? 65536u : (unsigned)op->n[0]; break;
     case LP_EXEC: do_exec(i, op);
     default: r = -ENOSYS; break;

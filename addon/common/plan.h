@@ -73,13 +73,18 @@ struct lp_op {
   X(CHDIR, 22, "s-----", "chdir, resolved inside the root")                                    \
   X(NO_NEW_PRIVS, 23, "------", "prctl(PR_SET_NO_NEW_PRIVS)")                                  \
   X(SETSID, 24, "------", "setsid")                                                            \
-  X(TTY, 25, "n-----", "make fd arg0 the controlling terminal and stdio, then close it")       \
   X(EXEC, 26, "L#L#L#", "execve the first candidate that exists: candidates, argv, envp")     \
   X(SET_PDEATHSIG, 27, "n-----", "prctl(PR_SET_PDEATHSIG, arg0)")                             \
   X(MOUNT_SETATTR, 28, "snnn--", "mount_setattr on target (in root): set arg1, clear arg2, recursive arg3") \
   X(FORK_INIT, 29, "n-----", "fork; the child goes on as pid 1 of the new pid namespace; arg0: pdeathsig") \
   X(WAIT_START, 30, "ns----", "open FIFO arg1 below dir fd arg0 for writing (blocks until `start`), write a byte") \
-  X(PRESERVE_FDS, 31, "n-----", "let EXEC keep fds 3..3+arg0-1 open (runc --preserve-fds)")
+  X(PRESERVE_FDS, 31, "n-----", "let EXEC keep fds 3..3+arg0-1 open (runc --preserve-fds)")    \
+  X(CONSOLE, 32, "nnnn--", "pty of the container's /dev/ptmx as ctty and stdio; master to the parent (arg0 LP_CONSOLE_*, rows, cols, owner uid)")
+/* Code 25 (TTY: a pty opened on the host) is retired: its slave was a node of the host's devpts,
+ * invisible in the container's own (`tty` said "not a tty"). */
+
+/* CONSOLE arg0 flags. */
+#define LP_CONSOLE_MOUNT 1u /* bind the slave over /dev/console (a new container, as runc) */
 
 enum lp_code {
 #define LP_ENUM(name, code, sig, doc) LP_##name = code,
@@ -94,6 +99,7 @@ enum lp_code {
 #define LP_MSG_ACK 3u   /* parent -> child */
 #define LP_MSG_ABORT 4u /* parent -> child: give up, exit */
 #define LP_MSG_PID 5u   /* child -> parent: the container's init is pid aux (FORK_INIT) */
+#define LP_MSG_CONSOLE 6u /* child -> parent: CONSOLE's pty master rides along (SCM_RIGHTS); aux: pty number */
 
 struct lp_msg {
   uint32_t type;

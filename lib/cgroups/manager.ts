@@ -37,6 +37,8 @@ export interface CgroupHost {
   mount: string;
   /** The contents of /proc/self/cgroup. */
   selfCgroup: string;
+  /** Not root of the initial user namespace (HostFacts.rootless); default: uid !== 0. */
+  rootless?: boolean;
   /** Run without the limits rather than fail when they cannot be applied (rootless). */
   ignoreLimits?: boolean;
   /** access(W_OK) by default; tests stand in for the kernel's permission check. */
@@ -112,7 +114,7 @@ function canWrite(path: string): boolean {
 export function planCgroup(spec: Spec, id: string, host: CgroupHost): CgroupPlan | undefined {
   const resources = spec.linux?.resources ?? {};
   const own = parseSelfCgroup(host.selfCgroup);
-  const rootless = host.uid !== 0;
+  const rootless = host.rootless ?? host.uid !== 0;
   const refuse = (why: string): undefined => {
     // As runc: without limits a rootless container simply runs without a cgroup of its own.
     if (!wantsLimits(spec, host.version) || host.ignoreLimits) return undefined;

@@ -4,14 +4,25 @@
 import { readFileSync } from 'node:fs';
 import { killCgroup } from '../cgroups/control.js';
 import { removeDirs } from '../cgroups/manager.js';
-import { stateError } from '../errors.js';
+import { LaunchError, stateError } from '../errors.js';
 import { StateStore } from '../state/store.js';
 import { isAlive, sleepSync } from '../state/proc.js';
 import type { GlobalOptions } from './main.js';
 
 export async function deleteVerb(o: GlobalOptions & { id: string; force: boolean }): Promise<void> {
   const store = new StateStore(o.root);
-  const state = store.read(o.id);
+  let state;
+  try {
+    state = store.read(o.id);
+  } catch (err) {
+    // As runc: --force makes deleting a container that does not exist (or whose create died
+    // before writing its state) a success, so callers can clean up after a failed create.
+    if (o.force && err instanceof LaunchError && err.kind === 'state') {
+      store.remove(o.id);
+      return;
+    }
+    throw err;
+  }
   // The same pid with another start time is a recycled pid: the container is gone.
   const alive = state.pid !== undefined && isAlive(state.pid, state.started);
   // A created container (waiting for `start`) is deleted like a stopped one, as runc does.

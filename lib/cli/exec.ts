@@ -25,6 +25,7 @@ export interface ExecVerbOptions extends GlobalOptions {
   noNewPrivs?: boolean;
   detach?: boolean;
   pidFile?: string;
+  consoleSocket?: string;
   preserveFds?: number | string;
   ignorePaused?: boolean;
 }
@@ -155,6 +156,7 @@ export async function execVerb(o: ExecVerbOptions): Promise<number> {
     process: process_,
     detach: o.detach,
     pidFile: o.pidFile,
+    consoleSocket: o.consoleSocket,
     preserveFds: fds,
     debug: o.debug ? (line) => process.stderr.write(`launch: debug: ${line}\n`) : undefined,
   });

@@ -2,6 +2,7 @@
 // Nothing here runs at import time (start-up snapshot rule): main() reads argv and env.
 import yargs, { type Argv } from 'yargs';
 import { LaunchError, formatError, usageError } from '../errors.js';
+import { inUserNamespace } from '../host.js';
 import { defaultRoot } from '../state/store.js';
 import { execArgv } from './exec.js';
 import { logTarget, writeLog } from './log.js';
@@ -58,11 +59,12 @@ function bundleOptions<T>(y: Argv<T>) {
     .positional('id', { type: 'string', describe: 'container id', demandOption: true })
     .option('bundle', { alias: 'b', type: 'string', default: '.', describe: 'bundle directory (holds config.json)' })
     .option('pid-file', { type: 'string', describe: 'write the container process id to this file' })
+    .option('console-socket', { type: 'string', describe: 'AF_UNIX socket to send the pty master to (process.terminal), as runc' })
     .option('ignore-cgroup-limits', { type: 'boolean', default: false, describe: 'run without the cgroup limits this host cannot apply (rootless without delegation) instead of failing' });
 }
 
-function bundleArgs(args: { id?: string; bundle: string; 'pid-file'?: string; 'ignore-cgroup-limits': boolean }) {
-  return { id: args.id!, bundle: args.bundle, pidFile: args['pid-file'], ignoreCgroupLimits: args['ignore-cgroup-limits'] };
+function bundleArgs(args: { id?: string; bundle: string; 'pid-file'?: string; 'console-socket'?: string; 'ignore-cgroup-limits': boolean }) {
+  return { id: args.id!, bundle: args.bundle, pidFile: args['pid-file'], consoleSocket: args['console-socket'], ignoreCgroupLimits: args['ignore-cgroup-limits'] };
 }
 
 /** `--version` or `-v` before any verb. */
@@ -168,6 +170,7 @@ export async function main(rawArgv: string[]): Promise<number> {
           .option('no-new-privs', { type: 'boolean', default: false, describe: 'set no_new_privs for the process' })
           .option('detach', { alias: 'd', type: 'boolean', default: false, describe: 'return once the process runs' })
           .option('pid-file', { type: 'string', describe: 'write the process id to this file' })
+          .option('console-socket', { type: 'string', describe: 'AF_UNIX socket to send the pty master to (with --tty), as runc' })
           .option('preserve-fds', { type: 'number', default: 0, describe: 'pass fds 3 to 3+N-1 on to the process' })
           .option('ignore-paused', { type: 'boolean', default: false, describe: 'exec into a paused container (the process waits until it is resumed)' }),
       async (args) => {
@@ -179,7 +182,8 @@ export async function main(rawArgv: string[]): Promise<number> {
           await execVerb({
             id: args.id!, command, process: args.process, tty: args.tty, cwd: args.cwd, env: args.env, user: args.user,
             additionalGids: args['additional-gids'], cap: args.cap, noNewPrivs: args['no-new-privs'], detach: args.detach,
-            pidFile: args['pid-file'], preserveFds: args['preserve-fds'], ignorePaused: args['ignore-paused'], ...globals(args),
+            pidFile: args['pid-file'], consoleSocket: args['console-socket'], preserveFds: args['preserve-fds'], ignorePaused: args['ignore-paused'],
+            ...globals(args),
           }),
         );
       },
@@ -326,6 +330,7 @@ export async function main(rawArgv: string[]): Promise<number> {
 
   function globals(args: { root?: string; debug?: boolean; 'systemd-cgroup'?: boolean }): GlobalOptions {
     debug = Boolean(args.debug);
-    return { root: args.root ?? defaultRoot(process.env, process.getuid!()), debug, systemdCgroup: Boolean(args['systemd-cgroup']) };
+    const uid = process.getuid!();
+    return { root: args.root ?? defaultRoot(process.env, uid, uid === 0 && inUserNamespace()), debug, systemdCgroup: Boolean(args['systemd-cgroup']) };
   }
 }

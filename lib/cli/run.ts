@@ -8,6 +8,7 @@ export interface RunVerbOptions extends GlobalOptions {
   id: string;
   bundle: string;
   pidFile?: string;
+  consoleSocket?: string;
   ignoreCgroupLimits?: boolean;
   detach?: boolean;
 }
@@ -18,6 +19,7 @@ function runOptions(o: RunVerbOptions): RunOptions {
     bundle: resolve(o.bundle),
     stateRoot: o.root,
     pidFile: o.pidFile,
+    consoleSocket: o.consoleSocket,
     ignoreCgroupLimits: o.ignoreCgroupLimits,
     systemdCgroup: o.systemdCgroup,
     debug: o.debug ? (line) => process.stderr.write(`launch: debug: ${line}\n`) : undefined,

@@ -5,7 +5,7 @@ import type { HostFacts } from '../host.js';
 import type { Spec } from '../spec/schema.js';
 import { capNumber } from './caps.js';
 import { type IdMap, planIdMaps } from './idmap.js';
-import { STAGE, type Op } from './ops.js';
+import { CONSOLE_FLAGS, STAGE, type Op } from './ops.js';
 import { type RootfsContext, finalizeRootfsOps, rootfsOps } from './rootfs.js';
 
 export const CLONE = {
@@ -37,8 +37,6 @@ export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/
 export interface PlanOptions {
   bundle: string;
   host: HostFacts;
-  /** Fd number (in this process, so in the child too) of the pty slave, when process.terminal. */
-  ttySlaveFd?: number;
   /** v1 hosts: the hierarchies a `cgroup` mount shows (lib/cgroups/manager.ts). */
   cgroupV1?: RootfsContext['cgroupV1'];
   /** Kill the container when launch dies (foreground run): nothing may outlive it. */
@@ -141,7 +139,25 @@ export function execCandidates(arg0: string, env: readonly string[]): string[] {
   return [...new Set(dirs.map((d) => `${d}/${arg0}`))];
 }
 
-type ProcessOptions = Pick<PlanOptions, 'host' | 'ttySlaveFd' | 'dieWithParent' | 'waitStart'>;
+type ProcessOptions = Pick<PlanOptions, 'host' | 'dieWithParent' | 'waitStart'>;
+
+/** process.terminal, as runc: the init opens the pty at the container's /dev/ptmx (so it
+ * belongs to the container's devpts), makes it its controlling terminal and stdio, and sends
+ * the master to launch. A new container also gets the slave bound over /dev/console. Goes
+ * where the container's /dev is in place and still writable: after pivot_root (or the join
+ * of the mount namespace), before readonlyPaths and root.readonly. */
+function terminalOps(proc: Spec['process'], mountConsole: boolean): Op[] {
+  if (!proc?.terminal) return [];
+  const size = proc.consoleSize;
+  return [
+    { op: 'SETSID', args: [], origin: { configPath: 'process.terminal', what: 'start a new session' } },
+    {
+      op: 'CONSOLE',
+      args: [mountConsole ? CONSOLE_FLAGS.MOUNT : 0, size?.height ?? 0, size?.width ?? 0, proc.user?.uid ?? 0],
+      origin: { configPath: 'process.terminal', what: 'set up the terminal at', file: '/dev/ptmx' },
+    },
+  ];
+}
 
 /** The process part of a plan (rlimits, terminal, credentials, cwd, exec), shared by `run`
  * and `exec`. */
@@ -157,11 +173,6 @@ function processOps(proc: Spec['process'], opts: ProcessOptions, idmap: IdMap | 
       origin: { configPath: `process.rlimits[${i}]`, what: `set ${rl.type} to ${rl.soft}/${rl.hard}` },
     });
   });
-  if (proc.terminal) {
-    if (opts.ttySlaveFd === undefined) throw specError('needs a terminal, and none was set up', { configPath: 'process.terminal' });
-    ops.push({ op: 'SETSID', args: [], origin: { configPath: 'process.terminal', what: 'start a new session' } });
-    ops.push({ op: 'TTY', args: [opts.ttySlaveFd], origin: { configPath: 'process.terminal', what: 'make the pty the controlling terminal' } });
-  }
   const caps = proc.capabilities;
   if (caps) {
     ops.push({
@@ -263,7 +274,7 @@ export function buildPlan(spec: Spec, opts: PlanOptions): Plan {
       userns: ns.userns,
       netns: hasNs(ns, CLONE.NEWNET, 'network'),
       cgroupns: hasNs(ns, CLONE.NEWCGROUP, 'cgroup'),
-      rootless: opts.host.uid !== 0,
+      rootless: opts.host.rootless,
       cgroupVersion: opts.host.cgroupVersion,
       cgroupV1: opts.cgroupV1,
     }),
@@ -283,6 +294,7 @@ export function buildPlan(spec: Spec, opts: PlanOptions): Plan {
     const file = `/proc/sys/${key.replace(/\./g, '/')}`;
     ops.push({ op: 'WRITE_FILE', args: [file, String(value)], origin: { configPath: `linux.sysctl.${key}`, what: `write \`${value}\` to`, file } });
   }
+  ops.push(...terminalOps(spec.process, true));
   ops.push(...finalizeRootfsOps(spec));
   ops.push(...processOps(spec.process, opts, idmap, notes));
   const plan: Plan = { ops, cloneFlags: ns.cloneFlags, notes };
@@ -297,7 +309,6 @@ export interface ExecPlanOptions {
   /** The container init's namespaces that differ from ours, to join: `path` is what the child
    * opens (/proc/self/fd/N of a fd launch holds), `file` what an error names. */
   joins: { type: string; path: string; file: string }[];
-  ttySlaveFd?: number;
   dieWithParent?: boolean;
   /** The joined user namespace's maps: the process's ids must be mapped there. */
   idmap?: IdMap;
@@ -325,6 +336,8 @@ export function buildExecPlan(proc: NonNullable<Spec['process']>, opts: ExecPlan
   // namespace is joined, so that the namespace's root is the process's own cgroup.
   ops.push({ op: 'SYNC', args: [STAGE.USERMAP], origin: { what: 'wait to be placed in the container\'s cgroup' } });
   for (const j of joins.filter((j) => j.type !== 'user' && j.type !== 'pid')) join(j);
+  // The container's /dev/console stays as the container made it, as runc exec leaves it.
+  ops.push(...terminalOps(proc, false));
   const procOps = processOps(proc, opts, opts.idmap, notes);
   if (opts.preserveFds) {
     procOps.splice(procOps.length - 1, 0, { op: 'PRESERVE_FDS', args: [opts.preserveFds], origin: { what: `keep ${opts.preserveFds} extra fds open` } });

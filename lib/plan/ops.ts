@@ -26,13 +26,13 @@ export const OPS = {
   CHDIR: { code: 22, sig: 's-----' },
   NO_NEW_PRIVS: { code: 23, sig: '------' },
   SETSID: { code: 24, sig: '------' },
-  TTY: { code: 25, sig: 'n-----' },
   EXEC: { code: 26, sig: 'L#L#L#' },
   SET_PDEATHSIG: { code: 27, sig: 'n-----' },
   MOUNT_SETATTR: { code: 28, sig: 'snnn--' },
   FORK_INIT: { code: 29, sig: 'n-----' },
   WAIT_START: { code: 30, sig: 'ns----' },
   PRESERVE_FDS: { code: 31, sig: 'n-----' },
+  CONSOLE: { code: 32, sig: 'nnnn--' },
 } as const;
 
 export type OpName = keyof typeof OPS;
@@ -43,7 +43,10 @@ export const OPF = { OPTIONAL: 1, MKDIR: 2, MKFILE: 4, IN_ROOT: 8 } as const;
 /** Sync stages the child asks the parent for (lp_msg.aux of LP_MSG_SYNC). */
 export const STAGE = { USERMAP: 1, READY: 2, CREATED: 3 } as const;
 
-export const MSG = { SYNC: 1, ERROR: 2, ACK: 3, ABORT: 4, PID: 5 } as const;
+export const MSG = { SYNC: 1, ERROR: 2, ACK: 3, ABORT: 4, PID: 5, CONSOLE: 6 } as const;
+
+/** CONSOLE arg0 flags (LP_CONSOLE_*). */
+export const CONSOLE_FLAGS = { MOUNT: 1 } as const;
 
 /** An argument: a number (or bigint for 64-bit masks), a string, null for an absent optional
  * string, or a list of strings. */

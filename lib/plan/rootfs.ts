@@ -164,7 +164,7 @@ function deviceOps(ctx: RootfsContext): Op[] {
   // privileged eBPF program), but only the nodes launch binds in exist for the container
   // (it cannot mknod): so a device the rules deny is left out, and one they allow only for
   // reading is bound read-only.
-  const rules = ctx.rootless && ctx.userns && ctx.spec.linux?.resources?.devices ? emulate(deviceRules(ctx.spec.linux.resources.devices)) : undefined;
+  const rules = ctx.rootless && ctx.spec.linux?.resources?.devices ? emulate(deviceRules(ctx.spec.linux.resources.devices)) : undefined;
   const add = (path: string, type: string, major: number, minor: number, mode: number, configPath: string) => {
     if (seen.has(path)) return;
     seen.add(path);
@@ -175,7 +175,7 @@ function deviceOps(ctx: RootfsContext): Op[] {
       if (!writable && !deviceAllowed(rules, t, major, minor, ACC.r)) return;
       readOnly = !writable;
     }
-    if (ctx.userns) {
+    if (ctx.userns || ctx.rootless) {
       // mknod needs CAP_MKNOD in the initial user namespace: bind the host's node instead.
       ops.push({
         op: 'MOUNT',

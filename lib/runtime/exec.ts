@@ -5,7 +5,7 @@
 import { closeSync, fstatSync, openSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeCgroupFile } from '../cgroups/apply.js';
-import { fromNodeError, stateError, usageError } from '../errors.js';
+import { fromNodeError, stateError } from '../errors.js';
 import { type HostFacts, probeHost } from '../host.js';
 import { buildExecPlan } from '../plan/build.js';
 import type { IdMap, Mapping } from '../plan/idmap.js';
@@ -13,10 +13,9 @@ import type { Process } from '../spec/schema.js';
 import { isAlive } from '../state/proc.js';
 import type { ContainerState } from '../state/store.js';
 import { startContainer } from './launcher.js';
-import { native } from './native.js';
 import { writePidFile } from './run.js';
 import { type Forwarder, forwardSignals } from './signals.js';
-import { relayTerminal } from './terminal.js';
+import { ConsoleMaster, checkConsoleSocket } from './terminal.js';
 
 /** runc exec's flags that change the config's process (lib/cli/exec.ts parses them). */
 export interface ExecFlags {
@@ -159,6 +158,8 @@ export interface ExecOptions {
   pidFile?: string;
   /** Pass fds 3..3+N-1 on to the program. */
   preserveFds?: number;
+  /** --console-socket: where the pty master of a terminal goes (lib/runtime/terminal.ts). */
+  consoleSocket?: string;
   debug?: (line: string) => void;
 }
 
@@ -166,14 +167,11 @@ export interface ExecOptions {
 export async function execInContainer(opts: ExecOptions): Promise<number> {
   const { state } = opts;
   if (state.pid === undefined) throw stateError(`container \`${state.id}\` is not running`);
-  if (opts.process.terminal && opts.detach) {
-    throw usageError('needs --console-socket to detach a process with a terminal (not supported yet)', { configPath: 'process.terminal' });
-  }
+  checkConsoleSocket(opts.process.terminal, opts.consoleSocket, opts.detach ? '`exec --detach`' : undefined);
   const host = probeHost();
   const namespaces = openNamespaces(state);
-  let pty: { master: number; slave: number } | undefined;
+  const pty = new ConsoleMaster(opts.consoleSocket);
   let forwarder: Forwarder | undefined;
-  let relaying = false;
   const closeNamespaces = () => {
     for (const ns of namespaces.splice(0)) closeSync(ns.fd);
   };
@@ -182,20 +180,19 @@ export async function execInContainer(opts: ExecOptions): Promise<number> {
     // process that got its pid.
     if (!isAlive(state.pid, state.started)) throw stateError(`container \`${state.id}\` is not running`);
     const idmap = namespaces.some((ns) => ns.type === 'user') ? readIdMap(state.pid) : undefined;
-    if (opts.process.terminal) pty = native().openPty();
     const plan = buildExecPlan(opts.process, {
       host,
       joins: namespaces.map((ns) => ({ type: ns.type, path: `/proc/self/fd/${ns.fd}`, file: ns.file })),
-      ttySlaveFd: pty?.slave,
       dieWithParent: !opts.detach,
       idmap,
       preserveFds: opts.preserveFds,
     });
     for (const note of plan.notes) opts.debug?.(note);
-    if (!opts.detach) forwarder = forwardSignals({ terminal: Boolean(pty) });
+    if (!opts.detach) forwarder = forwardSignals({ terminal: Boolean(opts.process.terminal) });
     const started = await startContainer(plan, {
       host,
       watch: !opts.detach,
+      onConsole: (fd) => pty.take(fd),
       beforeRelease: (pid) => {
         enterCgroup(state, pid, host, opts.debug);
         if (opts.pidFile) writePidFile(opts.pidFile, pid);
@@ -207,12 +204,7 @@ export async function execInContainer(opts: ExecOptions): Promise<number> {
       return 0;
     }
     forwarder!.attach(started);
-    if (pty) {
-      closeSync(pty.slave);
-      pty.slave = -1;
-    }
-    const relay = pty ? relayTerminal(pty.master) : undefined;
-    relaying = Boolean(relay);
+    const relay = pty.relay();
     const status = await started.exited;
     await relay?.done();
     started.release();
@@ -220,7 +212,6 @@ export async function execInContainer(opts: ExecOptions): Promise<number> {
   } finally {
     forwarder?.dispose();
     closeNamespaces();
-    if (pty && pty.slave >= 0) closeSync(pty.slave);
-    if (pty && !relaying) closeSync(pty.master);
+    pty.close();
   }
 }

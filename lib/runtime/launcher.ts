@@ -1,6 +1,6 @@
 // Start a planned container: clone the child, serve its sync requests, and learn whether its
 // execve succeeded (EOF on the close-on-exec sync socket) or which op failed (an error record).
-import { closeSync, openSync, readSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, openSync, writeFileSync, writeSync } from 'node:fs';
 import { constants as os } from 'node:os';
 import { type LaunchError, fromNodeError, hostError, setupError } from '../errors.js';
 import type { HostFacts } from '../host.js';
@@ -28,19 +28,32 @@ export interface Started {
 
 const MSG_SIZE = 16;
 
-function recvMsg(fd: number): { type: number; op: number; err: number; aux: number } | null {
-  const buf = Buffer.alloc(MSG_SIZE);
-  let n: number;
+interface Msg {
+  type: number;
+  op: number;
+  err: number;
+  aux: number;
+  /** An fd that came with the record (MSG.CONSOLE: the pty master), else -1. */
+  fd: number;
+}
+
+// Through the addon, not readSync: a record may carry an fd (SCM_RIGHTS), which only recvmsg sees.
+function recvMsg(fd: number): Msg | null {
+  let got: { data: Buffer; fd: number } | null;
   try {
-    n = readSync(fd, buf, 0, MSG_SIZE, null);
+    got = native().recvMsg(fd, MSG_SIZE * 4);
   } catch (err) {
     // The child died with our acknowledgement unread: as end-of-file, its exit tells the rest.
-    if ((err as NodeJS.ErrnoException).code === 'ECONNRESET') return null;
-    throw err;
+    if ((err as { errno?: number }).errno === os.errno.ECONNRESET) return null;
+    throw hostError("cannot read from the container's init", { errno: (err as { errno?: number }).errno, cause: err });
   }
-  if (n === 0) return null;
-  if (n !== MSG_SIZE) throw hostError(`short message (${n} bytes) from the container's init`);
-  return { type: buf.readUInt32LE(0), op: buf.readUInt32LE(4), err: buf.readInt32LE(8), aux: buf.readUInt32LE(12) };
+  if (got === null) return null;
+  const buf = got.data;
+  if (buf.length !== MSG_SIZE) {
+    if (got.fd >= 0) closeSync(got.fd);
+    throw hostError(`short message (${buf.length} bytes) from the container's init`);
+  }
+  return { type: buf.readUInt32LE(0), op: buf.readUInt32LE(4), err: buf.readInt32LE(8), aux: buf.readUInt32LE(12), fd: got.fd };
 }
 
 function sendMsg(fd: number, type: number): void {
@@ -79,6 +92,9 @@ export interface StartOptions {
   /** false (create, run --detach): no waiter thread, which would keep launch alive as long as
    * the container; the exit is watched only if setup fails and the child must be reaped. */
   watch?: boolean;
+  /** process.terminal: the pty master the init opened in the container (CONSOLE), received
+   * before the exec (and before `created`). The callee owns the fd; a throw aborts the start. */
+  onConsole?: (master: number) => void;
 }
 
 export async function startContainer(plan: Plan, opts: StartOptions): Promise<Started> {
@@ -101,26 +117,27 @@ export async function startContainer(plan: Plan, opts: StartOptions): Promise<St
   } finally {
     if (pidnsFd >= 0) closeSync(pidnsFd);
   }
-  const { pid, pidfd, syncFd } = child;
+  const { pid, syncFd } = child;
+  const waitOn = (fd: number) =>
+    new Promise<ExitStatus>((resolve) => {
+      addon.waitExit(fd, (code, signal) => resolve({ code: code >= 0 ? code : null, signal: signal || null }));
+    });
   let exitedPromise: Promise<ExitStatus> | undefined;
-  const exited = () =>
-    (exitedPromise ??= new Promise<ExitStatus>((resolve) => {
-      addon.waitExit(pidfd, (code, signal) => resolve({ code: code >= 0 ? code : null, signal: signal || null }));
-    }));
-  if (opts.watch !== false) exited();
+  const exited = () => (exitedPromise ??= waitOn(started.pidfd));
   let released = false;
   const started: Started = {
     pid,
-    pidfd,
+    pidfd: child.pidfd,
     get exited() {
       return exited();
     },
-    kill: (signal) => (released ? os.errno.ESRCH : addon.pidfdSignal(pidfd, signal)),
+    kill: (signal) => (released ? os.errno.ESRCH : addon.pidfdSignal(started.pidfd, signal)),
     release: () => {
-      if (!released) closeSync(pidfd);
+      if (!released) closeSync(started.pidfd);
       released = true;
     },
   };
+  if (opts.watch !== false) exited();
   try {
     for (;;) {
       const msg = recvMsg(syncFd);
@@ -130,10 +147,25 @@ export async function startContainer(plan: Plan, opts: StartOptions): Promise<St
         if (opts.onCreated) throw setupError('the container\'s init exited before it was created');
         break;
       }
+      if (msg.type === MSG.CONSOLE && msg.fd >= 0) {
+        if (opts.onConsole) opts.onConsole(msg.fd);
+        else closeSync(msg.fd);
+        sendMsg(syncFd, MSG.ACK); // the init waits for it before going on to its exec
+        continue;
+      }
+      // Nothing else carries an fd: never keep one by accident.
+      if (msg.fd >= 0) closeSync(msg.fd);
       if (msg.type === MSG.ERROR) throw childFailure(plan.ops, msg.op, msg.err, msg.aux);
       if (msg.type === MSG.PID) {
-        // FORK_INIT: the container's init is a grandchild; ours mirrors its fate and signals.
+        // FORK_INIT: the container's init is our child too (CLONE_PARENT); the process that
+        // forked it exits now. Reap that one, and watch and signal the init from here on.
+        const maker = started.pidfd;
+        const reaped = exitedPromise ?? waitOn(maker);
+        void reaped.then(() => closeSync(maker));
         started.pid = msg.aux;
+        started.pidfd = addon.pidfdOpen(msg.aux);
+        exitedPromise = undefined;
+        if (opts.watch !== false) exited();
         continue;
       }
       if (msg.type !== MSG.SYNC) throw hostError(`unexpected message ${msg.type} from the container's init`);
@@ -157,7 +189,7 @@ export async function startContainer(plan: Plan, opts: StartOptions): Promise<St
     }
   } catch (err) {
     // Leave nothing behind: the child dies with its namespaces and mounts.
-    addon.pidfdSignal(pidfd, os.signals.SIGKILL);
+    addon.pidfdSignal(started.pidfd, os.signals.SIGKILL);
     await exited();
     started.release();
     throw err;

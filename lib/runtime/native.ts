@@ -8,8 +8,16 @@ export interface NativeAddon {
   spawn(plan: Buffer, cloneFlags: number, pidnsFd: number): { pid: number; pidfd: number; syncFd: number };
   waitExit(pidfd: number, cb: (code: number, signal: number, errno: number) => void): void;
   pidfdSignal(pidfd: number, signal: number): number;
-  openPty(): { master: number; slave: number };
+  pidfdOpen(pid: number): number;
+  /** One message of a socket and the fd it carries (SCM_RIGHTS; -1 for none, close-on-exec);
+   * null at end-of-file. Throws with errno (ECONNRESET: the peer died with data unread). */
+  recvMsg(sock: number, maxBytes: number): { data: Buffer; fd: number } | null;
+  /** Connect to the AF_UNIX stream socket at `path` and send `fd` (SCM_RIGHTS) with `name` as
+   * the data, as runc hands a pty master to --console-socket. Throws with errno, syscall. */
+  sendFd(path: string, fd: number, name: string): void;
   setWinsize(fd: number, rows: number, cols: number): number;
+  /** Turn a terminal's output processing (OPOST) on or off; errno, 0 on success. */
+  setOutputProcessing(fd: number, on: boolean): number;
   /** errno, 0 on success. */
   mkfifo(path: string, mode: number): number;
   /** Loads `insns` (lib/cgroups/devicefilter.ts) as the cgroup v2 device filter of

@@ -4,7 +4,7 @@ import { chmodSync, closeSync, constants as fsConstants, openSync, readFileSync,
 import { dirname, join, resolve } from 'node:path';
 import { createCgroup, joinCgroup, planCgroup, removeDirs, v1Hierarchies, wantsLimits } from '../cgroups/manager.js';
 import { ignoredFields } from '../cgroups/values.js';
-import { fromNodeError, hostError, usageError } from '../errors.js';
+import { fromNodeError, hostError } from '../errors.js';
 import { type HostFacts, probeHost } from '../host.js';
 import { type Plan, type PlanOptions, buildPlan } from '../plan/build.js';
 import type { Spec } from '../spec/schema.js';
@@ -13,7 +13,7 @@ import { type ContainerState, EXEC_FIFO, StateStore } from '../state/store.js';
 import { startContainer } from './launcher.js';
 import { forwardSignals } from './signals.js';
 import { native } from './native.js';
-import { relayTerminal } from './terminal.js';
+import { ConsoleMaster, checkConsoleSocket, sendConsole } from './terminal.js';
 
 export interface RunOptions {
   id: string;
@@ -24,6 +24,8 @@ export interface RunOptions {
   ignoreCgroupLimits?: boolean;
   /** --systemd-cgroup: systemd creates the cgroup as a transient unit (lib/cgroups/systemd.ts). */
   systemdCgroup?: boolean;
+  /** --console-socket: where the pty master of process.terminal goes (terminal.ts). */
+  consoleSocket?: string;
   /** Called with --debug notes (e.g. "added a user namespace"). */
   debug?: (line: string) => void;
 }
@@ -43,7 +45,6 @@ export function writePidFile(file: string, pid: number): void {
 interface Prepared {
   plan: Plan;
   host: HostFacts;
-  pty?: { master: number; slave: number };
   /** At the child's first sync: put it in its cgroup, write the state and the pid file. */
   record(pid: number, status: ContainerState['status']): Promise<void>;
   /** Remove what prepare and record made: cgroup (or systemd unit) and state. */
@@ -51,17 +52,15 @@ interface Prepared {
 }
 
 /** Everything before the clone: the state directory (claims the id), the cgroup with its
- * limits, the pty, the plan. On failure nothing is left behind. */
+ * limits, the plan. On failure nothing is left behind. */
 async function prepare(spec: Spec, opts: RunOptions, extra: { dieWithParent: boolean; waitStart?: (stateDir: string) => PlanOptions['waitStart'] }): Promise<Prepared> {
   const host = probeHost();
   const store = new StateStore(opts.stateRoot);
   store.claim(opts.id);
   let cgroupDirs: string[] = [];
   let systemd: import('../cgroups/systemd.js').SystemdDriver | undefined;
-  let pty: Prepared['pty'];
   let state: ContainerState | undefined;
   const teardown = async () => {
-    if (pty && pty.slave >= 0) closeSync(pty.slave);
     // The container has been reaped by now (on failure too): its cgroups are empty.
     const left = removeDirs(cgroupDirs);
     if (left.length) opts.debug?.(`cgroups left behind (still in use): ${left.join(', ')}`);
@@ -72,7 +71,7 @@ async function prepare(spec: Spec, opts: RunOptions, extra: { dieWithParent: boo
     const selfCgroup = readFileSync('/proc/self/cgroup', 'utf8');
     // --systemd-cgroup: checked and connected now, the unit is made with the init in it below.
     if (opts.systemdCgroup) systemd = await (await import('../cgroups/systemd.js')).systemdDriver(spec, opts.id, { uid: host.uid, cgroupVersion: host.cgroupVersion, debug: opts.debug });
-    const cgroup = systemd ? undefined : planCgroup(spec, opts.id, { uid: host.uid, version: host.cgroupVersion, mount: '/sys/fs/cgroup', selfCgroup, ignoreLimits: opts.ignoreCgroupLimits });
+    const cgroup = systemd ? undefined : planCgroup(spec, opts.id, { uid: host.uid, rootless: host.rootless, version: host.cgroupVersion, mount: '/sys/fs/cgroup', selfCgroup, ignoreLimits: opts.ignoreCgroupLimits });
     if (!cgroup && !systemd && opts.ignoreCgroupLimits && wantsLimits(spec, host.cgroupVersion)) opts.debug?.('linux.resources: not applied (--ignore-cgroup-limits)');
     if (cgroup) {
       const resources = spec.linux?.resources ?? {};
@@ -82,11 +81,9 @@ async function prepare(spec: Spec, opts: RunOptions, extra: { dieWithParent: boo
     }
     // Limits are in place before the container exists; it joins while it waits at its sync.
     if (cgroup) cgroupDirs = createCgroup(cgroup);
-    if (spec.process?.terminal) pty = native().openPty();
     const plan = buildPlan(spec, {
       bundle: opts.bundle,
       host,
-      ttySlaveFd: pty?.slave,
       dieWithParent: extra.dieWithParent,
       waitStart: extra.waitStart?.(store.dir(opts.id)),
       cgroupV1: host.cgroupVersion === 1 ? v1Hierarchies(selfCgroup, cgroup, '/sys/fs/cgroup') : undefined,
@@ -113,7 +110,7 @@ async function prepare(spec: Spec, opts: RunOptions, extra: { dieWithParent: boo
       state.status = status;
       store.write(state);
     };
-    return { plan, host, pty, record, teardown };
+    return { plan, host, record, teardown };
   } catch (err) {
     await teardown();
     throw err;
@@ -121,25 +118,25 @@ async function prepare(spec: Spec, opts: RunOptions, extra: { dieWithParent: boo
 }
 
 export async function runForeground(spec: Spec, opts: RunOptions): Promise<number> {
+  checkConsoleSocket(spec.process?.terminal, opts.consoleSocket);
   const prepared = await prepare(spec, opts, { dieWithParent: true });
-  const { plan, host, pty } = prepared;
+  const { plan, host } = prepared;
+  const terminal = Boolean(spec.process?.terminal);
+  const pty = new ConsoleMaster(opts.consoleSocket);
   // Before the clone: a signal that arrives while the container starts (it may print
-  // "ready" before we get here) is held and delivered once it has a pid.
-  const forwarder = forwardSignals({ terminal: Boolean(pty) });
+  // "ready" before we get here) is held and delivered once it has a pid. SIGWINCH is the
+  // terminal's business (the relay, or whoever holds the console socket's master).
+  const forwarder = forwardSignals({ terminal });
   try {
-    const started = await startContainer(plan, { host, beforeRelease: (pid) => prepared.record(pid, 'running') });
+    const started = await startContainer(plan, { host, beforeRelease: (pid) => prepared.record(pid, 'running'), onConsole: (fd) => pty.take(fd) });
     forwarder.attach(started);
-    if (pty) {
-      closeSync(pty.slave);
-      pty.slave = -1;
-    }
-
-    const relay = pty ? relayTerminal(pty.master) : undefined;
+    const relay = pty.relay();
     const status = await started.exited;
     await relay?.done();
     started.release();
     return status.signal ? 128 + status.signal : (status.code ?? 125);
   } finally {
+    pty.close();
     forwarder.dispose();
     await prepared.teardown();
   }
@@ -149,9 +146,7 @@ export async function runForeground(spec: Spec, opts: RunOptions): Promise<numbe
  * the exec FIFO for `launch start`). launch exits either way; the container's cgroup and
  * state stay until `launch delete`, as runc's. */
 export async function runDetached(spec: Spec, opts: RunOptions & { create: boolean }): Promise<void> {
-  if (spec.process?.terminal) {
-    throw usageError('needs --console-socket to detach a container with a terminal (not supported yet; set process.terminal to false)', { configPath: 'process.terminal' });
-  }
+  checkConsoleSocket(spec.process?.terminal, opts.consoleSocket, opts.create ? '`create`' : '`run --detach`');
   let dirFd = -1;
   let prepared: Prepared | undefined;
   try {
@@ -165,6 +160,8 @@ export async function runDetached(spec: Spec, opts: RunOptions & { create: boole
     await startContainer(p.plan, {
       host: p.host,
       watch: false,
+      // Straight on to the socket (while `create` still waits for `start`), as runc.
+      onConsole: (fd) => sendConsole(opts.consoleSocket!, fd),
       beforeRelease: (pid) => p.record(pid, opts.create ? 'creating' : 'running'),
       ...(opts.create ? { onCreated: (pid: number) => void p.record(pid, 'created') } : {}),
     });
@@ -184,6 +181,9 @@ function openFifoDir(dir: string): number {
   const errno = native().mkfifo(fifo, 0o622);
   if (errno) throw hostError('cannot make the exec FIFO', { file: fifo, errno });
   chmodSync(fifo, 0o622);
+  // The init opens it after dropping to process.user: it must be able to look it up in the
+  // directory (search only: state.json stays 0600).
+  chmodSync(dir, 0o711);
   try {
     return openSync(dir, fsConstants.O_RDONLY | fsConstants.O_DIRECTORY);
   } catch (err) {

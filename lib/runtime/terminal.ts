@@ -1,21 +1,88 @@
-// Relay between launch's own stdio and the container's pty master (`process.terminal: true`
-// without a console socket): raw mode on our terminal, window size passed on, input copied in,
-// output copied out until the container's side of the pty is gone.
+// Where the pty master of `process.terminal: true` goes, as runc: the container's init opens
+// the pty inside the container and sends the master over the sync socket (lib/plan/build.ts
+// terminalOps). With --console-socket it is passed on to that AF_UNIX socket (what conmon and
+// containerd's shim listen on) and launch keeps no copy; without one (foreground only) it is
+// relayed to launch's own stdio: raw mode on our terminal, window size passed on, input copied
+// in, output copied out until the container's side of the pty is gone.
 import { closeSync, createReadStream, writeSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { isatty } from 'node:tty';
+import { hostError, usageError } from '../errors.js';
 import { native } from './native.js';
 
+/** runc's rules: a terminal needs somewhere to go when launch does not stay to relay it
+ * (`detached` names the verb that returns at once), and a console socket is for a terminal
+ * only. Checked before anything is made, so a refusal leaves nothing behind. */
+export function checkConsoleSocket(terminal: boolean | undefined, socket: string | undefined, detached?: string): void {
+  if (socket !== undefined && !terminal) throw usageError('--console-socket given, but process.terminal is false', { configPath: 'process.terminal' });
+  if (terminal && socket === undefined && detached) {
+    throw usageError(`cannot allocate a terminal for ${detached} without --console-socket`, { configPath: 'process.terminal' });
+  }
+}
+
+/** Hand the master to the console socket, with runc's name for it, and close our copy. */
+export function sendConsole(socket: string, master: number): void {
+  const path = resolve(socket);
+  try {
+    native().sendFd(path, master, '/dev/ptmx');
+  } catch (err) {
+    const e = err as { errno?: number; syscall?: string };
+    throw hostError('cannot pass the terminal to the console socket', { file: path, errno: e.errno, syscall: e.syscall, cause: err });
+  } finally {
+    closeSync(master);
+  }
+}
+
+/** The master as it arrives during the start: sent on at once, or held for relay(). */
+export class ConsoleMaster {
+  private master = -1;
+  private relaying = false;
+
+  constructor(private readonly socket: string | undefined) {}
+
+  take(fd: number): void {
+    if (this.socket !== undefined) return sendConsole(this.socket, fd);
+    if (this.master >= 0) closeSync(this.master);
+    this.master = fd;
+    // Sized now, while the init waits for our ack: its program starts with the final size.
+    fitToOurTerminal(fd);
+  }
+
+  /** Start relaying the held master (none with a console socket); it closes it when done. */
+  relay(): { done(): Promise<void> } | undefined {
+    if (this.master < 0) return undefined;
+    this.relaying = true;
+    return relayTerminal(this.master);
+  }
+
+  /** A master never relayed (the start failed) must not outlive it. */
+  close(): void {
+    if (this.master >= 0 && !this.relaying) closeSync(this.master);
+    this.master = -1;
+  }
+}
+
 const EOT = Buffer.from([4]);
+
+/** Our terminal's size wins over process.consoleSize, as runc's; one that reports no size
+ * (0x0, e.g. under `script` without a terminal) does not. */
+function fitToOurTerminal(master: number): void {
+  const { rows, columns } = process.stdout;
+  if (process.stdout.isTTY && rows > 0 && columns > 0) native().setWinsize(master, rows, columns);
+}
 
 export function relayTerminal(master: number): { done(): Promise<void> } {
   const addon = native();
   const stdin = process.stdin;
   const interactive = isatty(0);
-  const resize = () => {
-    if (process.stdout.isTTY) addon.setWinsize(master, process.stdout.rows, process.stdout.columns);
-  };
-  resize();
-  if (interactive) (stdin as NodeJS.ReadStream & { setRawMode(m: boolean): void }).setRawMode(true);
+  const resize = () => fitToOurTerminal(master);
+  if (interactive) {
+    (stdin as NodeJS.ReadStream & { setRawMode(m: boolean): void }).setRawMode(true);
+    // libuv's raw mode keeps output processing (ONLCR): the container's pty already turned
+    // \n into \r\n, so ours would add another \r. runc's raw mode (cfmakeraw) clears it too;
+    // setRawMode(false) restores the saved settings, OPOST included.
+    if (isatty(1)) addon.setOutputProcessing(1, false);
+  }
   process.on('SIGWINCH', resize);
   const write = (data: Buffer) => {
     try {

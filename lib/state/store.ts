@@ -24,8 +24,10 @@ export interface ContainerState {
 /** In a created container's state directory: its init waits to open it (launch start). */
 export const EXEC_FIFO = 'exec.fifo';
 
-export function defaultRoot(env: NodeJS.ProcessEnv, uid: number): string {
-  if (uid === 0) return '/run/launch';
+/** As runc: /run/launch for root of the initial user namespace; otherwise (an ordinary user,
+ * or uid 0 in rootless podman's user namespace) $XDG_RUNTIME_DIR/launch. */
+export function defaultRoot(env: NodeJS.ProcessEnv, uid: number, inUserns = false): string {
+  if (uid === 0 && !inUserns) return '/run/launch';
   if (env.XDG_RUNTIME_DIR) return join(env.XDG_RUNTIME_DIR, 'launch');
   return `/tmp/launch-${uid}`;
 }
@@ -103,6 +105,11 @@ export class StateStore {
   }
 
   remove(id: string): void {
-    rmSync(this.dir(id), { recursive: true, force: true });
+    const dir = this.dir(id);
+    try {
+      rmSync(dir, { recursive: true, force: true });
+    } catch (err) {
+      throw fromNodeError('state', 'cannot remove the state directory', err, { file: dir });
+    }
   }
 }

@@ -85,18 +85,20 @@ export function makeBundle(who: RunAs, opts: BundleOptions): string {
 /** Remove the parents our tests' absolute cgroupsPath (/launch-test/<id>) made, once empty:
  * launch, as runc, removes only a container's own cgroup. Test files using it run in
  * parallel, so each tries; the last one out succeeds. */
-export function cleanupTestCgroups(): void {
+export function cleanupTestCgroups(names: readonly string[] = ['launch-test']): void {
   let hierarchies: string[] = [];
   try {
     hierarchies = readdirSync('/sys/fs/cgroup').map((h) => join('/sys/fs/cgroup', h));
   } catch {
     return;
   }
-  for (const dir of [join('/sys/fs/cgroup', 'launch-test'), ...hierarchies.map((h) => join(h, 'launch-test'))]) {
-    try {
-      rmdirSync(dir);
-    } catch {
-      /* absent, or still in use by another test file */
+  for (const name of names) {
+    for (const dir of [join('/sys/fs/cgroup', name), ...hierarchies.map((h) => join(h, name))]) {
+      try {
+        rmdirSync(dir);
+      } catch {
+        /* absent, or still in use by another test file */
+      }
     }
   }
 }

@@ -52,6 +52,23 @@ eachMode('lifecycle', ['busybox', 'dist', 'addon'], (mode, skip) => {
     expect(readdirSync(stateRoot(who()))).not.toContain(id);
   });
 
+  it.skipIf(skip)('create/start with a process.user other than root (the init reaches the FIFO after dropping to it)', async () => {
+    const id = `user-${mode}-${process.pid}`;
+    const pidFile = join(ownedDir(who(), 'pid'), 'pid');
+    const bundle = makeBundle(who(), {
+      args: ['/bin/sleep', '1000'],
+      // Rootless, 1000 is not mapped by a single-id mapping: the user is nobody's 65534 there.
+      edit: (s) => void (s.process!.user = mode === 'root' ? { uid: 1000, gid: 1000 } : { uid: 0, gid: 0 }),
+    });
+    expect(detachedVerb(who(), ['create', '--bundle', bundle, '--pid-file', pidFile, id])).toEqual({ status: 0, log: '' });
+    const pid = Number(readFileSync(pidFile, 'utf8'));
+    expect(launchSync(who(), ['start', id])).toMatchObject({ status: 0, stderr: '' });
+    await until('the program runs', () => readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith('/bin/sleep'));
+    expect(status(who(), id)).toBe('running');
+    if (mode === 'root') expect(readFileSync(`/proc/${pid}/status`, 'utf8')).toMatch(/^Uid:\s+1000\s/m);
+    expect(launchSync(who(), ['delete', '--force', id]).status).toBe(0);
+  });
+
   it.skipIf(skip)('run --detach returns while the container runs; kill takes names and numbers', async () => {
     const { bundle, marks } = sleeper();
     const id = `detach-${mode}-${process.pid}`;
@@ -81,6 +98,10 @@ eachMode('lifecycle', ['busybox', 'dist', 'addon'], (mode, skip) => {
     expect(alive(pid)).toBe(false);
     expect(existsSync(join(marks, 'ran'))).toBe(false);
     expect(readdirSync(stateRoot(who()))).not.toContain(id);
+
+    // As runc: --force on a container that does not exist succeeds (callers clean up with it).
+    expect(launchSync(who(), ['delete', '--force', `none-${id}`])).toMatchObject({ status: 0, stderr: '' });
+    expect(launchSync(who(), ['delete', `none-${id}`]).stderr).toMatch(/does not exist/);
 
     const bad = makeBundle(who(), { args: ['/bin/sh'], edit: (s) => void s.mounts!.push({ destination: '/x', type: 'bind', source: '/nonexistent-launch', options: ['bind'] }) });
     const r = detachedVerb(who(), ['create', '--bundle', bad, `bad-${id}`]);

@@ -2,11 +2,12 @@
 // plans are rejected before any clone, and zero-namespace plans run and report over the sync
 // socket (16-byte lp_msg records; EOF = execve succeeded).
 import { afterAll, describe, expect, it } from 'vitest';
-import { chmodSync, closeSync, existsSync, mkdtempSync, readFileSync, readSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodePlan } from '../../lib/plan/encode.js';
-import { MSG, OPF, OPS, STAGE, type Op } from '../../lib/plan/ops.js';
+import { CONSOLE_FLAGS, MSG, OPF, OPS, STAGE, type Op } from '../../lib/plan/ops.js';
 import { native } from '../../lib/runtime/native.js';
 
 const addon = native();
@@ -52,7 +53,8 @@ describe('op table', () => {
     const h = readFileSync(new URL('../../addon/common/plan.h', import.meta.url), 'utf8');
     const def = (name: string) => Number(new RegExp(`#define ${name} (\\d+)u\\b`).exec(h)?.[1]);
     expect({ OPTIONAL: def('LPF_OPTIONAL'), MKDIR: def('LPF_MKDIR'), MKFILE: def('LPF_MKFILE'), IN_ROOT: def('LPF_IN_ROOT') }).toEqual(OPF);
-    expect({ SYNC: def('LP_MSG_SYNC'), ERROR: def('LP_MSG_ERROR'), ACK: def('LP_MSG_ACK'), ABORT: def('LP_MSG_ABORT'), PID: def('LP_MSG_PID') }).toEqual(MSG);
+    expect({ SYNC: def('LP_MSG_SYNC'), ERROR: def('LP_MSG_ERROR'), ACK: def('LP_MSG_ACK'), ABORT: def('LP_MSG_ABORT'), PID: def('LP_MSG_PID'), CONSOLE: def('LP_MSG_CONSOLE') }).toEqual(MSG);
+    expect({ MOUNT: def('LP_CONSOLE_MOUNT') }).toEqual(CONSOLE_FLAGS);
     expect(h).toContain('#define LP_MAGIC 0x484e434cu');
   });
 });
@@ -211,5 +213,50 @@ describe('zero-namespace plans', () => {
     expect(await exited).toEqual({ code: -1, signal: 9, errno: 0 });
     expect(addon.pidfdSignal(pidfd, 0)).toBe(3); // ESRCH: reaped
     closeSync(pidfd);
+  });
+
+  // Without a mount namespace CONSOLE opens the host's /dev/ptmx: the same steps as in a
+  // container, seen without privileges.
+  it('CONSOLE: the master arrives with its record (SCM_RIGHTS); the pty is stdio, sized', async () => {
+    const { pidfd, syncFd } = spawn([o('SETSID'), o('CONSOLE', 0, 33, 77, process.getuid!()), exec(['/bin/sh', '/usr/bin/sh'], ['sh', '-c', 'stty size; [ -t 0 ] && [ -t 2 ] && echo on-tty'])]);
+    const got = addon.recvMsg(syncFd, 64)!;
+    expect(got.fd).toBeGreaterThan(2);
+    expect(got.data.readUInt32LE(0)).toBe(MSG.CONSOLE);
+    expect(got.data.readUInt32LE(4)).toBe(1);
+    // The init waits for our ack (the parent sizes or passes the master meanwhile).
+    send(syncFd, MSG.ACK);
+    expect(addon.recvMsg(syncFd, 64)).toBeNull();
+    closeSync(syncFd);
+    expect((await waitExit(pidfd)).code).toBe(0);
+    closeSync(pidfd);
+    // What the program wrote waits in the pty; EIO once its side is closed.
+    let out = '';
+    const buf = Buffer.alloc(4096);
+    for (;;) {
+      let n = 0;
+      try {
+        n = readSync(got.fd, buf, 0, buf.length, null);
+      } catch {
+        break;
+      }
+      if (n === 0) break;
+      out += buf.toString('utf8', 0, n);
+    }
+    closeSync(got.fd);
+    expect(out).toBe('33 77\r\non-tty\r\n');
+  });
+
+  it('sendFd: connects, sends the name as data (the fd rides along)', async () => {
+    const path = join(tmp, 'console.sock');
+    const received = new Promise<string>((resolve) => {
+      const server = createServer((c) => c.on('data', (d) => { resolve(d.toString()); c.destroy(); server.close(); }));
+      server.listen(path, () => {
+        const fd = openSync('/dev/null', 'r');
+        addon.sendFd(path, fd, '/dev/ptmx');
+        closeSync(fd);
+      });
+    });
+    expect(await received).toBe('/dev/ptmx');
+    expect(() => addon.sendFd(join(tmp, 'nobody-listens'), 0, 'x')).toThrow(expect.objectContaining({ errno: 2, syscall: 'connect' }));
   });
 });

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { parseSignal } from '../../lib/cli/kill.js';
 import { expandShorthand, joinDashValues } from '../../lib/cli/main.js';
 import { LaunchError, formatError } from '../../lib/errors.js';
-import { type HostFacts, parseSubIds } from '../../lib/host.js';
+import { type HostFacts, inUserNamespace, parseSubIds } from '../../lib/host.js';
 import { formatMap, planIdMaps } from '../../lib/plan/idmap.js';
 import { MS, flagNames, parseMountOptions } from '../../lib/plan/mountopts.js';
 import type { Op } from '../../lib/plan/ops.js';
@@ -63,7 +63,7 @@ describe('parseMountOptions', () => {
 describe('planIdMaps', () => {
   const host = (over: Partial<HostFacts>): HostFacts => ({
     uid: 1000, gid: 100, userName: 'bob', subuid: [], subgid: [], newuidmap: undefined, newgidmap: undefined,
-    capLastCap: 40, cgroupVersion: 2, ...over,
+    capLastCap: 40, cgroupVersion: 2, rootless: true, ...over,
   });
   const spec = (linux: Spec['linux']): Spec => ({ ociVersion: '1.2.0', linux } as Spec);
 
@@ -144,6 +144,11 @@ describe('expandShorthand', () => {
 describe('state store', () => {
   it('defaultRoot and validateId', () => {
     expect(defaultRoot({}, 0)).toBe('/run/launch');
+    // uid 0 inside rootless podman's user namespace is not root: runc's rule.
+    expect(defaultRoot({ XDG_RUNTIME_DIR: '/run/user/1000' }, 0, true)).toBe('/run/user/1000/launch');
+    expect(inUserNamespace('         0          0 4294967295\n')).toBe(false);
+    expect(inUserNamespace('         0       1000          1\n')).toBe(true);
+    expect(inUserNamespace('0 1000 1\n1 100000 65536\n')).toBe(true);
     expect(defaultRoot({ XDG_RUNTIME_DIR: '/run/user/1000' }, 1000)).toBe('/run/user/1000/launch');
     expect(defaultRoot({}, 1000)).toBe('/tmp/launch-1000');
     for (const ok of ['a', 'web-1', 'A_b+c.d', '-x', 'x'.repeat(1024)]) expect(() => validateId(ok)).not.toThrow();

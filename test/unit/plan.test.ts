@@ -6,10 +6,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LaunchError } from '../../lib/errors.js';
 import type { HostFacts } from '../../lib/host.js';
-import { CLONE, buildPlan, execCandidates, type Plan } from '../../lib/plan/build.js';
+import { CLONE, buildExecPlan, buildPlan, execCandidates, type Plan } from '../../lib/plan/build.js';
 import { encodePlan } from '../../lib/plan/encode.js';
 import { MOUNT_ATTR, MS } from '../../lib/plan/mountopts.js';
-import { OPF, STAGE } from '../../lib/plan/ops.js';
+import { CONSOLE_FLAGS, OPF, STAGE } from '../../lib/plan/ops.js';
 import { makedev } from '../../lib/plan/rootfs.js';
 import { native } from '../../lib/runtime/native.js';
 import { defaultSpec } from '../../lib/spec/generate.js';
@@ -23,9 +23,9 @@ afterAll(() => rmSync(bundle, { recursive: true, force: true }));
 
 const ROOT: HostFacts = {
   uid: 0, gid: 0, userName: 'root', subuid: [], subgid: [], newuidmap: undefined, newgidmap: undefined,
-  capLastCap: 40, cgroupVersion: 2,
+  capLastCap: 40, cgroupVersion: 2, rootless: false,
 };
-const USER: HostFacts = { ...ROOT, uid: 1000, gid: 1000, userName: 'alice' };
+const USER: HostFacts = { ...ROOT, uid: 1000, gid: 1000, userName: 'alice', rootless: true };
 const USER_SUB: HostFacts = {
   ...USER, subuid: [{ start: 100000, count: 65536 }], subgid: [{ start: 100000, count: 65536 }],
   newuidmap: '/usr/bin/newuidmap', newgidmap: '/usr/bin/newgidmap',
@@ -33,21 +33,21 @@ const USER_SUB: HostFacts = {
 
 const rootSpec = (): Spec => defaultSpec({ rootless: false });
 const rootlessSpec = (): Spec => defaultSpec({ rootless: true, uid: 1000, gid: 1000 });
-const plan = (spec: Spec, host: HostFacts = ROOT): Plan => buildPlan(spec, { bundle, host, ttySlaveFd: 7 });
+const plan = (spec: Spec, host: HostFacts = ROOT): Plan => buildPlan(spec, { bundle, host });
 const names = (p: Plan) => p.ops.map((o) => o.op);
 const rep = (n: number, s: string) => Array<string>(n).fill(s);
 const find = (p: Plan, pred: (o: Plan['ops'][number]) => boolean) => p.ops.filter(pred);
 
 
 const CAPS3 = (1n << 29n) | (1n << 5n) | (1n << 10n); // AUDIT_WRITE, KILL, NET_BIND_SERVICE
-const TAIL = ['REMOUNT_ROOT_RO', 'RLIMIT', 'SETSID', 'TTY', 'CAPBSET', 'USER', 'CAPS', 'NO_NEW_PRIVS', 'UMASK', 'CHDIR', 'EXEC'];
+const TAIL = ['REMOUNT_ROOT_RO', 'RLIMIT', 'CAPBSET', 'USER', 'CAPS', 'NO_NEW_PRIVS', 'UMASK', 'CHDIR', 'EXEC'];
 
 describe('buildPlan as root', () => {
   it('default spec: op sequence, clone flags, no idmap', () => {
     const p = plan(rootSpec());
     expect(names(p)).toEqual([
       'SYNC', 'MOUNT_ROOT_PROPAGATION', 'ROOTFS', 'UMASK', ...rep(7, 'MOUNT'), ...rep(6, 'MKNOD'), ...rep(5, 'SYMLINK'),
-      'PIVOT', 'SETHOSTNAME', ...rep(5, 'READONLY'), ...rep(10, 'MASK'), ...TAIL,
+      'PIVOT', 'SETHOSTNAME', 'SETSID', 'CONSOLE', ...rep(5, 'READONLY'), ...rep(10, 'MASK'), ...TAIL,
     ]);
     expect(p.cloneFlags).toBe(CLONE.NEWPID | CLONE.NEWNET | CLONE.NEWIPC | CLONE.NEWUTS | CLONE.NEWNS);
     expect(p.cloneFlags).toBe(0x6c020000);
@@ -61,7 +61,8 @@ describe('buildPlan as root', () => {
       ['/proc/self/fd', '/dev/fd'], ['/proc/self/fd/0', '/dev/stdin'], ['/proc/self/fd/1', '/dev/stdout'],
       ['/proc/self/fd/2', '/dev/stderr'], ['pts/ptmx', '/dev/ptmx'],
     ]);
-    expect(find(p, (o) => o.op === 'TTY')[0]!.args).toEqual([7]);
+    // The terminal is set up in the container's /dev before anything is made read-only.
+    expect(find(p, (o) => o.op === 'CONSOLE')[0]!.args).toEqual([CONSOLE_FLAGS.MOUNT, 0, 0, 0]);
     expect(find(p, (o) => o.op === 'USER')[0]!.args).toEqual([0, 0, 1, []]);
     expect(find(p, (o) => o.op === 'CHDIR')[0]!.args).toEqual(['/']);
     expect(find(p, (o) => o.op === 'MASK')[0]).toEqual({
@@ -112,13 +113,13 @@ describe('buildPlan as root', () => {
   it('no inheritable set: no ambient caps; caps above cap_last_cap are skipped', () => {
     const spec = rootSpec();
     spec.process!.capabilities!.bounding = ['CAP_KILL', 'CAP_BPF'];
-    const p = buildPlan(spec, { bundle, host: { ...ROOT, capLastCap: 38 }, ttySlaveFd: 7 });
+    const p = buildPlan(spec, { bundle, host: { ...ROOT, capLastCap: 38 } });
     expect(find(p, (o) => o.op === 'CAPBSET')[0]!.args).toEqual([1n << 5n, 38]);
     expect(find(p, (o) => o.op === 'CAPS')[0]!.args).toEqual([CAPS3, CAPS3, 0n, 0n]);
   });
 
   it('create: the last steps before EXEC report `created` and wait at the exec FIFO', () => {
-    const p = buildPlan(rootSpec(), { bundle, host: ROOT, ttySlaveFd: 7, waitStart: { dirFd: 9, fifo: 'exec.fifo' } });
+    const p = buildPlan(rootSpec(), { bundle, host: ROOT, waitStart: { dirFd: 9, fifo: 'exec.fifo' } });
     expect(p.ops.slice(-3).map((o) => [o.op, ...o.args.slice(0, 2)])).toEqual([
       ['SYNC', STAGE.CREATED], ['WAIT_START', 9, 'exec.fifo'], ['EXEC', p.ops.at(-1)!.args[0], 0],
     ]);
@@ -138,9 +139,29 @@ describe('buildPlan as root', () => {
     expect(execCandidates('ls', [])).toEqual(['/usr/local/sbin/ls', '/usr/local/bin/ls', '/usr/sbin/ls', '/usr/bin/ls', '/sbin/ls', '/bin/ls']);
   });
 
-  it('terminal without a pty slave is a spec error', () => {
-    const e = specErr(() => buildPlan(rootSpec(), { bundle, host: ROOT }));
-    expect(e.configPath).toBe('process.terminal');
+  it('terminal: consoleSize and the owner reach CONSOLE; none without process.terminal', () => {
+    const spec = rootSpec();
+    spec.process!.consoleSize = { height: 40, width: 120 };
+    spec.process!.user = { uid: 5, gid: 5 };
+    expect(find(plan(spec), (o) => o.op === 'CONSOLE')[0]!.args).toEqual([CONSOLE_FLAGS.MOUNT, 40, 120, 5]);
+    spec.process!.terminal = false;
+    expect(names(plan(spec)).filter((n) => n === 'SETSID' || n === 'CONSOLE')).toEqual([]);
+  });
+
+  it('exec with a terminal: the pty comes after every join; /dev/console is left alone', () => {
+    const joins = [{ type: 'mount', path: '/proc/self/fd/5', file: '/proc/9/ns/mnt' }, { type: 'pid', path: '/proc/self/fd/6', file: '/proc/9/ns/pid' }];
+    const p = buildExecPlan({ ...rootSpec().process!, terminal: true, consoleSize: { height: 10, width: 20 } }, { host: ROOT, joins });
+    expect(names(p).slice(0, 7)).toEqual(['SETNS', 'FORK_INIT', 'SYNC', 'SETNS', 'SETSID', 'CONSOLE', 'RLIMIT']);
+    expect(find(p, (o) => o.op === 'CONSOLE')[0]!.args).toEqual([0, 10, 20, 0]);
+  });
+});
+
+describe('buildPlan as uid 0 of a user namespace (rootless podman)', () => {
+  it('binds devices instead of mknod: root there has no CAP_MKNOD over the host', () => {
+    const p = plan(rootSpec(), { ...ROOT, rootless: true });
+    expect(p.ops.some((o) => o.op === 'MKNOD')).toBe(false);
+    expect(p.ops.filter((o) => o.op === 'MOUNT' && o.args[1] === '/dev/null')).toHaveLength(1);
+    expect(plan(rootSpec()).ops.some((o) => o.op === 'MKNOD')).toBe(true);
   });
 });
 
@@ -156,7 +177,7 @@ describe('buildPlan rootless', () => {
     expect(names(p)).toEqual([
       // The cgroup mount: no cgroup namespace of its own, so a read-only rbind of the host's.
       'SYNC', 'MOUNT_ROOT_PROPAGATION', 'ROOTFS', 'UMASK', ...rep(7, 'MOUNT'), 'MOUNT_SETATTR', ...rep(6, 'MOUNT'), ...rep(5, 'SYMLINK'),
-      'PIVOT', 'SETHOSTNAME', ...rep(5, 'READONLY'), ...rep(10, 'MASK'), ...TAIL,
+      'PIVOT', 'SETHOSTNAME', 'SETSID', 'CONSOLE', ...rep(5, 'READONLY'), ...rep(10, 'MASK'), ...TAIL,
     ]);
     const mounts = find(p, (o) => o.op === 'MOUNT');
     expect(mounts[5]!.args).toEqual(['/sys', '/sys', null, MS.BIND | MS.REC | MS.NOSUID | MS.NOEXEC | MS.NODEV | MS.RDONLY, null, 0]);
@@ -296,7 +317,7 @@ describe('cgroup mount on a v1 host', () => {
       { name: 'cpu,cpuacct', hostDir: join(mount, 'cpu,cpuacct/'), links: ['cpu', 'cpuacct'] },
       { name: 'systemd', hostDir: join(mount, 'systemd/x'), links: [] },
     ]);
-    const p = buildPlan(defaultSpec({ rootless: false }), { bundle, host: { ...ROOT, cgroupVersion: 1 }, ttySlaveFd: 7, cgroupV1: hier });
+    const p = buildPlan(defaultSpec({ rootless: false }), { bundle, host: { ...ROOT, cgroupVersion: 1 }, cgroupV1: hier });
     const at = p.ops.findIndex((o) => o.op === 'MOUNT' && o.args[1] === '/sys/fs/cgroup');
     const ops = p.ops.slice(at, at + 7).map((o) => [o.op, o.args[0], o.args[1]]);
     expect(ops).toEqual([
