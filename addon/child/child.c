@@ -348,7 +348,7 @@ void lc_child_main(const struct lc_plan *plan) {
     case LP_SYMLINK: r = fs_symlink(op->s[0], op->s[1]); break;
     case LP_MASK: r = fs_mask(op->s[0]); break;
     case LP_READONLY: r = fs_readonly(op->s[0]); break;
-    case LP_PIVOT: r = fs_pivot(); break;
+    case LP_PIVOT: r = fs_pivot((int)op->n[0]); break;
     case LP_REMOUNT_ROOT_RO: r = fs_remount_root_ro(); break;
     case LP_SETHOSTNAME: if (sethostname(op->s[0], strlen(op->s[0])) < 0) r = -errno; break;
     case LP_SETDOMAINNAME: if (setdomainname(op->s[0], strlen(op->s[0])) < 0) r = -errno; break;

@@ -240,12 +240,21 @@ int fs_readonly(const char *path) {
   return r;
 }
 
-int fs_pivot(void) {
+int fs_pivot(int no_pivot) {
+  int r = 0;
+  if (no_pivot) {
+    /* --no-pivot (a root on ramfs, where pivot_root fails), as runc: move the root over / and
+     * chroot into it. The old root's mounts stay in the namespace, below the chroot: weaker
+     * than pivot_root, which is why it is only done when asked. */
+    if (fchdir(root_fd) < 0 || mount(".", "/", NULL, MS_MOVE, NULL) < 0 || chroot(".") < 0 || chdir("/") < 0) return -errno;
+    close(root_fd);
+    root_fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    return root_fd < 0 ? -errno : 0;
+  }
   /* pivot_root(".", ".") stacks the old root on top of the new one; detaching "." afterwards
    * removes it. Making it a slave first keeps the unmount from propagating to the host. */
   int oldroot = open("/", O_DIRECTORY | O_RDONLY | O_CLOEXEC);
   if (oldroot < 0) return -errno;
-  int r = 0;
   if (fchdir(root_fd) < 0 || sys_pivot_root(".", ".") < 0) r = -errno;
   else if (fchdir(oldroot) < 0) r = -errno;
   else if (mount(NULL, ".", NULL, MS_SLAVE | MS_REC, NULL) < 0) r = -errno;

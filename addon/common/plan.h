@@ -60,7 +60,7 @@ struct lp_op {
   X(SYMLINK, 9, "ss----", "symlink arg0 at path arg1 inside the root, replacing a file")       \
   X(MASK, 10, "s-----", "hide path: /dev/null over a file, read-only tmpfs over a dir")        \
   X(READONLY, 11, "s-----", "bind path onto itself read-only")                                 \
-  X(PIVOT, 12, "------", "pivot_root into the root and detach the old one")                    \
+  X(PIVOT, 12, "n-----", "pivot_root into the root and detach the old one; arg0: MS_MOVE + chroot instead (--no-pivot)")                    \
   X(REMOUNT_ROOT_RO, 13, "------", "remount / read-only")                                      \
   X(SETHOSTNAME, 14, "s-----", "sethostname")                                                  \
   X(SETDOMAINNAME, 15, "s-----", "setdomainname")                                              \

@@ -22,14 +22,19 @@ export function parseSignal(text: string): number {
 export function killVerb(o: GlobalOptions & { id: string; signal: string; all: boolean }): void {
   const signal = parseSignal(o.signal);
   const state = currentState(o, o.id);
-  if (state.status === 'stopped' || state.pid === undefined) throw stateError(`container \`${o.id}\` is not running`);
+  // "container not running": containerd's shim recognises these words (and "does not exist")
+  // and treats the kill as done.
+  if (state.status === 'stopped' || state.pid === undefined) throw stateError(`cannot kill container \`${o.id}\`: container not running`);
   const pids = o.all && state.cgroup ? containerPids(state) : [state.pid];
   for (const pid of pids) {
     try {
       process.kill(pid, signal);
     } catch (err) {
       // A process of --all may have exited since the cgroup was read.
-      if ((err as NodeJS.ErrnoException).code !== 'ESRCH' || pid === state.pid) throw stateError(`cannot signal the container's process ${pid}: ${(err as Error).message}`);
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'ESRCH' || pid === state.pid) {
+        throw stateError(`cannot signal the container's process ${pid}: ${code === 'ESRCH' ? 'no such process' : (err as Error).message}`);
+      }
     }
   }
 }

@@ -56,15 +56,23 @@ export function joinDashValues(argv: string[]): string[] {
 /** The options `run` and `create` share. */
 function bundleOptions<T>(y: Argv<T>) {
   return y
+    // `--no-pivot`, `--no-new-keyring` are runc's flags, not negations of `pivot`, `new-keyring`.
+    .parserConfiguration({ 'boolean-negation': false })
     .positional('id', { type: 'string', describe: 'container id', demandOption: true })
     .option('bundle', { alias: 'b', type: 'string', default: '.', describe: 'bundle directory (holds config.json)' })
     .option('pid-file', { type: 'string', describe: 'write the container process id to this file' })
     .option('console-socket', { type: 'string', describe: 'AF_UNIX socket to send the pty master to (process.terminal), as runc' })
+    .option('preserve-fds', { type: 'number', default: 0, describe: 'pass fds 3 to 3+N-1 on to the container (and LISTEN_FDS ones, as runc)' })
+    .option('no-pivot', { type: 'boolean', default: false, describe: 'move the root over / and chroot instead of pivot_root (roots on ramfs)' })
+    .option('no-new-keyring', { type: 'boolean', default: false, describe: 'accepted for runc compatibility: launch never makes a session keyring' })
     .option('ignore-cgroup-limits', { type: 'boolean', default: false, describe: 'run without the cgroup limits this host cannot apply (rootless without delegation) instead of failing' });
 }
 
-function bundleArgs(args: { id?: string; bundle: string; 'pid-file'?: string; 'console-socket'?: string; 'ignore-cgroup-limits': boolean }) {
-  return { id: args.id!, bundle: args.bundle, pidFile: args['pid-file'], consoleSocket: args['console-socket'], ignoreCgroupLimits: args['ignore-cgroup-limits'] };
+function bundleArgs(args: { id?: string; bundle: string; 'pid-file'?: string; 'console-socket'?: string; 'preserve-fds': number; 'no-pivot': boolean; 'ignore-cgroup-limits': boolean }) {
+  return {
+    id: args.id!, bundle: args.bundle, pidFile: args['pid-file'], consoleSocket: args['console-socket'], preserveFds: args['preserve-fds'], noPivot: args['no-pivot'],
+    ignoreCgroupLimits: args['ignore-cgroup-limits'],
+  };
 }
 
 /** `--version` or `-v` before any verb. */
@@ -115,11 +123,14 @@ export async function main(rawArgv: string[]): Promise<number> {
     .command(
       'run <id>',
       'create and run a container in the foreground',
-      (y) => bundleOptions(y).option('detach', { alias: 'd', type: 'boolean', default: false, describe: 'return once the container runs; it stays until `launch delete`' }),
+      (y) =>
+        bundleOptions(y)
+          .option('detach', { alias: 'd', type: 'boolean', default: false, describe: 'return once the container runs; it stays until `launch delete`' })
+          .option('keep', { type: 'boolean', default: false, describe: 'keep the state and cgroup after a foreground run ends (for `launch state`, `events`; then `launch delete`)' }),
       async (args) => {
         context = `run ${args.id}`;
         const { runVerb } = await import('./run.js');
-        setExit(await runVerb({ ...bundleArgs(args), detach: args.detach, ...globals(args) }));
+        setExit(await runVerb({ ...bundleArgs(args), detach: args.detach, keep: args.keep, ...globals(args) }));
       },
     )
     .command(

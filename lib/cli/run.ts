@@ -1,6 +1,7 @@
 // `launch run [--detach] ID` and `launch create ID`: load the bundle's config and start it.
 import { resolve } from 'node:path';
 import { loadSpec } from '../spec/load.js';
+import type { Spec } from '../spec/schema.js';
 import { type RunOptions, runDetached, runForeground } from '../runtime/run.js';
 import type { GlobalOptions } from './main.js';
 
@@ -9,8 +10,18 @@ export interface RunVerbOptions extends GlobalOptions {
   bundle: string;
   pidFile?: string;
   consoleSocket?: string;
+  preserveFds?: number;
   ignoreCgroupLimits?: boolean;
   detach?: boolean;
+  keep?: boolean;
+  noPivot?: boolean;
+}
+
+/** systemd socket activation, as runc: LISTEN_FDS fds (from 3) go on to the container, whose
+ * environment says so (LISTEN_PID=1: the container's init is the listener). */
+function listenFds(env: NodeJS.ProcessEnv): number {
+  const n = Number(env.LISTEN_FDS);
+  return Number.isInteger(n) && n > 0 ? n : 0;
 }
 
 function runOptions(o: RunVerbOptions): RunOptions {
@@ -20,15 +31,25 @@ function runOptions(o: RunVerbOptions): RunOptions {
     stateRoot: o.root,
     pidFile: o.pidFile,
     consoleSocket: o.consoleSocket,
+    preserveFds: Math.max(o.preserveFds ?? 0, listenFds(process.env)),
+    keep: o.keep,
+    noPivot: o.noPivot,
     ignoreCgroupLimits: o.ignoreCgroupLimits,
     systemdCgroup: o.systemdCgroup,
     debug: o.debug ? (line) => process.stderr.write(`launch: debug: ${line}\n`) : undefined,
   };
 }
 
+function loadWithListenFds(bundle: string): Spec {
+  const spec = loadSpec(bundle);
+  const n = listenFds(process.env);
+  if (n && spec.process) spec.process.env = [...(spec.process.env ?? []).filter((e) => !/^LISTEN_(FDS|PID)=/.test(e)), `LISTEN_FDS=${n}`, 'LISTEN_PID=1'];
+  return spec;
+}
+
 export async function runVerb(o: RunVerbOptions): Promise<number> {
   const opts = runOptions(o);
-  const spec = loadSpec(opts.bundle);
+  const spec = loadWithListenFds(opts.bundle);
   if (!o.detach) return runForeground(spec, opts);
   await runDetached(spec, { ...opts, create: false });
   return 0;
@@ -36,5 +57,5 @@ export async function runVerb(o: RunVerbOptions): Promise<number> {
 
 export async function createVerb(o: RunVerbOptions): Promise<void> {
   const opts = runOptions(o);
-  await runDetached(loadSpec(opts.bundle), { ...opts, create: true });
+  await runDetached(loadWithListenFds(opts.bundle), { ...opts, create: true });
 }

@@ -43,6 +43,10 @@ export interface PlanOptions {
   dieWithParent?: boolean;
   /** `create`: stop before the exec, at the exec FIFO `fifo` in the directory open as `dirFd`. */
   waitStart?: { dirFd: number; fifo: string };
+  /** Fds 3..3+N-1 stay open for the program (--preserve-fds, LISTEN_FDS). */
+  preserveFds?: number;
+  /** --no-pivot: the root is moved over / and chrooted into, not pivot_root'ed. */
+  noPivot?: boolean;
 }
 
 export interface Plan {
@@ -139,7 +143,7 @@ export function execCandidates(arg0: string, env: readonly string[]): string[] {
   return [...new Set(dirs.map((d) => `${d}/${arg0}`))];
 }
 
-type ProcessOptions = Pick<PlanOptions, 'host' | 'dieWithParent' | 'waitStart'>;
+type ProcessOptions = Pick<PlanOptions, 'host' | 'dieWithParent' | 'waitStart' | 'preserveFds'>;
 
 /** process.terminal, as runc: the init opens the pty at the container's /dev/ptmx (so it
  * belongs to the container's devpts), makes it its controlling terminal and stdio, and sends
@@ -237,6 +241,9 @@ function processOps(proc: Spec['process'], opts: ProcessOptions, idmap: IdMap | 
     ops.push({ op: 'SYNC', args: [STAGE.CREATED], origin: { what: 'report the container created' } });
     ops.push({ op: 'WAIT_START', args: [opts.waitStart.dirFd, opts.waitStart.fifo], origin: { what: 'wait for `start` at', file: opts.waitStart.fifo } });
   }
+  if (opts.preserveFds) {
+    ops.push({ op: 'PRESERVE_FDS', args: [opts.preserveFds], origin: { what: `keep ${opts.preserveFds} extra fds open` } });
+  }
   ops.push({
     op: 'EXEC',
     args: [execCandidates(args[0], env), 0, args, 0, env],
@@ -275,6 +282,7 @@ export function buildPlan(spec: Spec, opts: PlanOptions): Plan {
       netns: hasNs(ns, CLONE.NEWNET, 'network'),
       cgroupns: hasNs(ns, CLONE.NEWCGROUP, 'cgroup'),
       rootless: opts.host.rootless,
+      noPivot: opts.noPivot,
       cgroupVersion: opts.host.cgroupVersion,
       cgroupV1: opts.cgroupV1,
     }),
@@ -338,11 +346,7 @@ export function buildExecPlan(proc: NonNullable<Spec['process']>, opts: ExecPlan
   for (const j of joins.filter((j) => j.type !== 'user' && j.type !== 'pid')) join(j);
   // The container's /dev/console stays as the container made it, as runc exec leaves it.
   ops.push(...terminalOps(proc, false));
-  const procOps = processOps(proc, opts, opts.idmap, notes);
-  if (opts.preserveFds) {
-    procOps.splice(procOps.length - 1, 0, { op: 'PRESERVE_FDS', args: [opts.preserveFds], origin: { what: `keep ${opts.preserveFds} extra fds open` } });
-  }
-  ops.push(...procOps);
+  ops.push(...processOps(proc, opts, opts.idmap, notes));
   const plan: Plan = { ops, cloneFlags: 0, notes };
   if (proc.oomScoreAdj !== undefined) plan.oomScoreAdj = proc.oomScoreAdj;
   return plan;

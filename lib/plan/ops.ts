@@ -13,7 +13,7 @@ export const OPS = {
   SYMLINK: { code: 9, sig: 'ss----' },
   MASK: { code: 10, sig: 's-----' },
   READONLY: { code: 11, sig: 's-----' },
-  PIVOT: { code: 12, sig: '------' },
+  PIVOT: { code: 12, sig: 'n-----' },
   REMOUNT_ROOT_RO: { code: 13, sig: '------' },
   SETHOSTNAME: { code: 14, sig: 's-----' },
   SETDOMAINNAME: { code: 15, sig: 's-----' },

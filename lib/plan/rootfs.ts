@@ -20,6 +20,8 @@ export interface RootfsContext {
   /** The container has a cgroup namespace of its own (cgroup2 can be mounted rootless). */
   cgroupns: boolean;
   rootless: boolean;
+  /** --no-pivot: MS_MOVE + chroot instead of pivot_root. */
+  noPivot?: boolean;
   cgroupVersion: 1 | 2;
   /** v1: what a `cgroup` mount shows (lib/cgroups/manager.ts v1Hierarchies). */
   cgroupV1?: readonly { name: string; hostDir: string; links: string[] }[];
@@ -236,7 +238,7 @@ export function rootfsOps(ctx: RootfsContext): Op[] {
     { op: 'UMASK', args: [0], origin: { what: 'clear the umask for setup' } },
     ...mountOps(ctx),
     ...deviceOps(ctx),
-    { op: 'PIVOT', args: [], origin: { configPath: 'root.path', what: 'pivot_root into', file: root } },
+    { op: 'PIVOT', args: [ctx.noPivot ? 1 : 0], origin: { configPath: 'root.path', what: ctx.noPivot ? 'move and chroot into' : 'pivot_root into', file: root } },
   ];
   return ops;
 }

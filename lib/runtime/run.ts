@@ -20,6 +20,12 @@ export interface RunOptions {
   bundle: string;
   stateRoot: string;
   pidFile?: string;
+  /** Fds 3..3+N-1 of launch go on to the container's process (--preserve-fds, LISTEN_FDS). */
+  preserveFds?: number;
+  /** Foreground run: leave the state and cgroup after the exit (runc run --keep). */
+  keep?: boolean;
+  /** MS_MOVE + chroot instead of pivot_root (runc --no-pivot). */
+  noPivot?: boolean;
   /** Run without limits the host cannot apply (rootless without delegation) instead of failing. */
   ignoreCgroupLimits?: boolean;
   /** --systemd-cgroup: systemd creates the cgroup as a transient unit (lib/cgroups/systemd.ts). */
@@ -86,6 +92,8 @@ async function prepare(spec: Spec, opts: RunOptions, extra: { dieWithParent: boo
       host,
       dieWithParent: extra.dieWithParent,
       waitStart: extra.waitStart?.(store.dir(opts.id)),
+      preserveFds: opts.preserveFds,
+      noPivot: opts.noPivot,
       cgroupV1: host.cgroupVersion === 1 ? v1Hierarchies(selfCgroup, cgroup, '/sys/fs/cgroup') : undefined,
     });
     for (const note of plan.notes) opts.debug?.(note);
@@ -127,6 +135,7 @@ export async function runForeground(spec: Spec, opts: RunOptions): Promise<numbe
   // "ready" before we get here) is held and delivered once it has a pid. SIGWINCH is the
   // terminal's business (the relay, or whoever holds the console socket's master).
   const forwarder = forwardSignals({ terminal });
+  let kept = false;
   try {
     const started = await startContainer(plan, { host, beforeRelease: (pid) => prepared.record(pid, 'running'), onConsole: (fd) => pty.take(fd) });
     forwarder.attach(started);
@@ -134,11 +143,13 @@ export async function runForeground(spec: Spec, opts: RunOptions): Promise<numbe
     const status = await started.exited;
     await relay?.done();
     started.release();
+    // --keep: the stopped container stays (state, cgroup) until `launch delete`, as runc's.
+    kept = Boolean(opts.keep);
     return status.signal ? 128 + status.signal : (status.code ?? 125);
   } finally {
     pty.close();
     forwarder.dispose();
-    await prepared.teardown();
+    if (!kept) await prepared.teardown();
   }
 }
 

@@ -63,9 +63,15 @@ class Podman {
     });
   }
 
-  /** Rootless podman keeps a pause process (holding its user namespace) per runtime dir: stop
-   * ours, found through the pid file it leaves there. */
-  stopPauseProcess(): void {
+  /** Remove podman's storage (rootless, its files belong to subordinate ids: only `podman
+   * unshare` may remove them), then stop the pause process rootless podman keeps (holding its
+   * user namespace) per runtime dir, found through the pid file it leaves there. */
+  cleanup(): void {
+    if (this.who.uid !== 0) this.run(['unshare', 'rm', '-rf', join(this.dir, 'storage'), join(this.dir, 'run')]);
+    this.stopPauseProcess();
+  }
+
+  private stopPauseProcess(): void {
     for (const file of [join(this.dir, 'tmp/pause.pid'), join(this.dir, 'xdg/libpod/tmp/pause.pid')]) {
       try {
         process.kill(Number(readFileSync(file, 'utf8').trim()), 'SIGKILL');
@@ -98,7 +104,7 @@ for (const mode of ['root', 'rootless'] as const) {
       pm = new Podman(runAs(mode)!);
       pm.importImage();
     });
-    afterAll(() => pm?.stopPauseProcess());
+    afterAll(() => pm?.cleanup());
     const base = ['run', '--rm', '--network', 'none'];
 
     it.skipIf(skip)('runs a container that prints and exits with its code', () => {

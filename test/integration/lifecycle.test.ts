@@ -1,12 +1,12 @@
 // The runc lifecycle in its basic form: `create` leaves the init waiting with everything in
 // place, `start` lets it exec, `run --detach` returns while the container runs, `kill` signals
 // it, `delete` removes every trace. launch itself exits between the verbs.
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { cleanupBase, makeBundle, ownedDir } from '../helpers/bundle.js';
 import { type RunAs, eachMode, runAs } from '../helpers/env.js';
-import { SLOW, detachedVerb, launchSync, stateRoot, until } from '../helpers/launch.js';
+import { SLOW, detachedVerb, exitOf, launchChild, launchSync, stateRoot, until } from '../helpers/launch.js';
 
 afterAll(cleanupBase);
 
@@ -47,7 +47,9 @@ eachMode('lifecycle', ['busybox', 'dist', 'addon'], (mode, skip) => {
     expect(launchSync(who(), ['kill', id, 'KILL'])).toMatchObject({ status: 0, stderr: '' });
     await until('the init died', () => !alive(pid));
     expect(status(who(), id)).toBe('stopped');
-    expect(launchSync(who(), ['kill', id]).stderr).toMatch(/is not running/);
+    // The words containerd's shim looks for.
+    expect(launchSync(who(), ['kill', id]).stderr).toMatch(/: container not running$/m);
+    expect(launchSync(who(), ['kill', `none-${id}`]).stderr).toMatch(/does not exist/);
     expect(launchSync(who(), ['delete', id])).toMatchObject({ status: 0, stderr: '' });
     expect(readdirSync(stateRoot(who()))).not.toContain(id);
   });
@@ -108,6 +110,38 @@ eachMode('lifecycle', ['busybox', 'dist', 'addon'], (mode, skip) => {
     expect(r.status).toBe(125);
     expect(r.log).toMatch(/^launch: create bad-\S+: mounts\[\d+\]/);
     expect(readdirSync(stateRoot(who()))).not.toContain(`bad-${id}`);
+  });
+
+  it.skipIf(skip)('two creates of one id at once: exactly one wins', async () => {
+    const { bundle } = sleeper();
+    const id = `race-${mode}-${process.pid}`;
+    const spawnCreate = () => launchChild(who(), ['create', '--bundle', bundle, id], ['ignore', 'ignore', 'pipe']);
+    const results = await Promise.all([spawnCreate(), spawnCreate(), spawnCreate()].map((c) => exitOf(c)));
+    expect(results.filter((r) => r.code === 0)).toHaveLength(1);
+    expect(status(who(), id)).toBe('created');
+    expect(launchSync(who(), ['delete', id]).status).toBe(0);
+    expect(readdirSync(stateRoot(who()))).not.toContain(id);
+  });
+
+  it.skipIf(skip)('run --keep leaves the stopped container for state and delete; --preserve-fds; --no-pivot', () => {
+    const id = `keep-${mode}-${process.pid}`;
+    const bundle = makeBundle(who(), { args: ['/bin/sh', '-c', 'echo via-fd3 >&3; exit 4'] });
+    // fd 3 of launch (a file the test opened) reaches the container with --preserve-fds 1.
+    const file = join(ownedDir(who(), 'fd3'), 'out');
+    writeFileSync(file, '');
+    const fd = openSync(file, 'w');
+    try {
+      const r = launchSync(who(), ['run', '--keep', '--preserve-fds', '1', '--bundle', bundle, id], { stdio: ['ignore', 'pipe', 'pipe', fd] });
+      expect([r.stderr, r.status]).toEqual(['', 4]);
+    } finally {
+      closeSync(fd);
+    }
+    expect(readFileSync(file, 'utf8')).toBe('via-fd3\n');
+    expect(status(who(), id)).toBe('stopped');
+    expect(launchSync(who(), ['delete', id])).toMatchObject({ status: 0, stderr: '' });
+    expect(readdirSync(stateRoot(who()))).not.toContain(id);
+    const np = launchSync(who(), ['run', '--no-pivot', '--bundle', makeBundle(who(), { args: ['/bin/cat', '/data/hello.txt'] }), `np-${id}`]);
+    expect([np.stdout, np.stderr, np.status]).toEqual(['hello from the rootfs\n', '', 0]);
   });
 
   it.skipIf(skip)('state has exactly the OCI fields; list shows containers as runc does', () => {
