@@ -15,6 +15,7 @@
 #include <grp.h>
 #include <linux/capability.h>
 #include <linux/close_range.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
@@ -27,6 +28,7 @@
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <linux/sched.h>
 #include <unistd.h>
 
@@ -42,8 +44,20 @@ static void send_msg(uint32_t type, uint32_t op, int err, uint32_t aux) {
   do r = send(sync_fd, &m, sizeof m, MSG_NOSIGNAL); while (r < 0 && errno == EINTR);
 }
 
+/* `create`: the exec FIFO stays open for writing from WAIT_START to the exec (close-on-exec),
+ * as runc's: `launch start` reads to end-of-file, so it returns once the program runs, and a
+ * failure in between (a startContainer hook, the exec) reaches it as one lp_msg whose op is
+ * counted from the WAIT_START op. The parent of `create` has gone by then. */
+static int start_fd = -1;
+static uint32_t start_op = 0;
+
 static void __attribute__((noreturn)) fail(uint32_t op, int err, uint32_t aux) {
   send_msg(LP_MSG_ERROR, op, err, aux);
+  if (start_fd >= 0) {
+    struct lp_msg m = {LP_MSG_ERROR, op - start_op, err, aux};
+    ssize_t r;
+    do r = write(start_fd, &m, sizeof m); while (r < 0 && errno == EINTR);
+  }
   _exit(125);
 }
 
@@ -268,15 +282,102 @@ static int do_fork_init(int pdeathsig) {
  * reading: the blocking open is the wait (as runc's exec.fifo). The FIFO is reached through a
  * directory fd opened by the parent before the clone (close-on-exec), since the state
  * directory is outside the container's root by now. */
-static int do_wait_start(int dirfd, const char *name) {
+static int do_wait_start(uint32_t index, int dirfd, const char *name) {
   int fd;
   do fd = openat(dirfd, name, O_WRONLY | O_CLOEXEC); while (fd < 0 && errno == EINTR);
   int err = fd < 0 ? errno : 0;
   close(dirfd);
   if (fd < 0) return -err;
-  if (write(fd, "0", 1) != 1) err = errno;
-  close(fd);
-  return -err;
+  if (write(fd, "0", 1) != 1) {
+    err = errno;
+    close(fd);
+    return -err;
+  }
+  /* `start` may be gone when a failure is written: die of the error, not of SIGPIPE. */
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = SIG_IGN;
+  sigaction(SIGPIPE, &sa, NULL);
+  start_fd = fd;
+  start_op = index;
+  return 0;
+}
+
+/* RUN_HOOK (createContainer, startContainer): a hook in the container's namespaces, as runc
+ * runs them from its init. Forked with a pidfd, so the timeout is a ppoll on it; the hook's
+ * execve errno comes back on a close-on-exec pipe (EOF: it runs). Its stdin is the state file
+ * the parent wrote (fd arg5 & 0xffffffff; each hook reads it from the start), its stdout and
+ * stderr are our stderr: the container's stdout is the container's own.
+ * Returns 0, -errno, or (as *aux) an LP_HOOK_* failure. Man pages: clone(2), pidfd_open(2). */
+static int do_run_hook(const struct lc_op *op, uint32_t *aux) {
+  int state_fd = (int)(op->n[5] & 0xffffffffu);
+  uint64_t timeout = op->n[5] >> 32;
+  int errp[2];
+  if (pipe2(errp, O_CLOEXEC) < 0) return -errno;
+  int pidfd = -1;
+  struct clone_args args;
+  memset(&args, 0, sizeof args);
+  args.flags = CLONE_PIDFD;
+  args.pidfd = (uint64_t)(uintptr_t)&pidfd;
+  args.exit_signal = SIGCHLD;
+  long pid = syscall(SYS_clone3, &args, sizeof args);
+  if (pid < 0) {
+    int e = errno;
+    close(errp[0]);
+    close(errp[1]);
+    return -e;
+  }
+  if (pid == 0) {
+    /* The hook: every signal is at its default already (reset_signals). */
+    close(errp[0]);
+    if (lseek(state_fd, 0, SEEK_SET) < 0 || dup2(state_fd, 0) < 0 || dup2(2, 1) < 0 || fcntl(2, F_SETFD, 0) < 0) goto failed;
+    /* Nothing of ours reaches the hook: the sync socket, the exec FIFO, Node's fds. */
+    syscall(SYS_close_range, 3, ~0u, CLOSE_RANGE_CLOEXEC);
+    execve(op->s[0], op->list[1], op->list[3]);
+  failed: {
+      int e = errno;
+      ssize_t w = write(errp[1], &e, sizeof e);
+      (void)w;
+      _exit(127);
+    }
+  }
+  close(errp[1]);
+  int exec_err = 0;
+  ssize_t n;
+  do n = read(errp[0], &exec_err, sizeof exec_err); while (n < 0 && errno == EINTR);
+  close(errp[0]);
+  int r = 0;
+  if (n == (ssize_t)sizeof exec_err) {
+    r = -exec_err;
+  } else if (timeout) {
+    struct timespec now, end;
+    clock_gettime(CLOCK_MONOTONIC, &end);
+    end.tv_sec += (time_t)timeout;
+    for (;;) {
+      struct pollfd p = {pidfd, POLLIN, 0};
+      clock_gettime(CLOCK_MONOTONIC, &now);
+      struct timespec left = {end.tv_sec - now.tv_sec, end.tv_nsec - now.tv_nsec};
+      if (left.tv_nsec < 0) { left.tv_sec--; left.tv_nsec += 1000000000L; }
+      if (left.tv_sec < 0) left.tv_sec = left.tv_nsec = 0;
+      int k = ppoll(&p, 1, &left, NULL);
+      if (k > 0) break;
+      if (k == 0) {
+        syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+        *aux = LP_HOOK_TIMEDOUT;
+        break;
+      }
+      if (errno != EINTR) { r = -errno; break; }
+    }
+  }
+  int status = 0;
+  pid_t w;
+  do w = waitpid((pid_t)pid, &status, 0); while (w < 0 && errno == EINTR);
+  close(pidfd);
+  if (r || *aux) return r;
+  if (w < 0) return -errno;
+  if (WIFSIGNALED(status)) *aux = LP_HOOK_SIGNALED | (uint32_t)WTERMSIG(status);
+  else if (WEXITSTATUS(status)) *aux = LP_HOOK_EXITED | (uint32_t)WEXITSTATUS(status);
+  return 0;
 }
 
 /* PRESERVE_FDS (exec --preserve-fds N): fds 3..3+N-1, which launch's caller opened for the
@@ -288,10 +389,10 @@ static void __attribute__((noreturn)) do_exec(uint32_t index, const struct lc_op
    * (and of Node's) must not reach the container (CVE-2024-21626): close-on-exec all of it. */
   for (int fd = 0; fd < 3; fd++) fcntl(fd, F_SETFD, 0);
   syscall(SYS_close_range, 3, ~0u, CLOSE_RANGE_CLOEXEC);
-  /* Never the sync socket, even when N reaches it: its closing at exec is how the parent
-   * learns that the exec succeeded. A fd number that is not open answers EBADF: harmless. */
+  /* Never the sync socket or the exec FIFO, even when N reaches them: their closing at exec is
+   * how the parent (and `launch start`) learn that the exec succeeded. A fd number that is not open answers EBADF: harmless. */
   for (unsigned fd = 3; fd < 3 + keep_fds; fd++)
-    if ((int)fd != sync_fd) fcntl((int)fd, F_SETFD, 0);
+    if ((int)fd != sync_fd && (int)fd != start_fd) fcntl((int)fd, F_SETFD, 0);
   char *const *cand = op->list[0];
   int err = ENOENT;
   uint32_t failed = 0;
@@ -368,7 +469,13 @@ void lc_child_main(const struct lc_plan *plan) {
     case LP_SET_PDEATHSIG: if (prctl(PR_SET_PDEATHSIG, (unsigned long)op->n[0], 0, 0, 0) < 0) r = -errno; break;
     case LP_MOUNT_SETATTR: r = fs_setattr(op->s[0], op->n[1], op->n[2], (int)op->n[3]); break;
     case LP_FORK_INIT: r = do_fork_init((int)op->n[0]); break;
-    case LP_WAIT_START: r = do_wait_start((int)op->n[0], op->s[1]); break;
+    case LP_WAIT_START: r = do_wait_start(i, (int)op->n[0], op->s[1]); break;
+    case LP_RUN_HOOK: {
+      uint32_t aux = 0;
+      r = do_run_hook(op, &aux);
+      if (aux) fail(i, 0, aux);
+      break;
+    }
     case LP_CONSOLE: r = do_console(i, op); break;
     case LP_PRESERVE_FDS: keep_fds = op->n[0] > 65536 ? 65536u : (unsigned)op->n[0]; break;
     case LP_EXEC: do_exec(i, op);

@@ -79,9 +79,16 @@ struct lp_op {
   X(FORK_INIT, 29, "n-----", "fork; the child goes on as pid 1 of the new pid namespace; arg0: pdeathsig") \
   X(WAIT_START, 30, "ns----", "open FIFO arg1 below dir fd arg0 for writing (blocks until `start`), write a byte") \
   X(PRESERVE_FDS, 31, "n-----", "let EXEC keep fds 3..3+arg0-1 open (runc --preserve-fds)")    \
-  X(CONSOLE, 32, "nnnn--", "pty of the container's /dev/ptmx as ctty and stdio; master to the parent (arg0 LP_CONSOLE_*, rows, cols, owner uid)")
+  X(CONSOLE, 32, "nnnn--", "pty of the container's /dev/ptmx as ctty and stdio; master to the parent (arg0 LP_CONSOLE_*, rows, cols, owner uid)") \
+  X(RUN_HOOK, 33, "sL#L#n", "fork and execve hook path (argv, envp), state on stdin from fd (arg5 low 32 bits), wait; timeout in s (arg5 high 32 bits, 0 none)")
 /* Code 25 (TTY: a pty opened on the host) is retired: its slave was a node of the host's devpts,
  * invisible in the container's own (`tty` said "not a tty"). */
+
+/* RUN_HOOK failures: lp_msg.aux of the LP_MSG_ERROR record (lp_msg.err is 0 unless aux is 0,
+ * when err is the errno of the fork or of the hook's execve). */
+#define LP_HOOK_EXITED 0x10000u   /* | exit status */
+#define LP_HOOK_SIGNALED 0x20000u /* | signal number */
+#define LP_HOOK_TIMEDOUT 0x30000u
 
 /* CONSOLE arg0 flags. */
 #define LP_CONSOLE_MOUNT 1u /* bind the slave over /dev/console (a new container, as runc) */

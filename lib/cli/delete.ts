@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { killCgroup } from '../cgroups/control.js';
 import { removeDirs } from '../cgroups/manager.js';
 import { LaunchError, stateError } from '../errors.js';
+import { bundleHooks, runHooksSync } from '../runtime/hooks.js';
 import { StateStore } from '../state/store.js';
 import { isAlive, sleepSync } from '../state/proc.js';
 import type { GlobalOptions } from './main.js';
@@ -35,6 +36,8 @@ export async function deleteVerb(o: GlobalOptions & { id: string; force: boolean
     if (alive) process.kill(state.pid!, 'SIGKILL');
     for (let i = 0; i < 500 && alive && isAlive(state.pid!, state.started); i++) sleepSync(10);
   }
+  // As runc's destroy: the process is gone, its resources not yet. Failures are warnings.
+  runHooksSync(bundleHooks(state.bundle), 'poststop', { ...state, status: 'stopped' }, { warnOnly: true });
   // --systemd-cgroup: the cgroup is a systemd unit; stopping it removes it (lib/cgroups/systemd.ts).
   const unit = state.cgroup?.systemd;
   if (unit) await (await import('../cgroups/systemd.js')).stopSystemdUnit(unit);

@@ -9,8 +9,8 @@ export function features(): Record<string, unknown> {
   return {
     ociVersionMin: '1.0.0',
     ociVersionMax: '1.2.0',
-    // Hooks are not run yet: an empty list, not null ("unknown").
-    hooks: [],
+    // All of runtime-spec's, prestart (deprecated) included: lib/runtime/hooks.ts, RUN_HOOK.
+    hooks: ['prestart', 'createRuntime', 'createContainer', 'startContainer', 'poststart', 'poststop'],
     mountOptions: knownMountOptions(),
     annotations: { 'org.launch.version': LAUNCH_VERSION },
     potentiallyUnsafeConfigAnnotations: [],

@@ -1,8 +1,11 @@
 // `launch start ID`: release a created container's init from the exec FIFO it waits at (it
-// then execs the configured process) and return, as runc start.
+// then runs the startContainer hooks and execs the configured process), return once it has,
+// as runc start, and run the poststart hooks.
 import { closeSync, constants, openSync, readSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { fromNodeError, stateError } from '../errors.js';
+import { type LaunchError, fromNodeError, setupError, stateError } from '../errors.js';
+import { bundleHooks, childHookFailure, hookError, runHooksSync } from '../runtime/hooks.js';
+import type { Hooks } from '../spec/schema.js';
 import { isAlive, sleepSync } from '../state/proc.js';
 import { EXEC_FIFO, StateStore } from '../state/store.js';
 import type { GlobalOptions } from './main.js';
@@ -23,23 +26,47 @@ export function startVerb(o: GlobalOptions & { id: string }): void {
   } catch (err) {
     throw fromNodeError('state', `cannot start container \`${o.id}\`: no exec FIFO`, err, { file: fifo });
   }
+  let record: Buffer;
   try {
-    const buf = Buffer.alloc(1);
+    const buf = Buffer.alloc(1 + RECORD);
+    let got = 0;
     for (;;) {
-      let n = 0;
+      let n = -1;
       try {
-        n = readSync(fd, buf, 0, 1, null);
+        n = readSync(fd, buf, got, buf.length - got, null);
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw fromNodeError('state', 'cannot read the exec FIFO', err, { file: fifo });
       }
-      if (n === 1) break;
-      // 0 = no writer yet (EOF) or EAGAIN = opened, byte not written yet: wait, unless gone.
-      if (!isAlive(state.pid!, state.started)) throw stateError(`cannot start container \`${o.id}\`: its init exited before start`);
-      sleepSync(2);
+      if (n > 0) got += n;
+      // After the byte, end-of-file: the init's exec closed the FIFO (startContainer hooks ran
+      // before it), or it failed and wrote one error record first.
+      if (n === 0 && got > 0) break;
+      // Before the byte, 0 = no writer yet (EOF); EAGAIN = opened, nothing written: wait,
+      // unless gone.
+      if (got === 0 && !isAlive(state.pid!, state.started)) throw stateError(`cannot start container \`${o.id}\`: its init exited before start`);
+      if (n <= 0) sleepSync(2);
     }
+    record = buf.subarray(1, got);
   } finally {
     closeSync(fd);
   }
   unlinkSync(fifo);
-  store.write({ ...store.read(o.id), status: 'running' });
+  const hooks = bundleHooks(state.bundle);
+  if (record.length === RECORD) throw initFailure(record, hooks);
+  const running = { ...store.read(o.id), status: 'running' as const };
+  store.write(running);
+  runHooksSync(hooks, 'poststart', running, { warnOnly: true });
+}
+
+/** The init's lp_msg (addon/common/plan.h) on the FIFO: op counts from WAIT_START, after which
+ * come the startContainer hooks (lib/plan/build.ts), then the exec. */
+const RECORD = 16;
+
+function initFailure(record: Buffer, hooks: Hooks | undefined): LaunchError {
+  const op = record.readUInt32LE(4);
+  const errno = record.readInt32LE(8);
+  const aux = record.readUInt32LE(12);
+  const hook = hooks?.startContainer?.[op - 1];
+  if (hook && op >= 1) return hookError(`hooks.startContainer[${op - 1}]`, hook.path, hook.timeout, childHookFailure(errno, aux));
+  return setupError("the container's process did not start", { configPath: 'process.args', errno: errno || undefined });
 }

@@ -1,7 +1,7 @@
 // `launch state ID`: the OCI state (runtime.md) of a container, as JSON.
 import { isFrozen } from '../cgroups/control.js';
 import { isAlive } from '../state/proc.js';
-import { type ContainerState, StateStore } from '../state/store.js';
+import { type ContainerState, StateStore, ociState } from '../state/store.js';
 import type { GlobalOptions } from './main.js';
 
 /** The stored state with the status as it is now. */
@@ -10,18 +10,6 @@ export function currentState(o: GlobalOptions, id: string): ContainerState {
   if (state.pid !== undefined && !isAlive(state.pid, state.started)) return { ...state, status: 'stopped' };
   if (state.status === 'running' && isFrozen(state)) return { ...state, status: 'paused' };
   return state;
-}
-
-/** Exactly the state runtime.md defines (launch's own records stay out). */
-export function ociState(s: ContainerState): Record<string, unknown> {
-  return {
-    ociVersion: s.ociVersion,
-    id: s.id,
-    status: s.status,
-    ...(s.pid !== undefined && s.status !== 'stopped' ? { pid: s.pid } : {}),
-    bundle: s.bundle,
-    ...(s.annotations ? { annotations: s.annotations } : {}),
-  };
 }
 
 export function stateVerb(o: GlobalOptions & { id: string }): void {

@@ -47,6 +47,9 @@ export interface PlanOptions {
   preserveFds?: number;
   /** --no-pivot: the root is moved over / and chrooted into, not pivot_root'ed. */
   noPivot?: boolean;
+  /** The files (open before the clone, written by the parent at the first sync) the in-container
+   * hooks read their state from: needed when the config has such hooks (lib/runtime/hooks.ts). */
+  hookStateFds?: { createContainer: number; startContainer: number };
 }
 
 export interface Plan {
@@ -252,6 +255,36 @@ function processOps(proc: Spec['process'], opts: ProcessOptions, idmap: IdMap | 
   return ops;
 }
 
+/** createContainer and startContainer hooks run in the container's namespaces, so the child
+ * forks them (RUN_HOOK). Their env is theirs alone: an absent `env` is empty, as in runc's init. */
+function containerHookOps(spec: Spec, name: 'createContainer' | 'startContainer', opts: PlanOptions): Op[] {
+  const hooks = spec.hooks?.[name] ?? [];
+  if (hooks.length === 0) return [];
+  const fd = opts.hookStateFds?.[name];
+  if (fd === undefined) throw new Error(`buildPlan: hooks.${name} needs PlanOptions.hookStateFds`);
+  return hooks.map((h, i) => ({
+    op: 'RUN_HOOK',
+    args: [h.path, h.args?.length ? h.args : [h.path], 0, h.env ?? [], 0, (BigInt(h.timeout ?? 0) << 32n) | BigInt(fd)],
+    origin: { configPath: `hooks.${name}[${i}]`, what: 'run hook', file: h.path },
+  }));
+}
+
+/** As runc: with the mounts in place and before pivot_root, the parent runs prestart and
+ * createRuntime (at a sync, only when there are any), then the child runs createContainer. */
+function createHookOps(spec: Spec, opts: PlanOptions): Op[] {
+  const ops: Op[] = [];
+  if (spec.hooks?.prestart?.length || spec.hooks?.createRuntime?.length) {
+    ops.push({ op: 'SYNC', args: [STAGE.HOOKS], origin: { configPath: 'hooks', what: 'wait for the createRuntime hooks' } });
+  }
+  return [...ops, ...containerHookOps(spec, 'createContainer', opts)];
+}
+
+/** Insert `add` before the first op named `before` (at the end if there is none). */
+function insertBefore(ops: Op[], before: Op['op'][], add: Op[]): void {
+  const at = ops.findIndex((o) => before.includes(o.op));
+  ops.splice(at < 0 ? ops.length : at, 0, ...add);
+}
+
 export function buildPlan(spec: Spec, opts: PlanOptions): Plan {
   const notes: string[] = [];
   const ns = decideNamespaces(spec, opts.host, notes);
@@ -287,6 +320,7 @@ export function buildPlan(spec: Spec, opts: PlanOptions): Plan {
       cgroupV1: opts.cgroupV1,
     }),
   );
+  insertBefore(ops, ['PIVOT'], createHookOps(spec, opts));
   if (spec.hostname !== undefined && spec.hostname !== '') {
     requireNs(ns, CLONE.NEWUTS, 'uts', 'hostname');
     ops.push({ op: 'SETHOSTNAME', args: [spec.hostname], origin: { configPath: 'hostname', what: `set hostname to \`${spec.hostname}\`` } });
@@ -304,7 +338,11 @@ export function buildPlan(spec: Spec, opts: PlanOptions): Plan {
   }
   ops.push(...terminalOps(spec.process, true));
   ops.push(...finalizeRootfsOps(spec));
-  ops.push(...processOps(spec.process, opts, idmap, notes));
+  const proc = processOps(spec.process, opts, idmap, notes);
+  // startContainer: after `start` (right after WAIT_START: `launch start` counts the ops of the
+  // errors it reads from there) and before the exec, as runc's init.
+  insertBefore(proc, ['PRESERVE_FDS', 'EXEC'], containerHookOps(spec, 'startContainer', opts));
+  ops.push(...proc);
   const plan: Plan = { ops, cloneFlags: ns.cloneFlags, notes };
   if (ns.pidnsPath) plan.pidnsPath = ns.pidnsPath;
   if (idmap) plan.idmap = idmap;

@@ -33,6 +33,7 @@ export const OPS = {
   WAIT_START: { code: 30, sig: 'ns----' },
   PRESERVE_FDS: { code: 31, sig: 'n-----' },
   CONSOLE: { code: 32, sig: 'nnnn--' },
+  RUN_HOOK: { code: 33, sig: 'sL#L#n' },
 } as const;
 
 export type OpName = keyof typeof OPS;
@@ -41,9 +42,13 @@ export type OpName = keyof typeof OPS;
 export const OPF = { OPTIONAL: 1, MKDIR: 2, MKFILE: 4, IN_ROOT: 8 } as const;
 
 /** Sync stages the child asks the parent for (lp_msg.aux of LP_MSG_SYNC). */
-export const STAGE = { USERMAP: 1, READY: 2, CREATED: 3 } as const;
+export const STAGE = { USERMAP: 1, READY: 2, CREATED: 3, HOOKS: 4 } as const;
 
 export const MSG = { SYNC: 1, ERROR: 2, ACK: 3, ABORT: 4, PID: 5, CONSOLE: 6 } as const;
+
+/** RUN_HOOK failures, in lp_msg.aux (LP_HOOK_*): the kind in the high bits, the exit status or
+ * signal in the low 16. aux 0: lp_msg.err is the errno of the fork or the hook's execve. */
+export const HOOK_FAIL = { EXITED: 0x10000, SIGNALED: 0x20000, TIMEDOUT: 0x30000 } as const;
 
 /** CONSOLE arg0 flags (LP_CONSOLE_*). */
 export const CONSOLE_FLAGS = { MOUNT: 1 } as const;

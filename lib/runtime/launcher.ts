@@ -7,6 +7,7 @@ import type { HostFacts } from '../host.js';
 import type { Plan } from '../plan/build.js';
 import { encodePlan } from '../plan/encode.js';
 import { MSG, STAGE, type Op } from '../plan/ops.js';
+import { childHookFailure, hookError } from './hooks.js';
 import { writeIdMaps } from './idmaps.js';
 import { native } from './native.js';
 
@@ -67,6 +68,7 @@ export function childFailure(ops: readonly Op[], index: number, errno: number, a
   const op = ops[index];
   if (!op) return setupError(`the container's init failed at step ${index}`, { errno });
   const { configPath, what, file } = op.origin;
+  if (op.op === 'RUN_HOOK') return hookError(configPath!, file!, Number(BigInt(op.args[5] as bigint) >> 32n), childHookFailure(errno, aux));
   if (op.op === 'EXEC') {
     const candidates = op.args[0] as string[];
     const arg0 = file ?? '';
@@ -86,6 +88,9 @@ export interface StartOptions {
   /** Called while the child still waits at its first sync, before it runs any of the
    * container's code: the place for pid files and state that must exist by then. */
   beforeRelease?: (pid: number) => void | Promise<void>;
+  /** prestart and createRuntime hooks: run while the child waits at STAGE.HOOKS, its mounts
+   * in place and before pivot_root. A throw aborts the start. */
+  runtimeHooks?: (pid: number) => Promise<void>;
   /** `create`: the child stops before its exec and reports it (STAGE.CREATED); called then,
    * and startContainer returns without waiting for the exec. */
   onCreated?: (pid: number) => void;
@@ -185,6 +190,7 @@ export async function startContainer(plan: Plan, opts: StartOptions): Promise<St
         }
         await opts.beforeRelease?.(started.pid);
       }
+      if (msg.aux === STAGE.HOOKS) await opts.runtimeHooks?.(started.pid);
       sendMsg(syncFd, MSG.ACK);
     }
   } catch (err) {

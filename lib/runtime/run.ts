@@ -10,6 +10,7 @@ import { type Plan, type PlanOptions, buildPlan } from '../plan/build.js';
 import type { Spec } from '../spec/schema.js';
 import { processStartTime } from '../state/proc.js';
 import { type ContainerState, EXEC_FIFO, StateStore } from '../state/store.js';
+import { HookStateFiles, hasContainerHooks, runHooks } from './hooks.js';
 import { startContainer } from './launcher.js';
 import { forwardSignals } from './signals.js';
 import { native } from './native.js';
@@ -53,8 +54,15 @@ interface Prepared {
   host: HostFacts;
   /** At the child's first sync: put it in its cgroup, write the state and the pid file. */
   record(pid: number, status: ContainerState['status']): Promise<void>;
-  /** Remove what prepare and record made: cgroup (or systemd unit) and state. */
+  /** Remove what prepare and record made: cgroup (or systemd unit) and state; poststop
+   * hooks first when the container existed. */
   teardown(): Promise<void>;
+  /** prestart and createRuntime (a failure throws), at the child's STAGE.HOOKS. */
+  runtimeHooks(): Promise<void>;
+  /** poststart, once the process runs (failures are warnings). */
+  poststart(): Promise<void>;
+  /** Close launch's copies of the fds the child inherited (the hooks' state files). */
+  closeFds(): void;
 }
 
 /** Everything before the clone: the state directory (claims the id), the cgroup with its
@@ -66,7 +74,11 @@ async function prepare(spec: Spec, opts: RunOptions, extra: { dieWithParent: boo
   let cgroupDirs: string[] = [];
   let systemd: import('../cgroups/systemd.js').SystemdDriver | undefined;
   let state: ContainerState | undefined;
+  let hookFiles: HookStateFiles | undefined;
   const teardown = async () => {
+    hookFiles?.close();
+    // As runc's destroy: the process is gone, its resources not yet.
+    if (state) await runHooks(spec.hooks, 'poststop', { ...state, status: 'stopped' }, { warnOnly: true });
     // The container has been reaped by now (on failure too): its cgroups are empty.
     const left = removeDirs(cgroupDirs);
     if (left.length) opts.debug?.(`cgroups left behind (still in use): ${left.join(', ')}`);
@@ -87,6 +99,7 @@ async function prepare(spec: Spec, opts: RunOptions, extra: { dieWithParent: boo
     }
     // Limits are in place before the container exists; it joins while it waits at its sync.
     if (cgroup) cgroupDirs = createCgroup(cgroup);
+    if (hasContainerHooks(spec.hooks)) hookFiles = new HookStateFiles(store.dir(opts.id));
     const plan = buildPlan(spec, {
       bundle: opts.bundle,
       host,
@@ -94,6 +107,7 @@ async function prepare(spec: Spec, opts: RunOptions, extra: { dieWithParent: boo
       waitStart: extra.waitStart?.(store.dir(opts.id)),
       preserveFds: opts.preserveFds,
       noPivot: opts.noPivot,
+      hookStateFds: hookFiles?.fds,
       cgroupV1: host.cgroupVersion === 1 ? v1Hierarchies(selfCgroup, cgroup, '/sys/fs/cgroup') : undefined,
     });
     for (const note of plan.notes) opts.debug?.(note);
@@ -114,11 +128,18 @@ async function prepare(spec: Spec, opts: RunOptions, extra: { dieWithParent: boo
           ...(where ? { cgroup: where } : {}),
         };
         if (opts.pidFile) writePidFile(opts.pidFile, pid);
+        hookFiles?.write(state);
       }
       state.status = status;
       store.write(state);
     };
-    return { plan, host, record, teardown };
+    const runtimeHooks = async () => {
+      const creating = { ...state!, status: 'creating' as const };
+      await runHooks(spec.hooks, 'prestart', creating);
+      await runHooks(spec.hooks, 'createRuntime', creating);
+    };
+    const poststart = () => runHooks(spec.hooks, 'poststart', { ...state!, status: 'running' }, { warnOnly: true });
+    return { plan, host, record, teardown, runtimeHooks, poststart, closeFds: () => hookFiles?.close() };
   } catch (err) {
     await teardown();
     throw err;
@@ -137,9 +158,16 @@ export async function runForeground(spec: Spec, opts: RunOptions): Promise<numbe
   const forwarder = forwardSignals({ terminal });
   let kept = false;
   try {
-    const started = await startContainer(plan, { host, beforeRelease: (pid) => prepared.record(pid, 'running'), onConsole: (fd) => pty.take(fd) });
+    const started = await startContainer(plan, {
+      host,
+      beforeRelease: (pid) => prepared.record(pid, 'running'),
+      runtimeHooks: () => prepared.runtimeHooks(),
+      onConsole: (fd) => pty.take(fd),
+    });
+    prepared.closeFds();
     forwarder.attach(started);
     const relay = pty.relay();
+    await prepared.poststart();
     const status = await started.exited;
     await relay?.done();
     started.release();
@@ -174,12 +202,16 @@ export async function runDetached(spec: Spec, opts: RunOptions & { create: boole
       // Straight on to the socket (while `create` still waits for `start`), as runc.
       onConsole: (fd) => sendConsole(opts.consoleSocket!, fd),
       beforeRelease: (pid) => p.record(pid, opts.create ? 'creating' : 'running'),
+      runtimeHooks: () => p.runtimeHooks(),
       ...(opts.create ? { onCreated: (pid: number) => void p.record(pid, 'created') } : {}),
     });
+    // `create`: poststart is `launch start`'s.
+    if (!opts.create) await p.poststart();
   } catch (err) {
     await prepared?.teardown();
     throw err;
   } finally {
+    prepared?.closeFds();
     if (dirFd >= 0) closeSync(dirFd);
   }
 }

@@ -21,6 +21,18 @@ export interface ContainerState {
   cgroup?: { version: 1 | 2; dirs: Record<string, string>; systemd?: { unit: string; user: boolean } };
 }
 
+/** Exactly the state runtime.md defines, as `launch state` prints it and hooks read it. */
+export function ociState(s: ContainerState): Record<string, unknown> {
+  return {
+    ociVersion: s.ociVersion,
+    id: s.id,
+    status: s.status,
+    ...(s.pid !== undefined && s.status !== 'stopped' ? { pid: s.pid } : {}),
+    bundle: s.bundle,
+    ...(s.annotations ? { annotations: s.annotations } : {}),
+  };
+}
+
 /** In a created container's state directory: its init waits to open it (launch start). */
 export const EXEC_FIFO = 'exec.fifo';
 

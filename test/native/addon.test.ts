@@ -7,7 +7,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodePlan } from '../../lib/plan/encode.js';
-import { CONSOLE_FLAGS, MSG, OPF, OPS, STAGE, type Op } from '../../lib/plan/ops.js';
+import { CONSOLE_FLAGS, HOOK_FAIL, MSG, OPF, OPS, STAGE, type Op } from '../../lib/plan/ops.js';
 import { native } from '../../lib/runtime/native.js';
 
 const addon = native();
@@ -46,7 +46,7 @@ describe('op table', () => {
   it('equals lib/plan/ops.ts exactly', () => {
     const js = Object.entries(OPS).map(([name, d]) => ({ name, code: d.code, sig: d.sig }));
     expect(addon.opTable()).toEqual(js);
-    expect(js.length).toBe(31);
+    expect(js.length).toBe(32);
   });
 
   it('flags and message types agree with plan.h', () => {
@@ -55,6 +55,8 @@ describe('op table', () => {
     expect({ OPTIONAL: def('LPF_OPTIONAL'), MKDIR: def('LPF_MKDIR'), MKFILE: def('LPF_MKFILE'), IN_ROOT: def('LPF_IN_ROOT') }).toEqual(OPF);
     expect({ SYNC: def('LP_MSG_SYNC'), ERROR: def('LP_MSG_ERROR'), ACK: def('LP_MSG_ACK'), ABORT: def('LP_MSG_ABORT'), PID: def('LP_MSG_PID'), CONSOLE: def('LP_MSG_CONSOLE') }).toEqual(MSG);
     expect({ MOUNT: def('LP_CONSOLE_MOUNT') }).toEqual(CONSOLE_FLAGS);
+    const hex = (name: string) => Number(new RegExp(`#define ${name} (0x[0-9a-f]+)u\\b`).exec(h)?.[1]);
+    expect({ EXITED: hex('LP_HOOK_EXITED'), SIGNALED: hex('LP_HOOK_SIGNALED'), TIMEDOUT: hex('LP_HOOK_TIMEDOUT') }).toEqual(HOOK_FAIL);
     expect(h).toContain('#define LP_MAGIC 0x484e434cu');
   });
 });
@@ -130,6 +132,41 @@ describe('malformed plans', () => {
 });
 
 describe('zero-namespace plans', () => {
+  // RUN_HOOK: the state file's fd (low 32 bits) becomes the hook's stdin, read from the start
+  // by each hook; the timeout (high 32 bits) kills it.
+  const hook = (path: string, argv: string[], fd: number, timeout = 0) => o('RUN_HOOK', path, argv, 0, ['A=b'], 0, (BigInt(timeout) << 32n) | BigInt(fd));
+  async function runHooks(...hooks: Op[]) {
+    const { pidfd, syncFd } = spawn([...hooks, exec([TRUE], ['true'])]);
+    const first = recv(syncFd);
+    closeSync(syncFd);
+    const exit = await waitExit(pidfd);
+    closeSync(pidfd);
+    return { first, exit };
+  }
+
+  it('RUN_HOOK: stdin is the state file, env and argv are the op\'s; then the exec', async () => {
+    const state = join(tmp, 'state.json');
+    const out = join(tmp, 'hook.out');
+    writeFileSync(state, '{"id":"x"}');
+    const fd = openSync(state, 'r');
+    const sh = (n: number) => hook('/bin/sh', ['sh', '-c', `echo "$0 $A $(cat)" >> ${out}`, `h${n}`], fd);
+    expect(await runHooks(sh(1), sh(2))).toEqual({ first: null, exit: { code: 0, signal: 0, errno: 0 } });
+    closeSync(fd);
+    expect(readFileSync(out, 'utf8')).toBe('h1 b {"id":"x"}\nh2 b {"id":"x"}\n');
+  });
+
+  it('RUN_HOOK failures: exit status, signal, timeout, exec errno', async () => {
+    const fd = openSync('/dev/null', 'r');
+    const fails = async (h: Op) => (await runHooks(h)).first;
+    expect(await fails(hook('/bin/sh', ['sh', '-c', 'exit 7'], fd))).toEqual({ type: MSG.ERROR, op: 0, err: 0, aux: HOOK_FAIL.EXITED | 7 });
+    expect(await fails(hook('/bin/sh', ['sh', '-c', 'kill -TERM $$'], fd))).toEqual({ type: MSG.ERROR, op: 0, err: 0, aux: HOOK_FAIL.SIGNALED | 15 });
+    const t0 = Date.now();
+    expect(await fails(hook(SLEEP, ['sleep', '100'], fd, 1))).toEqual({ type: MSG.ERROR, op: 0, err: 0, aux: HOOK_FAIL.TIMEDOUT });
+    expect(Date.now() - t0).toBeLessThan(5000);
+    expect(await fails(hook('/nonexistent/hook', ['hook'], fd))).toEqual({ type: MSG.ERROR, op: 0, err: 2, aux: 0 });
+    closeSync(fd);
+  });
+
   it('/bin/true: EOF on the sync socket, exit 0', async () => {
     const { pid, pidfd, syncFd } = spawn([exec(['/nonexistent/true', TRUE], ['true'])]);
     expect(pid).not.toBe(process.pid);
