@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
@@ -260,6 +261,15 @@ Napi::Value SetWinsize(const Napi::CallbackInfo &info) {
   return Napi::Number::New(env, r < 0 ? errno : 0);
 }
 
+// flock(fd, op) -> 0 or errno (blocking for LOCK_EX without LOCK_NB: the verbs are CLI steps).
+Napi::Value Flock(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber()) return Napi::Number::New(env, EINVAL);
+  int r;
+  do r = flock(info[0].As<Napi::Number>().Int32Value(), info[1].As<Napi::Number>().Int32Value()); while (r < 0 && errno == EINTR);
+  return Napi::Number::New(env, r < 0 ? errno : 0);
+}
+
 // mkfifo(path, mode): errno, 0 on success (Node has no mkfifo; `create` needs the exec FIFO).
 Napi::Value MkFifo(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
@@ -306,6 +316,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setWinsize", Napi::Function::New(env, SetWinsize));
   exports.Set("setOutputProcessing", Napi::Function::New(env, SetOutputProcessing));
   exports.Set("mkfifo", Napi::Function::New(env, MkFifo));
+  exports.Set("flock", Napi::Function::New(env, Flock));
   exports.Set("attachDeviceFilter", Napi::Function::New(env, AttachDeviceFilter));
   return exports;
 }

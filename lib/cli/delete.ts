@@ -14,6 +14,7 @@ export async function deleteVerb(o: GlobalOptions & { id: string; force: boolean
   const store = new StateStore(o.root);
   let state;
   try {
+    store.lock(o.id); // held until exit: no start or second delete in between
     state = store.read(o.id);
   } catch (err) {
     // As runc: --force makes deleting a container that does not exist (or whose create died

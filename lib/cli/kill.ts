@@ -4,7 +4,7 @@ import { constants } from 'node:os';
 import { containerPids } from '../cgroups/control.js';
 import { stateError, usageError } from '../errors.js';
 import type { GlobalOptions } from './main.js';
-import { currentState } from './state.js';
+import { lockedState } from './state.js';
 
 /** "TERM", "SIGTERM", "sigterm" or "15" -> 15. */
 export function parseSignal(text: string): number {
@@ -21,7 +21,7 @@ export function parseSignal(text: string): number {
 
 export function killVerb(o: GlobalOptions & { id: string; signal: string; all: boolean }): void {
   const signal = parseSignal(o.signal);
-  const state = currentState(o, o.id);
+  const state = lockedState(o, o.id);
   // "container not running": containerd's shim recognises these words (and "does not exist")
   // and treats the kill as done.
   if (state.status === 'stopped' || state.pid === undefined) throw stateError(`cannot kill container \`${o.id}\`: container not running`);

@@ -2,10 +2,10 @@
 import { setFrozen } from '../cgroups/control.js';
 import { stateError } from '../errors.js';
 import type { GlobalOptions } from './main.js';
-import { currentState } from './state.js';
+import { lockedState } from './state.js';
 
 export function pauseVerb(o: GlobalOptions & { id: string; freeze: boolean }): void {
-  const state = currentState(o, o.id);
+  const state = lockedState(o, o.id);
   const want = o.freeze ? 'running' : 'paused';
   if (state.status !== want) throw stateError(`container \`${o.id}\` is ${state.status}, not ${want}`);
   setFrozen(state, o.freeze);

@@ -9,10 +9,10 @@ import type { Hooks } from '../spec/schema.js';
 import { isAlive, sleepSync } from '../state/proc.js';
 import { EXEC_FIFO, StateStore } from '../state/store.js';
 import type { GlobalOptions } from './main.js';
-import { currentState } from './state.js';
+import { lockedState } from './state.js';
 
 export function startVerb(o: GlobalOptions & { id: string }): void {
-  const state = currentState(o, o.id);
+  const state = lockedState(o, o.id);
   if (state.status !== 'created') {
     throw stateError(state.status === 'stopped' ? `cannot start container \`${o.id}\`: it has stopped` : `cannot start container \`${o.id}\`: it is ${state.status}, not created`);
   }

@@ -12,6 +12,13 @@ export function currentState(o: GlobalOptions, id: string): ContainerState {
   return state;
 }
 
+/** currentState, holding the container's lock (StateStore.lock) until launch exits: for the
+ * verbs that change the container. */
+export function lockedState(o: GlobalOptions, id: string): ContainerState {
+  new StateStore(o.root).lock(id);
+  return currentState(o, id);
+}
+
 export function stateVerb(o: GlobalOptions & { id: string }): void {
   process.stdout.write(`${JSON.stringify(ociState(currentState(o, o.id)), null, 2)}\n`);
 }

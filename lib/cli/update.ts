@@ -7,7 +7,7 @@ import { usageError } from '../errors.js';
 import { issueError, parseJson } from '../spec/load.js';
 import { ResourcesSchema, type Resources } from '../spec/schema.js';
 import type { GlobalOptions } from './main.js';
-import { currentState } from './state.js';
+import { lockedState } from './state.js';
 
 /** "64m", "1G", "1048576", "-1" -> bytes (runc uses docker's RAMInBytes). */
 export function parseBytes(text: string, flag: string): number {
@@ -76,7 +76,7 @@ function configuredCheck(bundle: string): boolean {
 }
 
 export function updateVerb(o: GlobalOptions & { id: string; flags: UpdateFlags }): void {
-  const state = currentState(o, o.id);
+  const state = lockedState(o, o.id);
   const resources = resourcesFromFlags(o.flags);
   updateResources(state, resources, resources.memory?.checkBeforeUpdate ?? configuredCheck(state.bundle));
 }

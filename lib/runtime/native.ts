@@ -20,6 +20,8 @@ export interface NativeAddon {
   setOutputProcessing(fd: number, on: boolean): number;
   /** errno, 0 on success. */
   mkfifo(path: string, mode: number): number;
+  /** flock(2); errno, 0 on success. */
+  flock(fd: number, op: number): number;
   /** Loads `insns` (lib/cgroups/devicefilter.ts) as the cgroup v2 device filter of
    * `cgroupDir`, replacing any there. Throws with errno, syscall (and `log` on a verifier refusal). */
   attachDeviceFilter(cgroupDir: string, insns: Buffer): void;

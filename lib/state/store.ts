@@ -1,8 +1,11 @@
 // <root>/<id>/state.json: one directory per container. The directory's creation (mkdir, which
 // fails when it exists) is what makes an id taken, so two starts of one id cannot both win.
-import { lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { native } from '../runtime/native.js';
 import { join } from 'node:path';
 import { fromNodeError, stateError, usageError } from '../errors.js';
+
+const LOCK_EX = 2;
 
 export interface ContainerState {
   ociVersion: string;
@@ -83,6 +86,28 @@ export class StateStore {
       }
       throw fromNodeError('state', 'cannot create the state directory', err, { file: dir });
     }
+  }
+
+  /** Take the container's lock (flock on its state directory), held until the returned
+   * release or launch's exit: the verbs that change an existing container (start, delete,
+   * kill, pause, resume, update) run one at a time per id, so a `start` and a `delete` of one
+   * container cannot interleave. Not taken by create/run/exec: their children inherit fds,
+   * and a waiting init would hold the lock. */
+  lock(id: string): () => void {
+    const dir = this.dir(id);
+    let fd: number;
+    try {
+      fd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw stateError(`container \`${id}\` does not exist`, { file: dir });
+      throw fromNodeError('state', 'cannot open the state directory', err, { file: dir });
+    }
+    const errno = native().flock(fd, LOCK_EX);
+    if (errno) {
+      closeSync(fd);
+      throw stateError('cannot lock the container', { file: dir, errno });
+    }
+    return () => closeSync(fd);
   }
 
   write(state: ContainerState): void {

@@ -123,6 +123,26 @@ eachMode('lifecycle', ['busybox', 'dist', 'addon'], (mode, skip) => {
     expect(readdirSync(stateRoot(who()))).not.toContain(id);
   });
 
+  it.skipIf(skip)('verbs on one container take its lock: concurrent deletes, start against delete', async () => {
+    const { bundle } = sleeper();
+    const id = `lock-${mode}-${process.pid}`;
+    const verb = (args: string[]) => exitOf(launchChild(who(), args, ['ignore', 'ignore', 'ignore']));
+    for (let round = 0; round < 3; round++) {
+      expect(detachedVerb(who(), ['create', '--bundle', bundle, id]).status).toBe(0);
+      const [a, b] = await Promise.all([verb(['delete', id]), verb(['delete', id])]);
+      expect([a.code, b.code].filter((c) => c === 0)).toHaveLength(1);
+      expect(readdirSync(stateRoot(who()))).not.toContain(id);
+
+      expect(detachedVerb(who(), ['create', '--bundle', bundle, id]).status).toBe(0);
+      const [started, deleted] = await Promise.all([verb(['start', id]), verb(['delete', id])]);
+      // Either start won (the container runs; delete refused it) or delete did (start found
+      // nothing): never both, never neither.
+      expect([started.code === 0, deleted.code === 0].filter(Boolean)).toHaveLength(1);
+      launchSync(who(), ['delete', '--force', id]);
+      expect(readdirSync(stateRoot(who()))).not.toContain(id);
+    }
+  });
+
   it.skipIf(skip)('run --keep leaves the stopped container for state and delete; --preserve-fds; --no-pivot', () => {
     const id = `keep-${mode}-${process.pid}`;
     const bundle = makeBundle(who(), { args: ['/bin/sh', '-c', 'echo via-fd3 >&3; exit 4'] });
