@@ -110,6 +110,21 @@ eachMode('exec', ['busybox', 'dist', 'addon'], (mode, skip) => {
     }
   });
 
+  it.skipIf(skip)('adds --cap to the process, sets --no-new-privs, and -g supplementary groups', () => {
+    // CapBnd/CapEff in /proc/self/status; bit 21 is CAP_SYS_ADMIN (not in runc spec's set).
+    const caps = (args: string[]) => {
+      const r = exec([...args, id, 'sh', '-c', 'grep -E "^(CapEff|NoNewPrivs|Groups):" /proc/self/status']);
+      expect([r.stderr, r.status]).toEqual(['', 0]);
+      return Object.fromEntries(r.stdout.trim().split('\n').map((l) => l.split(/:\s*/) as [string, string]));
+    };
+    const plain = caps([]);
+    const more = caps(['--cap', 'CAP_SYS_ADMIN', '--no-new-privs']);
+    const bit = (hex: string) => (BigInt(`0x${hex}`) >> 21n) & 1n;
+    expect([bit(plain.CapEff!), bit(more.CapEff!)]).toEqual([0n, 1n]);
+    expect(more.NoNewPrivs).toBe('1');
+    if (mode === 'root') expect(caps(['-g', '10', '-g', '20']).Groups!.split(/\s+/)).toEqual(expect.arrayContaining(['10', '20']));
+  });
+
   it.skipIf(skip)('-d returns at once, the process runs on; --pid-file gets its host pid', async () => {
     const pidFile = join(ownedDir(who(), 'pid'), 'pid');
     // The process waits for a file the test makes only after exec -d has returned: -d must not
