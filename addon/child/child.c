@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/capability.h>
+#include <linux/keyctl.h>
 #include <linux/close_range.h>
 #include <poll.h>
 #include <sched.h>
@@ -384,6 +385,31 @@ static int do_run_hook(const struct lc_op *op, uint32_t *aux) {
  * program, stay open across the exec. */
 static unsigned keep_fds = 0;
 
+/* A session keyring of the container's own, as runc gives it unless --no-new-keyring: the
+ * caller's session keyring (its kernel keys) is not inherited. Made searchable by its user
+ * (KEY_USR_SEARCH), as runc does, so the container's processes can use keys they add. A
+ * kernel without keyrings (ENOSYS) is no error, as in runc. */
+static int do_session_keyring(const char *name) {
+  long id = syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name, 0, 0, 0);
+  if (id < 0) return errno == ENOSYS ? 0 : -errno;
+  /* KEYCTL_DESCRIBE: "type;uid;gid;perm;description", perm in hex. */
+  char desc[256];
+  long n = syscall(SYS_keyctl, KEYCTL_DESCRIBE, id, desc, sizeof desc - 1, 0);
+  if (n < 0) return -errno;
+  desc[n < (long)sizeof desc ? n : (long)sizeof desc - 1] = '\0';
+  const char *p = desc;
+  for (int field = 0; field < 3 && *p; p++)
+    if (*p == ';') field++;
+  unsigned long perm = 0;
+  for (; *p && *p != ';'; p++) {
+    int d = *p >= '0' && *p <= '9' ? *p - '0' : *p >= 'a' && *p <= 'f' ? *p - 'a' + 10 : -1;
+    if (d < 0) return -EINVAL;
+    perm = perm * 16 + (unsigned long)d;
+  }
+  if (syscall(SYS_keyctl, KEYCTL_SETPERM, id, perm | 0x00080000ul /* KEY_USR_SEARCH */, 0, 0) < 0) return -errno;
+  return 0;
+}
+
 static void __attribute__((noreturn)) do_exec(uint32_t index, const struct lc_op *op) {
   /* Node opens 0-2 close-on-exec: the container must keep them. Everything else of ours
    * (and of Node's) must not reach the container (CVE-2024-21626): close-on-exec all of it. */
@@ -470,6 +496,7 @@ void lc_child_main(const struct lc_plan *plan) {
     case LP_MOUNT_SETATTR: r = fs_setattr(op->s[0], op->n[1], op->n[2], (int)op->n[3]); break;
     case LP_FORK_INIT: r = do_fork_init((int)op->n[0]); break;
     case LP_WAIT_START: r = do_wait_start(i, (int)op->n[0], op->s[1]); break;
+    case LP_SESSION_KEYRING: r = do_session_keyring(op->s[0]); break;
     case LP_RUN_HOOK: {
       uint32_t aux = 0;
       r = do_run_hook(op, &aux);

@@ -80,7 +80,8 @@ struct lp_op {
   X(WAIT_START, 30, "ns----", "open FIFO arg1 below dir fd arg0 for writing (blocks until `start`), write a byte") \
   X(PRESERVE_FDS, 31, "n-----", "let EXEC keep fds 3..3+arg0-1 open (runc --preserve-fds)")    \
   X(CONSOLE, 32, "nnnn--", "pty of the container's /dev/ptmx as ctty and stdio; master to the parent (arg0 LP_CONSOLE_*, rows, cols, owner uid)") \
-  X(RUN_HOOK, 33, "sL#L#n", "fork and execve hook path (argv, envp), state on stdin from fd (arg5 low 32 bits), wait; timeout in s (arg5 high 32 bits, 0 none)")
+  X(RUN_HOOK, 33, "sL#L#n", "fork and execve hook path (argv, envp), state on stdin from fd (arg5 low 32 bits), wait; timeout in s (arg5 high 32 bits, 0 none)") \
+  X(SESSION_KEYRING, 34, "s-----", "join a new session keyring named arg0 and make it searchable by its user (as runc)")
 /* Code 25 (TTY: a pty opened on the host) is retired: its slave was a node of the host's devpts,
  * invisible in the container's own (`tty` said "not a tty"). */
 

@@ -64,13 +64,14 @@ function bundleOptions<T>(y: Argv<T>) {
     .option('console-socket', { type: 'string', describe: 'AF_UNIX socket to send the pty master to (process.terminal), as runc' })
     .option('preserve-fds', { type: 'number', default: 0, describe: 'pass fds 3 to 3+N-1 on to the container (and LISTEN_FDS ones, as runc)' })
     .option('no-pivot', { type: 'boolean', default: false, describe: 'move the root over / and chroot instead of pivot_root (roots on ramfs)' })
-    .option('no-new-keyring', { type: 'boolean', default: false, describe: 'accepted for runc compatibility: launch never makes a session keyring' })
+    .option('no-new-keyring', { type: 'boolean', default: false, describe: 'keep the caller\'s session keyring instead of a new one of the container\'s own' })
     .option('ignore-cgroup-limits', { type: 'boolean', default: false, describe: 'run without the cgroup limits this host cannot apply (rootless without delegation) instead of failing' });
 }
 
-function bundleArgs(args: { id?: string; bundle: string; 'pid-file'?: string; 'console-socket'?: string; 'preserve-fds': number; 'no-pivot': boolean; 'ignore-cgroup-limits': boolean }) {
+function bundleArgs(args: { id?: string; bundle: string; 'pid-file'?: string; 'console-socket'?: string; 'preserve-fds': number; 'no-pivot': boolean; 'no-new-keyring': boolean; 'ignore-cgroup-limits': boolean }) {
   return {
     id: args.id!, bundle: args.bundle, pidFile: args['pid-file'], consoleSocket: args['console-socket'], preserveFds: args['preserve-fds'], noPivot: args['no-pivot'],
+    noNewKeyring: args['no-new-keyring'],
     ignoreCgroupLimits: args['ignore-cgroup-limits'],
   };
 }
@@ -118,7 +119,10 @@ export async function main(rawArgv: string[]): Promise<number> {
     .option('debug', { type: 'boolean', default: false, describe: 'explain decisions; show the cause of errors' })
     .option('log', { type: 'string', describe: 'also write errors to this file (as runc: for containerd and podman)' })
     .option('log-format', { choices: ['text', 'json'], default: 'text', describe: 'format of the --log file' })
-    .option('rootless', { choices: ['auto', 'true', 'false'], default: 'auto', describe: 'accepted for runc compatibility: launch decides from the caller\'s uid' })
+    // No choices here: `spec --rootless` (a boolean) shares the name, and yargs would check its
+    // value against them. runc's values (auto, true, false) are accepted; launch decides from
+    // the caller's uid and user namespace either way.
+    .option('rootless', { describe: 'auto|true|false, accepted for runc compatibility: launch decides from the caller\'s uid' })
     .option('systemd-cgroup', { type: 'boolean', default: false, describe: 'create the container\'s cgroup as a transient systemd unit (linux.cgroupsPath is slice:prefix:name)' })
     .command(
       'run <id>',

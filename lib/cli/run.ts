@@ -15,6 +15,7 @@ export interface RunVerbOptions extends GlobalOptions {
   detach?: boolean;
   keep?: boolean;
   noPivot?: boolean;
+  noNewKeyring?: boolean;
 }
 
 /** systemd socket activation, as runc: LISTEN_FDS fds (from 3) go on to the container, whose
@@ -34,6 +35,7 @@ function runOptions(o: RunVerbOptions): RunOptions {
     preserveFds: Math.max(o.preserveFds ?? 0, listenFds(process.env)),
     keep: o.keep,
     noPivot: o.noPivot,
+    noNewKeyring: o.noNewKeyring,
     ignoreCgroupLimits: o.ignoreCgroupLimits,
     systemdCgroup: o.systemdCgroup,
     debug: o.debug ? (line) => process.stderr.write(`launch: debug: ${line}\n`) : undefined,

@@ -47,6 +47,8 @@ export interface PlanOptions {
   preserveFds?: number;
   /** --no-pivot: the root is moved over / and chrooted into, not pivot_root'ed. */
   noPivot?: boolean;
+  /** The session keyring the process joins (`_ses.<id>`, as runc); none with --no-new-keyring. */
+  sessionKeyring?: string;
   /** The files (open before the clone, written by the parent at the first sync) the in-container
    * hooks read their state from: needed when the config has such hooks (lib/runtime/hooks.ts). */
   hookStateFds?: { createContainer: number; startContainer: number };
@@ -146,7 +148,7 @@ export function execCandidates(arg0: string, env: readonly string[]): string[] {
   return [...new Set(dirs.map((d) => `${d}/${arg0}`))];
 }
 
-type ProcessOptions = Pick<PlanOptions, 'host' | 'dieWithParent' | 'waitStart' | 'preserveFds'>;
+type ProcessOptions = Pick<PlanOptions, 'host' | 'dieWithParent' | 'waitStart' | 'preserveFds' | 'sessionKeyring'>;
 
 /** process.terminal, as runc: the init opens the pty at the container's /dev/ptmx (so it
  * belongs to the container's devpts), makes it its controlling terminal and stdio, and sends
@@ -171,6 +173,10 @@ function terminalOps(proc: Spec['process'], mountConsole: boolean): Op[] {
 function processOps(proc: Spec['process'], opts: ProcessOptions, idmap: IdMap | undefined, notes: string[]): Op[] {
   if (!proc) throw specError('is required to run a container', { configPath: 'process' });
   const ops: Op[] = [];
+  if (opts.sessionKeyring) {
+    // Before the credentials change: the keyring belongs to the container's user from here on.
+    ops.push({ op: 'SESSION_KEYRING', args: [opts.sessionKeyring], origin: { what: 'join a new session keyring', file: opts.sessionKeyring } });
+  }
   (proc.rlimits ?? []).forEach((rl, i) => {
     const res = RLIMITS[rl.type];
     if (res === undefined) throw specError(`unknown rlimit \`${rl.type}\``, { configPath: `process.rlimits[${i}].type` });
@@ -360,6 +366,8 @@ export interface ExecPlanOptions {
   idmap?: IdMap;
   /** Fds 3..3+N-1 stay open for the program (--preserve-fds). */
   preserveFds?: number;
+  /** The container's session keyring to join (`_ses.<id>`), as runc exec. */
+  sessionKeyring?: string;
 }
 
 /** `launch exec`: a new process in a running container's namespaces, as runc exec. Nothing

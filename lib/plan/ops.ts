@@ -34,6 +34,7 @@ export const OPS = {
   PRESERVE_FDS: { code: 31, sig: 'n-----' },
   CONSOLE: { code: 32, sig: 'nnnn--' },
   RUN_HOOK: { code: 33, sig: 'sL#L#n' },
+  SESSION_KEYRING: { code: 34, sig: 's-----' },
 } as const;
 
 export type OpName = keyof typeof OPS;

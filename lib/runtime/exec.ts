@@ -186,6 +186,8 @@ export async function execInContainer(opts: ExecOptions): Promise<number> {
       dieWithParent: !opts.detach,
       idmap,
       preserveFds: opts.preserveFds,
+      // The container's session keyring (made by its init), as runc exec joins it.
+      sessionKeyring: `_ses.${state.id}`,
     });
     for (const note of plan.notes) opts.debug?.(note);
     if (!opts.detach) forwarder = forwardSignals({ terminal: Boolean(opts.process.terminal) });

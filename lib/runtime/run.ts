@@ -27,6 +27,8 @@ export interface RunOptions {
   keep?: boolean;
   /** MS_MOVE + chroot instead of pivot_root (runc --no-pivot). */
   noPivot?: boolean;
+  /** Keep the caller's session keyring (runc --no-new-keyring). */
+  noNewKeyring?: boolean;
   /** Run without limits the host cannot apply (rootless without delegation) instead of failing. */
   ignoreCgroupLimits?: boolean;
   /** --systemd-cgroup: systemd creates the cgroup as a transient unit (lib/cgroups/systemd.ts). */
@@ -107,6 +109,8 @@ async function prepare(spec: Spec, opts: RunOptions, extra: { dieWithParent: boo
       waitStart: extra.waitStart?.(store.dir(opts.id)),
       preserveFds: opts.preserveFds,
       noPivot: opts.noPivot,
+      // As runc: a session keyring of the container's own, unless --no-new-keyring.
+      sessionKeyring: opts.noNewKeyring ? undefined : `_ses.${opts.id}`,
       hookStateFds: hookFiles?.fds,
       cgroupV1: host.cgroupVersion === 1 ? v1Hierarchies(selfCgroup, cgroup, '/sys/fs/cgroup') : undefined,
     });

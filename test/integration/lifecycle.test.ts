@@ -162,6 +162,17 @@ eachMode('lifecycle', ['busybox', 'dist', 'addon'], (mode, skip) => {
     }
   });
 
+  it.skipIf(skip)('a session keyring of the container\'s own, as runc; the caller\'s with --no-new-keyring', () => {
+    const bundle = makeBundle(who(), {
+      // /proc/keys lists the keyrings the process can view (runc's spec masks it: not here).
+      args: ['/bin/sh', '-c', 'grep -o " _ses\\.[^:]*" /proc/keys | tr -d " "; true'],
+      edit: (s) => void (s.linux!.maskedPaths = s.linux!.maskedPaths!.filter((p) => p !== '/proc/keys')),
+    });
+    const id = `ses-${mode}-${process.pid}`;
+    expect(launchSync(who(), ['run', '--bundle', bundle, id]).stdout.split('\n')).toContain(`_ses.${id}`);
+    expect(launchSync(who(), ['run', '--no-new-keyring', '--bundle', bundle, `${id}-b`]).stdout).not.toContain(`_ses.${id}-b`);
+  });
+
   it.skipIf(skip)('run --keep leaves the stopped container for state and delete; --preserve-fds; --no-pivot', () => {
     const id = `keep-${mode}-${process.pid}`;
     const bundle = makeBundle(who(), { args: ['/bin/sh', '-c', 'echo via-fd3 >&3; exit 4'] });
@@ -220,6 +231,15 @@ it.skipIf(!anyone)('--version as runc lays it out, features JSON, --log in runc\
   expect(f.mountOptions).toEqual(expect.arrayContaining(['rbind', 'rro', 'nosuid', 'rprivate', 'tmpcopyup']));
   expect(f.linux.namespaces).toEqual(expect.arrayContaining(['user', 'pid', 'cgroup', 'time']));
   expect(f.linux.capabilities).toContain('CAP_SYS_ADMIN');
+  // `spec` through the command line (its --rootless shares the name of runc's global flag).
+  for (const rootless of [false, true]) {
+    const dir = ownedDir(who, 'spec');
+    const r = launchSync(who, ['spec', ...(rootless ? ['--rootless'] : []), '--bundle', dir]);
+    expect([r.stderr, r.status]).toEqual(['', 0]);
+    const spec = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+    expect(spec.linux.namespaces.some((n: { type: string }) => n.type === 'user')).toBe(rootless);
+  }
+  expect(launchSync(who, ['--rootless', 'true', 'list', '-q']).status).toBe(0);
   const log = join(ownedDir(who, 'log'), 'log.json');
   const r = launchSync(who, ['--log', log, '--log-format', 'json', 'kill', 'nosuch']);
   expect(r.status).not.toBe(0);
