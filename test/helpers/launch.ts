@@ -69,11 +69,11 @@ function command(who: RunAs, args: string[], node = process.execPath): [string, 
 export function launchSync(
   who: RunAs,
   args: string[],
-  opts: { input?: string | Buffer; stdio?: SpawnOptions['stdio']; node?: string; timeout?: number; cwd?: string } = {},
+  opts: { input?: string | Buffer; stdio?: SpawnOptions['stdio']; node?: string; timeout?: number; cwd?: string; env?: NodeJS.ProcessEnv } = {},
 ): Result {
   const [file, argv] = command(who, args, opts.node);
   const r = spawnSync(file, argv, {
-    ...spawnOptions(who, { cwd: opts.cwd }),
+    ...spawnOptions(who, { cwd: opts.cwd, env: opts.env }),
     input: opts.input,
     stdio: opts.stdio ?? 'pipe',
     encoding: 'utf8',

@@ -187,6 +187,16 @@ eachMode('lifecycle', ['busybox', 'dist', 'addon'], (mode, skip) => {
       closeSync(fd);
     }
     expect(readFileSync(file, 'utf8')).toBe('via-fd3\n');
+    // systemd socket activation, as runc: LISTEN_FDS fds go through, and the container is told.
+    const sa = makeBundle(who(), { args: ['/bin/sh', '-c', 'echo "$LISTEN_FDS $LISTEN_PID" >&3'] });
+    const fd2 = openSync(file, 'w');
+    try {
+      const r = launchSync(who(), ['run', '--bundle', sa, `sa-${id}`], { stdio: ['ignore', 'pipe', 'pipe', fd2], env: { LISTEN_FDS: '1', LISTEN_PID: String(process.pid) } });
+      expect([r.stderr, r.status]).toEqual(['', 0]);
+    } finally {
+      closeSync(fd2);
+    }
+    expect(readFileSync(file, 'utf8')).toBe('1 1\n');
     expect(status(who(), id)).toBe('stopped');
     expect(launchSync(who(), ['delete', id])).toMatchObject({ status: 0, stderr: '' });
     expect(readdirSync(stateRoot(who()))).not.toContain(id);
@@ -227,6 +237,12 @@ it.skipIf(!anyone)('--version as runc lays it out, features JSON, --log in runc\
   expect(v[2]).toMatch(/^spec: 1\.\d+\.\d+/);
   expect(launchSync(who, ['-v']).stdout).toBe(v.join('\n'));
   const f = JSON.parse(launchSync(who, ['features']).stdout);
+  // Only properties features.md defines (the spec forbids others).
+  const top = ['ociVersionMin', 'ociVersionMax', 'hooks', 'mountOptions', 'annotations', 'potentiallyUnsafeConfigAnnotations', 'linux'];
+  const linux = ['namespaces', 'capabilities', 'cgroup', 'seccomp', 'apparmor', 'selinux', 'intelRdt', 'mountExtensions', 'netDevices'];
+  expect(Object.keys(f).filter((k) => !top.includes(k))).toEqual([]);
+  expect(Object.keys(f.linux).filter((k) => !linux.includes(k))).toEqual([]);
+  expect(f.hooks).toEqual(['prestart', 'createRuntime', 'createContainer', 'startContainer', 'poststart', 'poststop']);
   expect([typeof f.ociVersionMin, typeof f.ociVersionMax]).toEqual(['string', 'string']);
   expect(f.mountOptions).toEqual(expect.arrayContaining(['rbind', 'rro', 'nosuid', 'rprivate', 'tmpcopyup']));
   expect(f.linux.namespaces).toEqual(expect.arrayContaining(['user', 'pid', 'cgroup', 'time']));
