@@ -7,6 +7,8 @@
         "addon/parent/spawn.cc",
         "addon/parent/bpf.cc",
         "addon/child/child.c",
+        "addon/child/console.c",
+        "addon/child/steps.c",
         "addon/child/fsops.c"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "addon"],
