@@ -162,6 +162,24 @@ eachMode('lifecycle', ['busybox', 'dist', 'addon'], (mode, skip) => {
     }
   });
 
+  it.skipIf(skip)('create takes --no-pivot and --preserve-fds too', async () => {
+    const id = `cflags-${mode}-${process.pid}`;
+    const file = join(ownedDir(who(), 'fd3'), 'out');
+    writeFileSync(file, '');
+    const bundle = makeBundle(who(), { args: ['/bin/sh', '-c', 'cat /data/hello.txt >&3'] });
+    const fd = openSync(file, 'w');
+    try {
+      const r = launchSync(who(), ['create', '--no-pivot', '--preserve-fds', '1', '--bundle', bundle, id], { stdio: ['ignore', 'ignore', 'pipe', fd] });
+      expect([r.stderr, r.status]).toEqual(['', 0]);
+    } finally {
+      closeSync(fd);
+    }
+    expect(launchSync(who(), ['start', id]).status).toBe(0);
+    await until('the program wrote through fd 3', () => readFileSync(file, 'utf8') === 'hello from the rootfs\n');
+    await until('it stopped', () => status(who(), id) === 'stopped');
+    expect(launchSync(who(), ['delete', id]).status).toBe(0);
+  });
+
   it.skipIf(skip)('a session keyring of the container\'s own, as runc; the caller\'s with --no-new-keyring', () => {
     const bundle = makeBundle(who(), {
       // /proc/keys lists the keyrings the process can view (runc's spec masks it: not here).
@@ -263,4 +281,8 @@ it.skipIf(!anyone)('--version as runc lays it out, features JSON, --log in runc\
   expect(Object.keys(line).sort()).toEqual(['level', 'msg', 'time']);
   expect(line.level).toBe('error');
   expect(line.msg).toMatch(/does not exist/);
+  // --log-format text: logrus's text layout, as runc writes it.
+  const text = join(ownedDir(who, 'log'), 'log.txt');
+  launchSync(who, ['--log', text, 'kill', 'nosuch']);
+  expect(readFileSync(text, 'utf8')).toMatch(/^time="[^"]+" level=error msg=".*does not exist.*"$/m);
 });
