@@ -5,6 +5,7 @@ import { closeSync, constants, openSync, readSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { type LaunchError, fromNodeError, setupError, stateError } from '../errors.js';
 import { bundleHooks, childHookFailure, hookError, runHooksSync } from '../runtime/hooks.js';
+import { MSG_SIZE, type MsgRecord, decodeMsg } from '../plan/ops.js';
 import type { Hooks } from '../spec/schema.js';
 import { isAlive, sleepSync } from '../state/proc.js';
 import { EXEC_FIFO, StateStore } from '../state/store.js';
@@ -28,7 +29,7 @@ export function startVerb(o: GlobalOptions & { id: string }): void {
   }
   let record: Buffer;
   try {
-    const buf = Buffer.alloc(1 + RECORD);
+    const buf = Buffer.alloc(1 + MSG_SIZE);
     let got = 0;
     for (;;) {
       let n = -1;
@@ -52,20 +53,15 @@ export function startVerb(o: GlobalOptions & { id: string }): void {
   }
   unlinkSync(fifo);
   const hooks = bundleHooks(state.bundle);
-  if (record.length === RECORD) throw initFailure(record, hooks);
+  if (record.length === MSG_SIZE) throw initFailure(decodeMsg(record), hooks);
   const running = { ...store.read(o.id), status: 'running' as const };
   store.write(running);
   runHooksSync(hooks, 'poststart', running, { warnOnly: true });
 }
 
-/** The init's lp_msg (addon/common/plan.h) on the FIFO: op counts from WAIT_START, after which
- * come the startContainer hooks (lib/plan/build.ts), then the exec. */
-const RECORD = 16;
-
-function initFailure(record: Buffer, hooks: Hooks | undefined): LaunchError {
-  const op = record.readUInt32LE(4);
-  const errno = record.readInt32LE(8);
-  const aux = record.readUInt32LE(12);
+/** The init's failure record on the FIFO: its op counts from WAIT_START, after which come the
+ * startContainer hooks (lib/plan/build.ts), then the exec. */
+function initFailure({ op, err: errno, aux }: MsgRecord, hooks: Hooks | undefined): LaunchError {
   const hook = hooks?.startContainer?.[op - 1];
   if (hook && op >= 1) return hookError(`hooks.startContainer[${op - 1}]`, hook.path, hook.timeout, childHookFailure(errno, aux));
   return setupError("the container's process did not start", { configPath: 'process.args', errno: errno || undefined });

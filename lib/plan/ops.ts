@@ -47,6 +47,21 @@ export const STAGE = { USERMAP: 1, READY: 2, CREATED: 3, HOOKS: 4 } as const;
 
 export const MSG = { SYNC: 1, ERROR: 2, ACK: 3, ABORT: 4, PID: 5, CONSOLE: 6 } as const;
 
+/** struct lp_msg (addon/common/plan.h): the 16-byte record of the sync socket (and of the exec
+ * FIFO, where a created init reports a failure after `start`). */
+export const MSG_SIZE = 16;
+
+export interface MsgRecord {
+  type: number;
+  op: number;
+  err: number;
+  aux: number;
+}
+
+export function decodeMsg(buf: Buffer): MsgRecord {
+  return { type: buf.readUInt32LE(0), op: buf.readUInt32LE(4), err: buf.readInt32LE(8), aux: buf.readUInt32LE(12) };
+}
+
 /** RUN_HOOK failures, in lp_msg.aux (LP_HOOK_*): the kind in the high bits, the exit status or
  * signal in the low 16. aux 0: lp_msg.err is the errno of the fork or the hook's execve. */
 export const HOOK_FAIL = { EXITED: 0x10000, SIGNALED: 0x20000, TIMEDOUT: 0x30000 } as const;

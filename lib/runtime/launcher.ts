@@ -6,7 +6,7 @@ import { type LaunchError, fromNodeError, hostError, setupError } from '../error
 import type { HostFacts } from '../host.js';
 import type { Plan } from '../plan/build.js';
 import { encodePlan } from '../plan/encode.js';
-import { MSG, STAGE, type Op } from '../plan/ops.js';
+import { MSG, STAGE, type Op, MSG_SIZE, type MsgRecord, decodeMsg } from '../plan/ops.js';
 import { childHookFailure, hookError } from './hooks.js';
 import { writeIdMaps } from './idmaps.js';
 import { native } from './native.js';
@@ -27,13 +27,7 @@ export interface Started {
   release(): void;
 }
 
-const MSG_SIZE = 16;
-
-interface Msg {
-  type: number;
-  op: number;
-  err: number;
-  aux: number;
+interface Msg extends MsgRecord {
   /** An fd that came with the record (MSG.CONSOLE: the pty master), else -1. */
   fd: number;
 }
@@ -54,7 +48,7 @@ function recvMsg(fd: number): Msg | null {
     if (got.fd >= 0) closeSync(got.fd);
     throw hostError(`short message (${buf.length} bytes) from the container's init`);
   }
-  return { type: buf.readUInt32LE(0), op: buf.readUInt32LE(4), err: buf.readInt32LE(8), aux: buf.readUInt32LE(12), fd: got.fd };
+  return { ...decodeMsg(buf), fd: got.fd };
 }
 
 function sendMsg(fd: number, type: number): void {

@@ -13,6 +13,17 @@ afterAll(cleanupBase);
 const status = (who: RunAs, id: string) => JSON.parse(launchSync(who, ['state', id]).stdout).status as string;
 const alive = (pid: number) => existsSync(`/proc/${pid}`) && !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
 
+/** launch with a file as its fd 3 (for --preserve-fds, LISTEN_FDS). stdout is ignored when
+ * the container outlives launch (create): a pipe would be held open by it. */
+function withFd3(who: RunAs, file: string, args: string[], opts: { stdout?: 'pipe' | 'ignore'; env?: NodeJS.ProcessEnv } = {}) {
+  const fd = openSync(file, 'w');
+  try {
+    return launchSync(who, args, { stdio: ['ignore', opts.stdout ?? 'pipe', 'pipe', fd], env: opts.env });
+  } finally {
+    closeSync(fd);
+  }
+}
+
 eachMode('lifecycle', ['busybox', 'dist', 'addon'], (mode, skip) => {
   const who = () => runAs(mode)!;
   /** A bundle whose process marks a shared directory, then sleeps. */
@@ -167,13 +178,8 @@ eachMode('lifecycle', ['busybox', 'dist', 'addon'], (mode, skip) => {
     const file = join(ownedDir(who(), 'fd3'), 'out');
     writeFileSync(file, '');
     const bundle = makeBundle(who(), { args: ['/bin/sh', '-c', 'cat /data/hello.txt >&3'] });
-    const fd = openSync(file, 'w');
-    try {
-      const r = launchSync(who(), ['create', '--no-pivot', '--preserve-fds', '1', '--bundle', bundle, id], { stdio: ['ignore', 'ignore', 'pipe', fd] });
-      expect([r.stderr, r.status]).toEqual(['', 0]);
-    } finally {
-      closeSync(fd);
-    }
+    const r = withFd3(who(), file, ['create', '--no-pivot', '--preserve-fds', '1', '--bundle', bundle, id], { stdout: 'ignore' });
+    expect([r.stderr, r.status]).toEqual(['', 0]);
     expect(launchSync(who(), ['start', id]).status).toBe(0);
     await until('the program wrote through fd 3', () => readFileSync(file, 'utf8') === 'hello from the rootfs\n');
     await until('it stopped', () => status(who(), id) === 'stopped');
@@ -197,23 +203,13 @@ eachMode('lifecycle', ['busybox', 'dist', 'addon'], (mode, skip) => {
     // fd 3 of launch (a file the test opened) reaches the container with --preserve-fds 1.
     const file = join(ownedDir(who(), 'fd3'), 'out');
     writeFileSync(file, '');
-    const fd = openSync(file, 'w');
-    try {
-      const r = launchSync(who(), ['run', '--keep', '--preserve-fds', '1', '--bundle', bundle, id], { stdio: ['ignore', 'pipe', 'pipe', fd] });
-      expect([r.stderr, r.status]).toEqual(['', 4]);
-    } finally {
-      closeSync(fd);
-    }
+    const r = withFd3(who(), file, ['run', '--keep', '--preserve-fds', '1', '--bundle', bundle, id]);
+    expect([r.stderr, r.status]).toEqual(['', 4]);
     expect(readFileSync(file, 'utf8')).toBe('via-fd3\n');
     // systemd socket activation, as runc: LISTEN_FDS fds go through, and the container is told.
     const sa = makeBundle(who(), { args: ['/bin/sh', '-c', 'echo "$LISTEN_FDS $LISTEN_PID" >&3'] });
-    const fd2 = openSync(file, 'w');
-    try {
-      const r = launchSync(who(), ['run', '--bundle', sa, `sa-${id}`], { stdio: ['ignore', 'pipe', 'pipe', fd2], env: { LISTEN_FDS: '1', LISTEN_PID: String(process.pid) } });
-      expect([r.stderr, r.status]).toEqual(['', 0]);
-    } finally {
-      closeSync(fd2);
-    }
+    const r2 = withFd3(who(), file, ['run', '--bundle', sa, `sa-${id}`], { env: { LISTEN_FDS: '1', LISTEN_PID: String(process.pid) } });
+    expect([r2.stderr, r2.status]).toEqual(['', 0]);
     expect(readFileSync(file, 'utf8')).toBe('1 1\n');
     expect(status(who(), id)).toBe('stopped');
     expect(launchSync(who(), ['delete', id])).toMatchObject({ status: 0, stderr: '' });
