@@ -3,7 +3,7 @@
 //   launch: run web: linux.uidMappings[0].size: must be from 1 to 4294967295, got 0 `/b/config.json`
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { fromNodeError, specError, type LaunchError } from '../errors.js';
 import { SpecSchema, showValue, type Spec } from './schema.js';
 

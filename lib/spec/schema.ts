@@ -7,7 +7,7 @@
 // easier to explain here (with its config path) than as an errno from the child.
 //
 // Messages are short, lower-case and carry the offending value; load.ts adds the config path.
-import { z } from 'zod';
+import * as z from 'zod';
 
 const MAX_U16 = 0xffff;
 const MAX_U32 = 0xffffffff;

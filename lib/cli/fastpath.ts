@@ -1,0 +1,109 @@
+// The start-up fast path: the verbs scripts and containerd call once per container (run,
+// create, start, state, kill, delete) in their plain forms, read without yargs, whose parse
+// of this command line costs more than the rest of a `launch state`. Anything else — help,
+// an unknown or repeated flag, a missing id, `--` — returns null, and yargs (parser.ts) reads
+// the words and says what is wrong. test/unit/fastpath.test.ts checks that every command line
+// taken here gives the handlers exactly what yargs gives them.
+import type { Args } from './handlers.js';
+
+type Kind = 'string' | 'boolean' | 'count';
+interface Flag {
+  name: string;
+  kind: Kind;
+  /** Values allowed (e.g. --log-format). */
+  choices?: readonly string[];
+}
+
+const GLOBAL: Record<string, Flag> = {
+  '--root': { name: 'root', kind: 'string' },
+  '--debug': { name: 'debug', kind: 'boolean' },
+  '--log': { name: 'log', kind: 'string' },
+  '--log-format': { name: 'log-format', kind: 'string', choices: ['text', 'json'] },
+  '--rootless': { name: 'rootless', kind: 'string', choices: ['auto', 'true', 'false'] },
+  '--systemd-cgroup': { name: 'systemd-cgroup', kind: 'boolean' },
+};
+
+const BUNDLE: Record<string, Flag> = {
+  '--bundle': { name: 'bundle', kind: 'string' },
+  '-b': { name: 'bundle', kind: 'string' },
+  '--pid-file': { name: 'pid-file', kind: 'string' },
+  '--console-socket': { name: 'console-socket', kind: 'string' },
+  '--preserve-fds': { name: 'preserve-fds', kind: 'count' },
+  '--no-pivot': { name: 'no-pivot', kind: 'boolean' },
+  '--no-new-keyring': { name: 'no-new-keyring', kind: 'boolean' },
+  '--ignore-cgroup-limits': { name: 'ignore-cgroup-limits', kind: 'boolean' },
+};
+
+interface Verb {
+  flags: Record<string, Flag>;
+  positionals: readonly string[];
+  /** How many positionals must be given (the rest have defaults). */
+  required: number;
+  defaults: Record<string, unknown>;
+}
+
+const BUNDLE_DEFAULTS = { bundle: '.', 'preserve-fds': 0, 'no-pivot': false, 'no-new-keyring': false, 'ignore-cgroup-limits': false };
+const ONE_ID = { positionals: ['id'], required: 1 } as const;
+
+const VERBS: Record<string, Verb> = {
+  run: {
+    flags: { ...BUNDLE, '--detach': { name: 'detach', kind: 'boolean' }, '-d': { name: 'detach', kind: 'boolean' }, '--keep': { name: 'keep', kind: 'boolean' } },
+    ...ONE_ID,
+    defaults: { ...BUNDLE_DEFAULTS, detach: false, keep: false },
+  },
+  create: { flags: BUNDLE, ...ONE_ID, defaults: BUNDLE_DEFAULTS },
+  start: { flags: {}, ...ONE_ID, defaults: {} },
+  state: { flags: {}, ...ONE_ID, defaults: {} },
+  delete: { flags: { '--force': { name: 'force', kind: 'boolean' }, '-f': { name: 'force', kind: 'boolean' } }, ...ONE_ID, defaults: { force: false } },
+  kill: {
+    flags: { '--all': { name: 'all', kind: 'boolean' }, '-a': { name: 'all', kind: 'boolean' } },
+    positionals: ['id', 'signal'],
+    required: 1,
+    defaults: { all: false, signal: 'SIGTERM' },
+  },
+};
+
+/** The verb and its words in yargs' shape, or null when yargs must read this command line. */
+export function fastParse(argv: readonly string[]): { verb: string; args: Args } | null {
+  let verb: Verb | undefined;
+  let verbName = '';
+  const args: Args = { _: [], debug: false, 'log-format': 'text', 'systemd-cgroup': false };
+  const seen = new Set<string>();
+  const positional: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const word = argv[i]!;
+    if (!word.startsWith('-') || word === '-') {
+      if (!verb) {
+        verb = VERBS[word];
+        if (!verb) return null;
+        verbName = word;
+        args._.push(word);
+      } else positional.push(word);
+      continue;
+    }
+    const eq = word.indexOf('=');
+    const name = eq > 0 ? word.slice(0, eq) : word;
+    const flag = GLOBAL[name] ?? verb?.flags[name];
+    if (!flag || seen.has(flag.name)) return null;
+    seen.add(flag.name);
+    if (flag.kind === 'boolean') {
+      if (eq > 0) return null;
+      args[flag.name] = true;
+      continue;
+    }
+    const value = eq > 0 ? word.slice(eq + 1) : argv[++i];
+    if (value === undefined || value === '' || value.startsWith('-')) return null;
+    if (flag.choices && !flag.choices.includes(value)) return null;
+    if (flag.kind === 'count') {
+      if (!/^\d{1,6}$/.test(value)) return null;
+      args[flag.name] = Number(value);
+    } else args[flag.name] = value;
+  }
+  if (!verb || positional.length < verb.required || positional.length > verb.positionals.length) return null;
+  // A word yargs would read as a number is kept as typed by it (type: 'string'), as here.
+  for (const [k, v] of Object.entries(verb.defaults)) if (!(k in args)) args[k] = v;
+  verb.positionals.forEach((p, n) => {
+    if (positional[n] !== undefined) args[p] = positional[n];
+  });
+  return { verb: verbName, args };
+}

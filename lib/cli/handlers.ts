@@ -1,0 +1,132 @@
+// What each verb does with its parsed words: the one place both parsers (the yargs one in
+// parser.ts and the start-up fast path in fastpath.ts) hand their result to. The words come
+// in yargs' shape (flag names as typed, `_` for what follows `--`); each verb module is
+// imported only when its verb runs.
+import { inUserNamespace } from '../host.js';
+import { defaultRoot } from '../state/store.js';
+import type { GlobalOptions } from './main.js';
+
+/** A verb's words as yargs hands them over. */
+export type Args = Record<string, unknown> & { _: (string | number)[] };
+
+export interface Ctx {
+  /** `run ID` etc.: put in front of an error line. */
+  setContext(context: string): void;
+  setExit(code: number): void;
+  setDebug(debug: boolean): void;
+}
+
+const str = (v: unknown) => (v === undefined ? undefined : String(v));
+const id = (args: Args) => String(args.id);
+/** Words after `--` (yargs leaves them in `_`, after the verb). */
+const rest = (args: Args) => args._.slice(1).map(String);
+
+function globals(args: Args, ctx: Ctx): GlobalOptions {
+  const debug = Boolean(args.debug);
+  ctx.setDebug(debug);
+  const uid = process.getuid!();
+  return { root: str(args.root) ?? defaultRoot(process.env, uid, uid === 0 && inUserNamespace()), debug, systemdCgroup: Boolean(args['systemd-cgroup']) };
+}
+
+function bundleArgs(args: Args) {
+  return {
+    id: id(args), bundle: String(args.bundle), pidFile: str(args['pid-file']), consoleSocket: str(args['console-socket']),
+    preserveFds: args['preserve-fds'] as number, noPivot: Boolean(args['no-pivot']), noNewKeyring: Boolean(args['no-new-keyring']),
+    ignoreCgroupLimits: Boolean(args['ignore-cgroup-limits']),
+  };
+}
+
+export const HANDLERS: Record<string, (args: Args, ctx: Ctx) => Promise<void>> = {
+  async run(args, ctx) {
+    ctx.setContext(`run ${id(args)}`);
+    const { runVerb } = await import('./run.js');
+    ctx.setExit(await runVerb({ ...bundleArgs(args), detach: Boolean(args.detach), keep: Boolean(args.keep), ...globals(args, ctx) }));
+  },
+  async create(args, ctx) {
+    ctx.setContext(`create ${id(args)}`);
+    const { createVerb } = await import('./run.js');
+    await createVerb({ ...bundleArgs(args), ...globals(args, ctx) });
+  },
+  async start(args, ctx) {
+    ctx.setContext(`start ${id(args)}`);
+    const { startVerb } = await import('./start.js');
+    startVerb({ id: id(args), ...globals(args, ctx) });
+  },
+  async kill(args, ctx) {
+    ctx.setContext(`kill ${id(args)}`);
+    const { killVerb } = await import('./kill.js');
+    killVerb({ id: id(args), signal: String(args.signal), all: Boolean(args.all), ...globals(args, ctx) });
+  },
+  async exec(args, ctx) {
+    ctx.setContext(`exec ${id(args)}`);
+    const { execVerb } = await import('./exec.js');
+    // After `--` (which execArgv puts after the id), yargs leaves the words in `_`.
+    const command = [...((args.command as string[] | undefined) ?? []), ...rest(args)];
+    ctx.setExit(
+      await execVerb({
+        id: id(args), command, process: str(args.process), tty: Boolean(args.tty), cwd: str(args.cwd), env: args.env as string | string[] | undefined,
+        user: str(args.user), additionalGids: args['additional-gids'] as string | string[] | undefined, cap: args.cap as string | string[] | undefined,
+        noNewPrivs: Boolean(args['no-new-privs']), detach: Boolean(args.detach), pidFile: str(args['pid-file']),
+        consoleSocket: str(args['console-socket']), preserveFds: args['preserve-fds'] as number, ignorePaused: Boolean(args['ignore-paused']),
+        ...globals(args, ctx),
+      }),
+    );
+  },
+  async list(args, ctx) {
+    ctx.setContext('list');
+    const { listVerb } = await import('./list.js');
+    listVerb({ format: String(args.format), quiet: Boolean(args.quiet), ...globals(args, ctx) });
+  },
+  async features(_args, ctx) {
+    ctx.setContext('features');
+    const { featuresVerb } = await import('./features.js');
+    featuresVerb();
+  },
+  async spec(args, ctx) {
+    ctx.setContext('spec');
+    const { specVerb } = await import('./spec.js');
+    specVerb({ bundle: String(args.bundle), rootless: Boolean(args.rootless) });
+  },
+  async demo(args, ctx) {
+    ctx.setContext('demo');
+    const { demoVerb } = await import('./demo.js');
+    const words = [...((args.args as string[] | undefined) ?? []), ...rest(args)];
+    ctx.setExit(await demoVerb({ args: words, ...globals(args, ctx) }));
+  },
+  async state(args, ctx) {
+    ctx.setContext(`state ${id(args)}`);
+    const { stateVerb } = await import('./state.js');
+    stateVerb({ id: id(args), ...globals(args, ctx) });
+  },
+  async delete(args, ctx) {
+    ctx.setContext(`delete ${id(args)}`);
+    const { deleteVerb } = await import('./delete.js');
+    await deleteVerb({ id: id(args), force: Boolean(args.force), ...globals(args, ctx) });
+  },
+  async events(args, ctx) {
+    ctx.setContext(`events ${id(args)}`);
+    const { eventsVerb } = await import('./events.js');
+    await eventsVerb({ id: id(args), stats: Boolean(args.stats), interval: String(args.interval), ...globals(args, ctx) });
+  },
+  async pause(args, ctx) {
+    ctx.setContext(`pause ${id(args)}`);
+    const { pauseVerb } = await import('./pause.js');
+    pauseVerb({ id: id(args), freeze: true, ...globals(args, ctx) });
+  },
+  async resume(args, ctx) {
+    ctx.setContext(`resume ${id(args)}`);
+    const { pauseVerb } = await import('./pause.js');
+    pauseVerb({ id: id(args), freeze: false, ...globals(args, ctx) });
+  },
+  async ps(args, ctx) {
+    ctx.setContext(`ps ${id(args)}`);
+    const { psVerb } = await import('./ps.js');
+    const psArgs = [...((args['ps-args'] as string[] | undefined) ?? []), ...rest(args)];
+    psVerb({ id: id(args), format: String(args.format), psArgs, ...globals(args, ctx) });
+  },
+  async update(args, ctx) {
+    ctx.setContext(`update ${id(args)}`);
+    const { updateVerb } = await import('./update.js');
+    updateVerb({ id: id(args), flags: args as never, ...globals(args, ctx) });
+  },
+};

@@ -1,0 +1,165 @@
+// The full command line, with yargs: every verb and flag, help and usage errors. Loaded only
+// when the start-up fast path (fastpath.ts) does not take the words; both hand their result to
+// the same handlers (handlers.ts).
+import yargs, { type Argv } from 'yargs';
+import { usageError } from '../errors.js';
+import { type Args, type Ctx, HANDLERS } from './handlers.js';
+
+/** The options `run` and `create` share. */
+function bundleOptions<T>(y: Argv<T>) {
+  return y
+    // `--no-pivot`, `--no-new-keyring` are runc's flags, not negations of `pivot`, `new-keyring`.
+    .parserConfiguration({ 'boolean-negation': false })
+    .positional('id', { type: 'string', describe: 'container id', demandOption: true })
+    .option('bundle', { alias: 'b', type: 'string', default: '.', describe: 'bundle directory (holds config.json)' })
+    .option('pid-file', { type: 'string', describe: 'write the container process id to this file' })
+    .option('console-socket', { type: 'string', describe: 'AF_UNIX socket to send the pty master to (process.terminal), as runc' })
+    .option('preserve-fds', { type: 'number', default: 0, describe: 'pass fds 3 to 3+N-1 on to the container (and LISTEN_FDS ones, as runc)' })
+    .option('no-pivot', { type: 'boolean', default: false, describe: 'move the root over / and chroot instead of pivot_root (roots on ramfs)' })
+    .option('no-new-keyring', { type: 'boolean', default: false, describe: 'keep the caller\'s session keyring instead of a new one of the container\'s own' })
+    .option('ignore-cgroup-limits', { type: 'boolean', default: false, describe: 'run without the cgroup limits this host cannot apply (rootless without delegation) instead of failing' });
+}
+
+const withId = <T>(y: Argv<T>) => y.positional('id', { type: 'string', demandOption: true });
+
+/** `handle(verb)` is what a command runs: the shared handler, or (tests) a recorder. */
+export function buildParser(argv: string[], handle: (verb: string) => (args: Args) => Promise<void>): Argv {
+  const h = (verb: string) => (args: unknown) => handle(verb)(args as Args);
+  return yargs(argv)
+    .scriptName('launch')
+    .usage('$0 [global options] <command> [options]\n$0 BUNDLE_DIR  (run the bundle with a generated id)')
+    .option('root', { type: 'string', describe: 'directory for container state', default: undefined })
+    .option('debug', { type: 'boolean', default: false, describe: 'explain decisions; show the cause of errors' })
+    .option('log', { type: 'string', describe: 'also write errors to this file (as runc: for containerd and podman)' })
+    .option('log-format', { choices: ['text', 'json'], default: 'text', describe: 'format of the --log file' })
+    // No choices here: `spec --rootless` (a boolean) shares the name, and yargs would check its
+    // value against them. runc's values (auto, true, false) are accepted; launch decides from
+    // the caller's uid and user namespace either way.
+    .option('rootless', { describe: 'auto|true|false, accepted for runc compatibility: launch decides from the caller\'s uid' })
+    .option('systemd-cgroup', { type: 'boolean', default: false, describe: 'create the container\'s cgroup as a transient systemd unit (linux.cgroupsPath is slice:prefix:name)' })
+    .command(
+      'run <id>',
+      'create and run a container in the foreground',
+      (y) =>
+        bundleOptions(y)
+          .option('detach', { alias: 'd', type: 'boolean', default: false, describe: 'return once the container runs; it stays until `launch delete`' })
+          .option('keep', { type: 'boolean', default: false, describe: 'keep the state and cgroup after a foreground run ends (for `launch state`, `events`; then `launch delete`)' }),
+      h('run'),
+    )
+    .command('create <id>', 'set a container up, its process waiting for `launch start`', (y) => bundleOptions(y), h('create'))
+    .command('start <id>', 'run the process of a created container', withId, h('start'))
+    .command(
+      'kill <id> [signal]',
+      "send a signal (default SIGTERM) to the container's process",
+      (y) =>
+        withId(y)
+          .positional('signal', { type: 'string', default: 'SIGTERM', describe: 'name (TERM, SIGKILL) or number' })
+          .option('all', { alias: 'a', type: 'boolean', default: false, describe: "every process in the container's cgroup" }),
+      h('kill'),
+    )
+    .command(
+      'exec <id> [command..]',
+      'run a new process in a running container',
+      (y) =>
+        withId(y)
+          // `--no-new-privs` is runc's flag, not the negation of a `new-privs` one.
+          .parserConfiguration({ 'boolean-negation': false })
+          .positional('command', { type: 'string', array: true, describe: 'the program and its arguments (none with --process)' })
+          .option('process', { alias: 'p', type: 'string', describe: 'a runtime-spec `process` JSON file: the whole process' })
+          .option('tty', { alias: 't', type: 'boolean', default: false, describe: 'allocate a pseudo-terminal' })
+          .option('cwd', { type: 'string', describe: 'working directory in the container' })
+          .option('env', { alias: 'e', type: 'string', describe: "KEY=VALUE added to the config's environment (repeatable)" })
+          .option('user', { alias: 'u', type: 'string', describe: 'UID[:GID] to run as' })
+          .option('additional-gids', { alias: 'g', type: 'string', describe: 'a supplementary group id (repeatable)' })
+          .option('cap', { alias: 'c', type: 'string', describe: 'a capability to add (repeatable)' })
+          .option('no-new-privs', { type: 'boolean', default: false, describe: 'set no_new_privs for the process' })
+          .option('detach', { alias: 'd', type: 'boolean', default: false, describe: 'return once the process runs' })
+          .option('pid-file', { type: 'string', describe: 'write the process id to this file' })
+          .option('console-socket', { type: 'string', describe: 'AF_UNIX socket to send the pty master to (with --tty), as runc' })
+          .option('preserve-fds', { type: 'number', default: 0, describe: 'pass fds 3 to 3+N-1 on to the process' })
+          .option('ignore-paused', { type: 'boolean', default: false, describe: 'exec into a paused container (the process waits until it is resumed)' }),
+      h('exec'),
+    )
+    .command(
+      'list',
+      'list the containers under --root',
+      (y) =>
+        y
+          .option('format', { alias: 'f', choices: ['table', 'json'], default: 'table', describe: 'output format' })
+          .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'ids only' }),
+      h('list'),
+    )
+    .command('features', 'what this build of launch implements, as the OCI features JSON', () => {}, h('features'))
+    .command(
+      'spec',
+      'write a starting config.json into the bundle',
+      (y) =>
+        y
+          .option('rootless', { type: 'boolean', default: false, describe: 'a config for an ordinary user' })
+          .option('bundle', { alias: 'b', type: 'string', default: '.', describe: 'where to write config.json' }),
+      h('spec'),
+    )
+    .command(
+      'demo [args..]',
+      "run a container made from the host's own /usr (read-only), no image needed",
+      (y) => y.positional('args', { type: 'string', array: true, describe: 'command to run instead of the demo script' }),
+      h('demo'),
+    )
+    .command('state <id>', 'print the OCI state of a container as JSON', withId, h('state'))
+    .command(
+      'delete <id>',
+      'remove a stopped container (its cgroup and state); --force kills it first',
+      (y) => withId(y).option('force', { alias: 'f', type: 'boolean', default: false, describe: 'kill a running container first' }),
+      h('delete'),
+    )
+    .command(
+      'events <id>',
+      "the container's cgroup figures and OOM kills as JSON events, one per line",
+      (y) =>
+        withId(y)
+          .option('stats', { type: 'boolean', default: false, describe: 'print the figures once and exit' })
+          .option('interval', { type: 'string', default: '5s', describe: 'time between stats events' }),
+      h('events'),
+    )
+    .command('pause <id>', 'freeze every process of a container', withId, h('pause'))
+    .command('resume <id>', 'thaw a paused container', withId, h('resume'))
+    .command(
+      'ps <id> [ps-args..]',
+      "list a container's processes (ps -ef, or the ps options after `--`)",
+      (y) => withId(y).option('format', { alias: 'f', choices: ['table', 'json'], default: 'table', describe: 'output format' }),
+      h('ps'),
+    )
+    .command(
+      'update <id>',
+      "change a running container's resource limits",
+      (y) =>
+        withId(y)
+          .option('resources', { alias: 'r', type: 'string', describe: 'a linux.resources JSON document (`-` for stdin); other flags are ignored' })
+          .option('memory', { type: 'string', describe: 'memory limit (bytes, or 64m, 1g...)' })
+          .option('memory-reservation', { type: 'string', describe: 'memory soft limit' })
+          .option('memory-swap', { type: 'string', describe: 'memory plus swap limit (-1: unlimited)' })
+          .option('pids-limit', { type: 'number', describe: 'maximum number of processes (-1: unlimited)' })
+          .option('cpu-period', { type: 'number', describe: 'CFS period (microseconds)' })
+          .option('cpu-quota', { type: 'number', describe: 'CFS quota per period (microseconds, -1: none)' })
+          .option('cpu-share', { type: 'number', describe: 'CPU shares (relative weight)' })
+          .option('cpu-rt-period', { type: 'number', describe: 'realtime period (microseconds)' })
+          .option('cpu-rt-runtime', { type: 'number', describe: 'realtime runtime (microseconds)' })
+          .option('cpuset-cpus', { type: 'string', describe: 'CPUs allowed (0-3,5)' })
+          .option('cpuset-mems', { type: 'string', describe: 'memory nodes allowed' })
+          .option('blkio-weight', { type: 'number', describe: 'block IO weight (10-1000)' }),
+      h('update'),
+    )
+    .demandCommand(1, 'launch: no command given (see launch --help)')
+    .strict()
+    .version(false)
+    .help()
+    .fail((msg, err) => {
+      if (err) throw err;
+      throw usageError(msg.replace(/^launch: /, ''), { exitCode: 125 });
+    });
+}
+
+/** Parse and run with the shared handlers. */
+export async function parseAndRun(argv: string[], ctx: Ctx): Promise<void> {
+  await buildParser(argv, (verb) => (args) => HANDLERS[verb]!(args, ctx)).parseAsync();
+}
