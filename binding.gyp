@@ -6,6 +6,8 @@
         "addon/binding.cc",
         "addon/parent/spawn.cc",
         "addon/parent/bpf.cc",
+        "addon/parent/execmon.cc",
+        "addon/parent/forward.cc",
         "addon/child/child.c",
         "addon/child/console.c",
         "addon/child/steps.c",
@@ -16,6 +18,17 @@
       "cflags": ["-Wall", "-Wextra", "-fno-strict-aliasing"],
       "cflags_c": ["-std=gnu11"],
       "cflags_cc": ["-std=c++17"]
+    },
+    {
+      "target_name": "launch-monitor",
+      "type": "executable",
+      "sources": ["addon/monitor/monitor.c", "addon/monitor/relay.c", "addon/monitor/hooks.c"],
+      "defines": ["_GNU_SOURCE"],
+      "cflags": ["-Wall", "-Wextra", "-Os", "-ffunction-sections", "-fdata-sections"],
+      "cflags!": ["-O3", "-pthread"],
+      "cflags_c": ["-std=gnu11"],
+      "ldflags": ["-static", "-Wl,--gc-sections", "-s"],
+      "ldflags!": ["-rdynamic", "-pthread"]
     }
   ]
 }

@@ -23,6 +23,8 @@
 
 #include "common/sendfd.h"
 #include "parent/bpf.h"
+#include "parent/execmon.h"
+#include "parent/forward.h"
 #include "parent/spawn.h"
 
 #ifndef P_PIDFD
@@ -116,18 +118,26 @@ Napi::Value WaitExit(const Napi::CallbackInfo &info) {
   }
   int pidfd = info[0].As<Napi::Number>().Int32Value();
   auto tsfn = Napi::ThreadSafeFunction::New(env, info[1].As<Napi::Function>(), "launch-wait", 0, 1);
+  // The thread only waits (WNOWAIT); the reap is on the main thread, in the callback. So a
+  // process that has exited stays a zombie until JavaScript has seen it, and a launch that
+  // execs the monitor before then (lib/runtime/monitor.ts) leaves it for the monitor to reap
+  // with its status, instead of the status dying with this thread.
   std::thread([pidfd, tsfn]() mutable {
     siginfo_t si;
     memset(&si, 0, sizeof si);
     int rc;
-    do rc = waitid(idtype_t(P_PIDFD), id_t(pidfd), &si, WEXITED); while (rc < 0 && errno == EINTR);
-    int code = -1, sig = 0, err = rc < 0 ? errno : 0;
-    if (rc == 0) {
-      if (si.si_code == CLD_EXITED) code = si.si_status;
-      else sig = si.si_status;
-    }
-    tsfn.BlockingCall([code, sig, err](Napi::Env env, Napi::Function cb) {
-      cb.Call({Napi::Number::New(env, code), Napi::Number::New(env, sig), Napi::Number::New(env, err)});
+    do rc = waitid(idtype_t(P_PIDFD), id_t(pidfd), &si, WEXITED | WNOWAIT); while (rc < 0 && errno == EINTR);
+    int err = rc < 0 ? errno : 0;
+    tsfn.BlockingCall([pidfd, err](Napi::Env env, Napi::Function cb) {
+      siginfo_t si;
+      memset(&si, 0, sizeof si);
+      int rc = err ? -1 : waitid(idtype_t(P_PIDFD), id_t(pidfd), &si, WEXITED | WNOHANG);
+      int code = -1, sig = 0, e = err ? err : rc < 0 ? errno : 0;
+      if (rc == 0 && si.si_pid != 0) {
+        if (si.si_code == CLD_EXITED) code = si.si_status;
+        else sig = si.si_status;
+      } else if (rc == 0) e = ECHILD;
+      cb.Call({Napi::Number::New(env, code), Napi::Number::New(env, sig), Napi::Number::New(env, e)});
     });
     tsfn.Release();
   }).detach();
@@ -304,6 +314,90 @@ Napi::Value AttachDeviceFilter(const Napi::CallbackInfo &info) {
   return env.Undefined();
 }
 
+// forwardSignals(signals: number[]): errno. Signals held until forwardTo (parent/forward.cc).
+Napi::Value ForwardSignals(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsArray()) {
+    Napi::TypeError::New(env, "forwardSignals(signals: number[])").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  auto arr = info[0].As<Napi::Array>();
+  uint64_t mask = 0;
+  for (uint32_t i = 0; i < arr.Length(); i++) {
+    int sig = arr.Get(i).As<Napi::Number>().Int32Value();
+    if (sig < 1 || sig > 64 || sig == SIGKILL || sig == SIGSTOP) {
+      Napi::TypeError::New(env, "forwardSignals: not a signal that can be caught").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    mask |= uint64_t(1) << sig;
+  }
+  return Napi::Number::New(env, launch::ForwardInstall(mask));
+}
+
+// forwardTo(pidfd): errno. Delivers what was held, then everything as it comes.
+Napi::Value ForwardTo(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber()) {
+    Napi::TypeError::New(env, "forwardTo(pidfd)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  return Napi::Number::New(env, launch::ForwardTo(info[0].As<Napi::Number>().Int32Value()));
+}
+
+Napi::Value StopForwarding(const Napi::CallbackInfo &info) {
+  launch::ForwardRemove();
+  return info.Env().Undefined();
+}
+
+// execMonitor(image: string | Buffer, argv: string[], keepFds: number[]): replaces this process
+// by the monitor (parent/execmon.cc); returns only by throwing with errno and syscall.
+Napi::Value ExecMonitor(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 3 || !(info[0].IsString() || info[0].IsBuffer()) || !info[1].IsArray() || !info[2].IsArray()) {
+    Napi::TypeError::New(env, "execMonitor(image: string | Buffer, argv: string[], keepFds: number[])").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  Napi::Array a = info[1].As<Napi::Array>();
+  Napi::Array k = info[2].As<Napi::Array>();
+  std::vector<std::string> args;
+  std::vector<int> keep;
+  for (uint32_t i = 0; i < a.Length(); i++) {
+    Napi::Value v = a.Get(i);
+    if (!v.IsString()) {
+      Napi::TypeError::New(env, "execMonitor: argv must be strings").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    args.push_back(v.As<Napi::String>().Utf8Value());
+  }
+  for (uint32_t i = 0; i < k.Length(); i++) {
+    Napi::Value v = k.Get(i);
+    if (!v.IsNumber()) {
+      Napi::TypeError::New(env, "execMonitor: keepFds must be numbers").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    keep.push_back(v.As<Napi::Number>().Int32Value());
+  }
+  if (args.empty()) {
+    Napi::TypeError::New(env, "execMonitor: argv must not be empty").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  std::vector<char *> argv;
+  for (auto &s : args) argv.push_back(const_cast<char *>(s.c_str()));
+  argv.push_back(nullptr);
+  launch::ExecMonitorImage image;
+  std::string path;
+  if (info[0].IsString()) {
+    path = info[0].As<Napi::String>().Utf8Value();
+    image.path = path.c_str();
+  } else if (!BufferArg(info, 0, &image.elf, &image.len) || image.len == 0) {
+    Napi::TypeError::New(env, "execMonitor: the image Buffer is empty").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  const char *call = "execve";
+  int err = launch::ExecMonitor(image, argv.data(), keep.data(), keep.size(), &call);
+  return ThrowErrno(env, err, call);
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("opTable", Napi::Function::New(env, OpTable));
   exports.Set("validatePlan", Napi::Function::New(env, ValidatePlan));
@@ -318,6 +412,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("mkfifo", Napi::Function::New(env, MkFifo));
   exports.Set("flock", Napi::Function::New(env, Flock));
   exports.Set("attachDeviceFilter", Napi::Function::New(env, AttachDeviceFilter));
+  exports.Set("execMonitor", Napi::Function::New(env, ExecMonitor));
+  exports.Set("forwardSignals", Napi::Function::New(env, ForwardSignals));
+  exports.Set("forwardTo", Napi::Function::New(env, ForwardTo));
+  exports.Set("stopForwarding", Napi::Function::New(env, StopForwarding));
   return exports;
 }
 

@@ -26,4 +26,5 @@ const r = spawnSync(cmd, [...args, 'rebuild', `--nodedir=${nodedir}`], {
   stdio: 'inherit',
   env: { ...process.env, npm_config_nodedir: nodedir },
 });
+if (r.error) console.error(`launch: cannot run node-gyp (${r.error.message}): run this through npm (npm run build:addon), which puts its node-gyp on PATH`);
 process.exit(r.status ?? 1);

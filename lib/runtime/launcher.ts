@@ -21,6 +21,8 @@ export interface Started {
   pid: number;
   pidfd: number;
   exited: Promise<ExitStatus>;
+  /** The exit status once JavaScript has seen the exit (and reaped the process), else undefined. */
+  readonly exitStatus: ExitStatus | undefined;
   /** Send a signal through the pidfd; returns the errno (0 on success). */
   kill(signal: number): number;
   /** Close the pidfd once the exit has been seen. */
@@ -117,9 +119,17 @@ export async function startContainer(plan: Plan, opts: StartOptions): Promise<St
     if (pidnsFd >= 0) closeSync(pidnsFd);
   }
   const { pid, syncFd } = child;
+  let exitStatus: ExitStatus | undefined;
+  // The status is recorded in the callback itself (the reap happens there), not in a later
+  // promise reaction: code that runs in between must not think the process still unreaped.
   const waitOn = (fd: number) =>
     new Promise<ExitStatus>((resolve) => {
-      addon.waitExit(fd, (code, signal) => resolve({ code: code >= 0 ? code : null, signal: signal || null }));
+      addon.waitExit(fd, (code, signal) => {
+        const status = { code: code >= 0 ? code : null, signal: signal || null };
+        // FORK_INIT swaps the pidfd (MSG.PID below): the maker's exit is not the container's.
+        if (started.pidfd === fd) exitStatus = status;
+        resolve(status);
+      });
     });
   let exitedPromise: Promise<ExitStatus> | undefined;
   const exited = () => (exitedPromise ??= waitOn(started.pidfd));
@@ -129,6 +139,9 @@ export async function startContainer(plan: Plan, opts: StartOptions): Promise<St
     pidfd: child.pidfd,
     get exited() {
       return exited();
+    },
+    get exitStatus() {
+      return exitStatus;
     },
     kill: (signal) => (released ? os.errno.ESRCH : addon.pidfdSignal(started.pidfd, signal)),
     release: () => {

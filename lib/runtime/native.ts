@@ -25,15 +25,42 @@ export interface NativeAddon {
   /** Loads `insns` (lib/cgroups/devicefilter.ts) as the cgroup v2 device filter of
    * `cgroupDir`, replacing any there. Throws with errno, syscall (and `log` on a verifier refusal). */
   attachDeviceFilter(cgroupDir: string, insns: Buffer): void;
+  /** execve the monitor (a path, or its ELF image, run from a sealed memfd) with `argv`,
+   * keeping `keepFds` and 0-2 open and every signal blocked; returns only by throwing. */
+  execMonitor(image: Buffer | string, argv: string[], keepFds: number[]): void;
+  /** Forward these signals from a native handler, held until forwardTo; errno. */
+  forwardSignals(signals: number[]): number;
+  /** Deliver to this pidfd (dup'ed), held signals first; errno. */
+  forwardTo(pidfd: number): number;
+  /** Put back the dispositions forwardSignals replaced. */
+  stopForwarding(): void;
+}
+
+/** Where `npm run build:addon` puts the addon and the monitor: the same relative path from
+ * lib/runtime (vitest) and dist/runtime (built). */
+export function addonDir(): string {
+  return new URL('../../build/Release', import.meta.url).pathname;
 }
 
 let cached: NativeAddon | undefined;
+let loader: (() => NativeAddon) | undefined;
+
+/** The single executable carries the addon inside it and loads it its own way (binary.ts). */
+export function setAddonLoader(load: () => NativeAddon): void {
+  loader = load;
+}
 
 export function native(): NativeAddon {
   if (cached) return cached;
+  if (loader) {
+    try {
+      return (cached = loader());
+    } catch (err) {
+      throw hostError('cannot load the native addon carried in the launch binary', { cause: err, errno: (err as { errno?: number }).errno });
+    }
+  }
   const require = createRequire(import.meta.url);
-  // Same relative path from lib/runtime (vitest) and dist/runtime (built).
-  const path = process.env.LAUNCH_ADDON ?? new URL('../../build/Release/launch_native.node', import.meta.url).pathname;
+  const path = process.env.LAUNCH_ADDON ?? `${addonDir()}/launch_native.node`;
   try {
     cached = require(path) as NativeAddon;
   } catch (err) {

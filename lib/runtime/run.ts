@@ -10,8 +10,9 @@ import { type Plan, type PlanOptions, buildPlan } from '../plan/build.js';
 import type { Spec } from '../spec/schema.js';
 import { processStartTime } from '../state/proc.js';
 import { type ContainerState, EXEC_FIFO, StateStore } from '../state/store.js';
-import { HookStateFiles, hasContainerHooks, runHooks } from './hooks.js';
+import { HookStateFiles, hasContainerHooks, hookInput, runHooks } from './hooks.js';
 import { startContainer } from './launcher.js';
+import { type Teardown, handOver, monitorImage } from './monitor.js';
 import { forwardSignals } from './signals.js';
 import { native } from './native.js';
 import { ConsoleMaster, checkConsoleSocket, sendConsole } from './terminal.js';
@@ -65,6 +66,9 @@ interface Prepared {
   poststart(): Promise<void>;
   /** Close launch's copies of the fds the child inherited (the hooks' state files). */
   closeFds(): void;
+  /** The teardown as the native monitor does it, or undefined when it needs Node (the
+   * systemd driver stops its unit over D-Bus). */
+  nativeTeardown(): Teardown | undefined;
 }
 
 /** Everything before the clone: the state directory (claims the id), the cgroup with its
@@ -143,7 +147,15 @@ async function prepare(spec: Spec, opts: RunOptions, extra: { dieWithParent: boo
       await runHooks(spec.hooks, 'createRuntime', creating);
     };
     const poststart = () => runHooks(spec.hooks, 'poststart', { ...state!, status: 'running' }, { warnOnly: true });
-    return { plan, host, record, teardown, runtimeHooks, poststart, closeFds: () => hookFiles?.close() };
+    const nativeTeardown = (): Teardown | undefined =>
+      systemd || !state
+        ? undefined
+        : {
+            poststop: { hooks: spec.hooks?.poststop ?? [], state: hookInput({ ...state, status: 'stopped' }) },
+            rmdirs: [...cgroupDirs].reverse(),
+            stateDir: store.dir(opts.id),
+          };
+    return { plan, host, record, teardown, runtimeHooks, poststart, closeFds: () => hookFiles?.close(), nativeTeardown };
   } catch (err) {
     await teardown();
     throw err;
@@ -170,8 +182,18 @@ export async function runForeground(spec: Spec, opts: RunOptions): Promise<numbe
     });
     prepared.closeFds();
     forwarder.attach(started);
-    const relay = pty.relay();
     await prepared.poststart();
+    // From here on launch only waits: the monitor does that in our pid with a fraction of the
+    // memory (monitor.ts). With --keep there is nothing to tear down; when the teardown needs
+    // Node (systemd), or there is no monitor, launch waits itself.
+    const image = monitorImage();
+    const teardown = opts.keep ? undefined : prepared.nativeTeardown();
+    // Not once the exit has been seen here: the process is reaped, its status is ours.
+    if (image && (opts.keep || teardown) && !started.exitStatus) {
+      const failed = handOver(image, { pidfd: started.pidfd, forward: forwarder.signals, ptyMaster: pty.master, teardown });
+      opts.debug?.(`the monitor did not start, launch waits itself: ${String(failed)}`);
+    }
+    const relay = pty.relay();
     const status = await started.exited;
     await relay?.done();
     started.release();

@@ -1,14 +1,21 @@
 // Passing the signals a shell or CI runner sends to stop or poke a job on to a foreground
-// container process (`run`, `exec`), as if it ran directly.
+// container process (`run`, `exec`), as if it ran directly. The handler is the addon's
+// (addon/parent/forward.cc): it forwards from inside the signal handler, on whatever thread
+// takes the signal, so none is lost when launch becomes the monitor (monitor.ts) and none
+// waits for a turn of the event loop.
 import { constants as os } from 'node:os';
+import { hostError } from '../errors.js';
 import type { Started } from './launcher.js';
+import { native } from './native.js';
 
 export const FORWARDED = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH', 'SIGCONT'] as const;
 
 export interface Forwarder {
+  /** The numbers of the signals passed on. */
+  readonly signals: readonly number[];
   /** The process exists now: deliver what arrived meanwhile, and everything after. */
   attach(started: Started): void;
-  /** Remove the handlers (launch gets its default dispositions back). */
+  /** Put launch's own dispositions back. */
   dispose(): void;
 }
 
@@ -16,26 +23,18 @@ export interface Forwarder {
  * is held and delivered once it has a pid. With a terminal relay, SIGWINCH resizes the pty
  * instead (lib/runtime/terminal.ts). */
 export function forwardSignals(opts: { terminal: boolean }): Forwarder {
-  let started: Started | undefined;
-  const pending: number[] = [];
-  const handlers = new Map<string, () => void>();
-  for (const name of FORWARDED) {
-    if (name === 'SIGWINCH' && opts.terminal) continue;
-    const handler = () => {
-      if (started) started.kill(os.signals[name]);
-      else pending.push(os.signals[name]);
-    };
-    handlers.set(name, handler);
-    process.on(name, handler);
-  }
+  const signals = FORWARDED.filter((name) => !(name === 'SIGWINCH' && opts.terminal)).map((name) => os.signals[name]);
+  const addon = native();
+  const errno = addon.forwardSignals(signals);
+  if (errno) throw hostError('cannot install the signal handlers', { errno });
   return {
-    attach(s) {
-      started = s;
-      for (const sig of pending.splice(0)) s.kill(sig);
+    signals,
+    attach(started) {
+      const err = addon.forwardTo(started.pidfd);
+      if (err) throw hostError('cannot forward signals to the container', { errno: err });
     },
     dispose() {
-      for (const [name, handler] of handlers) process.off(name, handler);
-      handlers.clear();
+      addon.stopForwarding();
     },
   };
 }

@@ -35,30 +35,35 @@ export function sendConsole(socket: string, master: number): void {
 
 /** The master as it arrives during the start: sent on at once, or held for relay(). */
 export class ConsoleMaster {
-  private master = -1;
+  private fd = -1;
   private relaying = false;
 
   constructor(private readonly socket: string | undefined) {}
 
   take(fd: number): void {
     if (this.socket !== undefined) return sendConsole(this.socket, fd);
-    if (this.master >= 0) closeSync(this.master);
-    this.master = fd;
+    if (this.fd >= 0) closeSync(this.fd);
+    this.fd = fd;
     // Sized now, while the init waits for our ack: its program starts with the final size.
     fitToOurTerminal(fd);
   }
 
   /** Start relaying the held master (none with a console socket); it closes it when done. */
   relay(): { done(): Promise<void> } | undefined {
-    if (this.master < 0) return undefined;
+    if (this.fd < 0) return undefined;
     this.relaying = true;
-    return relayTerminal(this.master);
+    return relayTerminal(this.fd);
+  }
+
+  /** The held master (to relay), if any. */
+  get master(): number | undefined {
+    return this.fd >= 0 ? this.fd : undefined;
   }
 
   /** A master never relayed (the start failed) must not outlive it. */
   close(): void {
-    if (this.master >= 0 && !this.relaying) closeSync(this.master);
-    this.master = -1;
+    if (this.fd >= 0 && !this.relaying) closeSync(this.fd);
+    this.fd = -1;
   }
 }
 
