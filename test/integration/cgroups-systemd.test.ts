@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cleanupBase, makeBundle, ownedDir } from '../helpers/bundle.js';
 import { type RunAs, missing, runAs } from '../helpers/env.js';
-import { LAUNCH, exitOf, launchChild, launchSync, spawnOptions, stateRoot, waitFor } from '../helpers/launch.js';
+import { exitOf, launchChild, launchSync, launchWords, spawnOptions, stateRoot, waitFor } from '../helpers/launch.js';
 
 afterAll(() => cleanupBase());
 
@@ -46,7 +46,7 @@ function show(who: RunAs, unit: string, props: string[]): Record<string, string>
 /** `launch --systemd-cgroup ARGS` as `who`; a user gets the environment of a login session. */
 function launchSystemd(who: RunAs, args: string[]): ChildProcess {
   if (who.uid === 0) return launchChild(who, ['--systemd-cgroup', ...args]);
-  return spawn(process.execPath, [LAUNCH, '--root', stateRoot(who), '--systemd-cgroup', ...args], { ...spawnOptions(who, { env: userBusEnv(who) }), stdio: 'pipe' });
+  return spawn(launchWords()[0]!, [...launchWords().slice(1), '--root', stateRoot(who), '--systemd-cgroup', ...args], { ...spawnOptions(who, { env: userBusEnv(who) }), stdio: 'pipe' });
 }
 
 const collect = (child: ChildProcess) => {
@@ -174,7 +174,7 @@ describe(rootSkip ? `--systemd-cgroup as root: slices, delete, fallback, failure
     const who = runAs('root')!;
     const id = `sd-priv-${process.pid}`;
     const bundle = makeBundle(who, { args: ['/bin/true'], edit: (s) => void (s.linux!.resources = { pids: { limit: 9 } }) });
-    const r = spawnSync(process.execPath, [LAUNCH, '--root', stateRoot(who), '--systemd-cgroup', '--debug', 'run', '--bundle', bundle, id], {
+    const r = spawnSync(launchWords()[0]!, [...launchWords().slice(1), '--root', stateRoot(who), '--systemd-cgroup', '--debug', 'run', '--bundle', bundle, id], {
       ...spawnOptions(who, { env: { DBUS_SYSTEM_BUS_ADDRESS: 'unix:path=/nonexistent/bus' } }),
       encoding: 'utf8',
     });

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cleanupBase, makeBundle, ownedDir } from '../helpers/bundle.js';
 import { eachMode, runAs } from '../helpers/env.js';
-import { LAUNCH, exitOf, launchChild, launchSync, runBundle, spawnOptions, stateRoot, waitFor } from '../helpers/launch.js';
+import { exitOf, launchChild, launchShell, launchSync, runBundle, spawnOptions, stateRoot, waitFor } from '../helpers/launch.js';
 
 afterAll(cleanupBase);
 
@@ -86,7 +86,7 @@ eachMode('foreground', ['busybox', 'dist', 'addon'], (mode, skip) => {
 
   it.skipIf(skip)('closes the pipes it was given: `| head` ends a writer with SIGPIPE', () => {
     const bundle = makeBundle(who(), { args: ['/bin/yes'] });
-    const r = spawnSync('sh', ['-c', `"${process.execPath}" "${LAUNCH}" --root "${stateRoot(who())}" run --bundle "${bundle}" pipe-$$ | head -n 2; echo "\${PIPESTATUS:-}"`], {
+    const r = spawnSync('sh', ['-c', `${launchShell()} --root "${stateRoot(who())}" run --bundle "${bundle}" pipe-$$ | head -n 2; echo "\${PIPESTATUS:-}"`], {
       ...spawnOptions(who()),
       encoding: 'utf8',
       timeout: 20_000,
@@ -96,7 +96,7 @@ eachMode('foreground', ['busybox', 'dist', 'addon'], (mode, skip) => {
 
   it.skipIf(skip)('gives the container the terminal it was started from', () => {
       const bundle = makeBundle(who(), { args: sh('[ -t 0 ] && [ -t 1 ] && echo tty-ok') });
-      const cmd = `"${process.execPath}" "${LAUNCH}" --root "${stateRoot(who())}" run --bundle "${bundle}" tty-$$`;
+      const cmd = `${launchShell()} --root "${stateRoot(who())}" run --bundle "${bundle}" tty-$$`;
       const r = spawnSync('script', ['-qec', cmd, '/dev/null'], { ...spawnOptions(who()), encoding: 'utf8', timeout: 20_000 });
       expect(r.stdout).toContain('tty-ok');
       expect(r.status).toBe(0);
@@ -116,6 +116,23 @@ eachMode('foreground', ['busybox', 'dist', 'addon'], (mode, skip) => {
       expect(code).toBe(7);
     });
   }
+
+  it.skipIf(skip)('waits as the native monitor: same pid, a fraction of the memory', async () => {
+    const bundle = makeBundle(who(), { args: sh('echo ready; sleep 2; exit 5') });
+    const child = launchChild(who(), ['run', '--bundle', bundle, `mon-${process.pid}`]);
+    await waitFor(child.stdout!, 'ready');
+    // The process the caller started, now the monitor (its comm says so): under 2 MiB resident
+    // where a waiting Node holds ~45 MiB.
+    let comm = '';
+    for (let i = 0; i < 100 && comm !== 'launch:monitor'; i++) {
+      comm = readFileSync(`/proc/${child.pid}/comm`, 'utf8').trim();
+      if (comm !== 'launch:monitor') await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(comm).toBe('launch:monitor');
+    const rssKiB = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))![1]);
+    expect(rssKiB).toBeLessThan(2048);
+    expect((await exitOf(child)).code).toBe(5);
+  });
 
   it.skipIf(skip)('leaves nothing behind: no state, no process, no mount', async () => {
     const marker = `leftover-${process.pid}-${mode}`;

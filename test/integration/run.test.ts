@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { Spec } from '../../lib/spec/schema.js';
 import { cleanupBase, cleanupTestCgroups, makeBundle, ownedDir } from '../helpers/bundle.js';
 import { eachMode, missing, runAs } from '../helpers/env.js';
-import { exitOf, launchChild, launchSync, runBundle, spawnOptions, waitFor } from '../helpers/launch.js';
+import { BINARY, exitOf, launchChild, launchSync, runBundle, spawnOptions, waitFor } from '../helpers/launch.js';
 
 afterAll(() => {
   cleanupBase();
@@ -264,7 +264,7 @@ eachMode('run', ['busybox', 'dist', 'addon'], (mode, skip) => {
     expect(r.stdout).toBe('500\n');
   });
 
-  it.skipIf(skip)('runs under the system Node (20) too', () => {
+  it.skipIf(skip ?? (BINARY ? 'the single executable carries its own Node' : undefined))('runs under the system Node (20) too', () => {
     const node = ['/usr/bin/node', '/usr/local/bin/node'].find((p) => existsSync(p));
     if (!node) return; // the test suite's own Node is the only one: nothing else to try
     const r = runBundle(who(), makeBundle(who(), { args: ['/bin/echo', 'ok'] }), { node });

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { cleanupBase, makeBundle, ownedDir } from '../helpers/bundle.js';
 import { type RunAs, eachMode, runAs } from '../helpers/env.js';
-import { LAUNCH, SLOW, detachedVerb, exitOf, launchSync, spawnOptions, stateRoot, until, waitFor } from '../helpers/launch.js';
+import { SLOW, detachedVerb, exitOf, launchShell, launchSync, spawnOptions, stateRoot, until, waitFor } from '../helpers/launch.js';
 
 afterAll(cleanupBase);
 
@@ -80,7 +80,7 @@ eachMode('terminal', ['busybox', 'dist', 'addon'], (mode, skip) => {
       },
     });
   const inScript = (cmd: string) => {
-    const launch = `"${process.execPath}" "${LAUNCH}" --root "${stateRoot(who())}"`;
+    const launch = `${launchShell()} --root "${stateRoot(who())}"`;
     const r = spawnSync('script', ['-qec', cmd.replaceAll('LAUNCH', launch), '/dev/null'], { ...spawnOptions(who()), encoding: 'utf8', timeout: 20_000 * SLOW });
     // script meets the end of its (empty) input at once and types a NUL for it, which the
     // container's pty echoes as ^@ at whatever point it arrives.

