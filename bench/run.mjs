@@ -1,35 +1,43 @@
 #!/usr/bin/env node
-// Benchmark: `launch run` of /bin/true vs `runc run` and `crun run`, all in the
-// same invocation, so the ratios compare runtimes under identical machine state.
-//   node bench/run.mjs [--runs N] [--warmup N] [--json FILE] [--rootless-user NAME]
-// As root: benchmarks root mode, plus rootless mode (via `runuser -u NAME --`)
-// when --rootless-user or $BENCH_USER is given. As non-root: rootless only.
+// Benchmark launch (the single executable dist/launch, and bin/launch on Node) against runc
+// and crun, all in one invocation so the ratios compare runtimes under the same machine state.
+// See bench/README.md. Scenarios are in scenarios.mjs, the set-up in env.mjs.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, mkdirSync, copyFileSync, symlinkSync, readFileSync,
-  writeFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { existsSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { PATHS, deleteLeftovers, findRuntimes, makeModes, makeTmp, nodeDir, removeTmp, setUpMode,
+  startCrunNamespace } from './env.mjs';
+import { RUNNERS, SCENARIOS } from './scenarios.mjs';
+import { capture, die, fmt, fmtRatio, mib, printTable, ratio, stats } from './util.mjs';
 
-const LAUNCH = fileURLToPath(new URL('../bin/launch', import.meta.url));
-const DIST_MAIN = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
-const RUNTIMES = { launch: LAUNCH, runc: '/usr/sbin/runc', crun: '/usr/bin/crun' };
+const USAGE = `usage: node bench/run.mjs [options]
+  --runs N             timed iterations per scenario (default 30)
+  --warmup N           untimed iterations first (default 3, at least 1)
+  --seq N              containers per sequential batch (default 100)
+  --seq-reps N         sequential batches per runtime (default 3)
+  --mem-runs N         memory samples per runtime (default 5)
+  --only LIST          scenarios, comma-separated: ${SCENARIOS.join(',')} (default all)
+  --rootless-user NAME the user for rootless mode when run as root (default $BENCH_USER, else launchtest if it exists)
+  --json FILE          also write the raw samples as JSON`;
 
 function parseArgs(argv) {
-  const o = { runs: 30, warmup: 3, json: null, user: process.env.BENCH_USER || null };
+  const o = { runs: 30, warmup: 3, seq: 100, seqReps: 3, memRuns: 5, only: SCENARIOS, json: null, user: process.env.BENCH_USER || null };
   for (let i = 0; i < argv.length; i++) {
-    const a = argv[i], next = () => {
-      if (i + 1 >= argv.length) die(`${a} needs a value`);
-      return argv[++i];
-    };
-    if (a === '--runs') o.runs = posInt(next(), a);
-    else if (a === '--warmup') o.warmup = Math.max(1, posInt(next(), a)); // need >=1 to detect broken runtimes
-    else if (a === '--json') o.json = next();
+    const a = argv[i];
+    const next = () => (i + 1 < argv.length ? argv[++i] : die(`${a} needs a value`));
+    const int = () => posInt(next(), a);
+    if (a === '--runs') o.runs = int();
+    else if (a === '--warmup') o.warmup = Math.max(1, int()); // >= 1: a broken runtime is found there
+    else if (a === '--seq') o.seq = int();
+    else if (a === '--seq-reps') o.seqReps = int();
+    else if (a === '--mem-runs') o.memRuns = int();
+    else if (a === '--only') {
+      o.only = next().split(',').map((s) => s.trim()).filter(Boolean);
+      for (const s of o.only) if (!SCENARIOS.includes(s)) die(`unknown scenario ${s} (known: ${SCENARIOS.join(', ')})`);
+    } else if (a === '--json') o.json = next();
     else if (a === '--rootless-user') o.user = next();
-    else if (a === '-h' || a === '--help') {
-      console.log('usage: node bench/run.mjs [--runs N=30] [--warmup N=3] [--json FILE] [--rootless-user NAME]');
-      process.exit(0);
-    } else die(`unknown argument: ${a}`);
+    else if (a === '-h' || a === '--help') { console.log(USAGE); process.exit(0); }
+    else die(`unknown argument: ${a}\n${USAGE}`);
   }
   return o;
 }
@@ -38,207 +46,155 @@ function posInt(s, name) {
   if (!Number.isInteger(n) || n < 1) die(`${name} must be a positive integer, got ${s}`);
   return n;
 }
-function die(msg, code = 2) { console.error(`bench: ${msg}`); process.exit(code); }
 
-// Run synchronously; `prefix` is [] or ['runuser','-u',USER,'--'].
-function sh(prefix, cmd, args, opts = {}) {
-  const argv = [...prefix, cmd, ...args];
-  return spawnSync(argv[0], argv.slice(1), { encoding: 'utf8', ...opts });
-}
-function lastLine(r) {
-  if (r.error) return r.error.message;
-  const lines = `${r.stderr || ''}\n${r.stdout || ''}`.trim().split('\n').filter(Boolean);
-  return lines.length ? lines[lines.length - 1] : `exit status ${r.status}${r.signal ? ` (${r.signal})` : ''}`;
-}
-function stderrLast(r) {
-  // Prefer stderr (the runtime's error); fall back to the general description.
-  const e = (r.stderr || '').trim().split('\n').filter(Boolean);
-  return e.length ? e[e.length - 1] : lastLine(r);
+function lookUpUser(name) {
+  const u = spawnSync('id', ['-u', name], { encoding: 'utf8' });
+  const g = spawnSync('id', ['-g', name], { encoding: 'utf8' });
+  if (u.status !== 0 || g.status !== 0) return null;
+  return { name, uid: Number(u.stdout.trim()), gid: Number(g.stdout.trim()) };
 }
 
-function stats(xs) {
-  if (!xs.length) return { median: NaN, p90: NaN, min: NaN };
-  const s = [...xs].sort((a, b) => a - b);
-  const q = (p) => s[Math.min(s.length - 1, Math.ceil(p * s.length) - 1)]; // nearest-rank
-  const median = s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-  return { median, p90: q(0.9), min: s[0] };
-}
+// --- set-up ------------------------------------------------------------------
 
-// --- setup ---------------------------------------------------------------
 const opt = parseArgs(process.argv.slice(2));
-if (!existsSync(DIST_MAIN)) die('dist/ is missing: run `npm run build` first', 2);
-if (!existsSync(RUNTIMES.runc)) die(`${RUNTIMES.runc} not found (needed for \`runc spec\`)`, 2);
 const isRoot = process.getuid() === 0;
-if (opt.user && !isRoot) die('--rootless-user / BENCH_USER needs root (it uses runuser)');
-let uid = null, gid = null;
+if (!existsSync(PATHS.distMain)) die('dist/ is missing: run `npm run build` first');
+if (!existsSync(PATHS.runc)) die(`${PATHS.runc} not found (needed for \`runc spec\` and as the baseline)`);
+if (!existsSync(PATHS.busybox)) die(`${PATHS.busybox} not found (the containers' root filesystem)`);
+if (!existsSync(PATHS.node)) die(`${PATHS.node} not found: run \`npm install\` (the Node the single executable is built from)`);
+// bin/launch is `#!/usr/bin/env node`: make that the same Node as the single executable's.
+process.env.PATH = `${nodeDir()}:${process.env.PATH}`;
+
+let user = null;
 if (opt.user) {
-  const r = spawnSync('id', ['-u', opt.user], { encoding: 'utf8' });
-  const g = spawnSync('id', ['-g', opt.user], { encoding: 'utf8' });
-  if (r.status !== 0) die(`no such user: ${opt.user}`);
-  uid = Number(r.stdout.trim()); gid = Number(g.stdout.trim());
-}
+  if (!isRoot) die('--rootless-user / BENCH_USER needs root (it uses runuser)');
+  if (!(user = lookUpUser(opt.user))) die(`no such user: ${opt.user}`);
+} else if (isRoot) user = lookUpUser('launchtest');
 
-// Each mode: a prefix to run commands with, and whether the bundle is rootless.
-const modes = [];
-if (isRoot) modes.push({ name: 'root', prefix: [], rootless: false });
-if (isRoot && opt.user) modes.push({ name: 'rootless', prefix: ['runuser', '-u', opt.user, '--'], rootless: true, chown: true });
-if (!isRoot) modes.push({ name: 'rootless', prefix: [], rootless: true });
-
-const tmp = mkdtempSync(join(tmpdir(), 'launch-bench-'));
 let interrupted = false;
-const onSignal = (sig) => { interrupted = sig; };
-process.on('SIGINT', onSignal);
-process.on('SIGTERM', onSignal);
+for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => { interrupted = sig; });
 
-function makeBundle(mode) {
-  const dir = join(tmp, mode.name);
-  const rootfs = join(dir, 'bundle', 'rootfs');
-  for (const d of ['bin', 'proc', 'dev', 'sys', 'tmp', 'etc']) mkdirSync(join(rootfs, d), { recursive: true });
-  copyFileSync('/usr/bin/busybox', join(rootfs, 'bin', 'busybox'));
-  for (const l of ['true', 'sh']) symlinkSync('busybox', join(rootfs, 'bin', l));
-  mode.bundle = join(dir, 'bundle');
-  mode.roots = {};
-  for (const rt of Object.keys(RUNTIMES)) mkdirSync(mode.roots[rt] = join(dir, `state-${rt}`));
-  // The rootless user must own its bundle and --root dirs (and reach them: tmp is 0700).
-  if (mode.chown) {
-    spawnSync('chown', ['-R', `${uid}:${gid}`, dir]);
-    spawnSync('chmod', ['755', tmp]);
-  }
-  // `runc spec --rootless` must run as the target user: it maps that user's uid/gid.
-  const r = sh(mode.prefix, RUNTIMES.runc, ['spec', ...(mode.rootless ? ['--rootless'] : [])], { cwd: mode.bundle });
-  if (r.status !== 0) throw new Error(`runc spec failed: ${stderrLast(r)}`);
-  const cfgPath = join(mode.bundle, 'config.json');
-  const cfg = JSON.parse(readFileSync(cfgPath, 'utf8'));
-  cfg.process.terminal = false;
-  cfg.process.args = ['/bin/true'];
-  writeFileSync(cfgPath, JSON.stringify(cfg, null, 2));
+const runtimes = findRuntimes();
+const crun = runtimes.find((rt) => rt.name === 'crun');
+let crunNs = null;
+if (!crun.skip) {
+  crunNs = await startCrunNamespace();
+  if (crunNs.error) { crun.skip = crunNs.error; crunNs = null; }
 }
+const nodeVersion = capture([PATHS.node, '--version']).stdout.trim();
+const modes = makeModes(user);
+const tmp = makeTmp();
 
-// Commands per mode. References share the prefix so their costs are comparable:
-// `env node -e 0` resolves node exactly like bin/launch's `#!/usr/bin/env node`.
-function commands(mode, i) {
-  const c = {};
-  for (const [rt, bin] of Object.entries(RUNTIMES)) {
-    c[rt] = [bin, ['--root', mode.roots[rt], 'run', '--bundle', mode.bundle, `bench-${rt}-${i}`]];
-  }
-  c['node -e 0'] = ['/usr/bin/env', ['node', '-e', '0']];
-  if (mode.prefix.length) c['runuser only'] = ['/bin/true', []];
-  for (const k of Object.keys(mode.skip)) delete c[k];
-  return c;
-}
+console.log(`launch bench: runs=${opt.runs} warmup=${opt.warmup} seq=${opt.seq}x${opt.seqReps} mem-runs=${opt.memRuns}; `
+  + `scenarios: ${opt.only.join(',')}; modes: ${modes.map((m) => m.name + (m.owner ? ` (as ${m.owner.name})` : '')).join(', ')}`);
+console.log(`node: ${PATHS.node} ${nodeVersion} (runs bin/launch and \`node -e 0\`)`);
+const load = () => loadavg().map((x) => x.toFixed(2)).join(' ');
+console.log(`load average: ${load()} (${cpus().length} CPUs); other load skews times, interleaving spreads it over every row`);
+for (const rt of runtimes) console.log(`  ${rt.name.padEnd(10)} ${rt.bin}${rt.version ? `  (${rt.version})` : ''}${rt.skip ? `  — skipped: ${rt.skip}` : ''}`);
+if (isRoot && !user) console.log('rootless mode skipped: no --rootless-user, $BENCH_USER, nor a `launchtest` user');
 
-function timeOne(mode, cmd, args, capture) {
-  const t0 = process.hrtime.bigint();
-  const r = sh(mode.prefix, cmd, args, { stdio: capture ? ['ignore', 'pipe', 'pipe'] : 'ignore' });
-  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-  return { ms, ok: !r.error && r.status === 0, r };
-}
-const tick = () => new Promise((res) => setImmediate(res)); // lets SIGINT handlers run
+// --- scenarios ---------------------------------------------------------------
 
-async function benchMode(mode) {
-  mode.skip = {}; mode.results = {};
-  // Warm-up: the first failure of a runtime skips it (e.g. crun on cgroup v1 hybrid).
-  for (let w = 0; w < opt.warmup && !interrupted; w++) {
-    for (const [name, [cmd, args]] of Object.entries(commands(mode, `w${w}`))) {
-      const t = timeOne(mode, cmd, args, true);
-      await tick();
-      if (interrupted) return;
-      if (!t.ok && w === 0) {
-        console.log(`[${mode.name}] skipping ${name}: ${stderrLast(t.r)}`);
-        mode.skip[name] = true;
-      }
-    }
-  }
-  // Timed runs, interleaved per iteration so drift hits every runtime alike.
-  for (let i = 0; i < opt.runs && !interrupted; i++) {
-    for (const [name, [cmd, args]] of Object.entries(commands(mode, i))) {
-      const res = (mode.results[name] ??= { times: [], failures: 0, lastError: null });
-      const t = timeOne(mode, cmd, args, false);
-      await tick(); // the signal handler only runs here, after the child is gone
-      if (interrupted) break; // Ctrl-C hit the child too: don't count it as a failure
-      if (t.ok) res.times.push(t.ms);
-      else { res.failures++; res.lastError = t.r.error?.message ?? `exit ${t.r.status ?? t.r.signal}`; }
-    }
-  }
-}
-
-function report(mode) {
-  const base = stats(mode.results.runc?.times ?? []).median;
-  const rows = [['runtime', 'median ms', 'p90 ms', 'min ms', 'runs', 'failures', 'ratio to runc']];
-  for (const [name, res] of Object.entries(mode.results)) {
-    const s = (res.stats = stats(res.times));
-    const f = (x) => (Number.isFinite(x) ? x.toFixed(1) : '-');
-    rows.push([name, f(s.median), f(s.p90), f(s.min), String(res.times.length), String(res.failures),
-      Number.isFinite(base) && Number.isFinite(s.median) ? `${(s.median / base).toFixed(2)}x` : '-']);
-  }
-  const w = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
-  console.log(`\n== ${mode.name} mode${mode.prefix.length ? ` (each command via: ${mode.prefix.join(' ')})` : ''} ==`);
-  for (const r of rows) console.log(r.map((x, c) => (c ? x.padStart(w[c]) : x.padEnd(w[c]))).join('  '));
-  if (mode.prefix.length) console.log('note: runuser\'s own cost (row "runuser only") is included in every row equally; ratios are not adjusted for it.');
-  for (const [name, res] of Object.entries(mode.results)) if (res.failures) console.log(`note: ${name} failed ${res.failures}x (last: ${res.lastError})`);
-}
-
-function summary(mode) {
-  const l = mode.results.launch?.stats, r = mode.results.runc?.stats;
-  if (!l || !r || !Number.isFinite(l.median) || !Number.isFinite(r.median)) {
-    return `${mode.name}: launch/runc = n/a (${!l || !Number.isFinite(l.median) ? 'launch' : 'runc'} has no successful runs)`;
-  }
-  let line = `${mode.name}: launch/runc = ${(l.median / r.median).toFixed(2)}x (median ${l.median.toFixed(1)} ms vs ${r.median.toFixed(1)} ms)`;
-  const ru = mode.results['runuser only']?.stats;
-  if (ru && Number.isFinite(ru.median) && r.median > ru.median) {
-    line += `; minus runuser overhead (${ru.median.toFixed(1)} ms): ${((l.median - ru.median) / (r.median - ru.median)).toFixed(2)}x`;
-  }
-  return line;
-}
-
-// Leftover containers (from failed or interrupted runs), then temp dirs.
-function cleanup() {
-  for (const mode of modes) {
-    if (!mode.roots) continue;
-    for (const rt of ['runc', 'crun']) {
-      const l = sh(mode.prefix, RUNTIMES[rt], ['--root', mode.roots[rt], 'list', '-q']);
-      for (const id of (l.stdout || '').split('\n').filter(Boolean)) {
-        sh(mode.prefix, RUNTIMES[rt], ['--root', mode.roots[rt], 'delete', '-f', id]);
-      }
-    }
-  }
-  rmSync(tmp, { recursive: true, force: true });
-}
-
-// --- main ------------------------------------------------------------------
+const results = {}; // results[scenario][mode] = scenario output
 let code = 0;
 try {
-  const nodeOnPath = spawnSync('/usr/bin/env', ['node', '-p', 'process.execPath + " " + process.version'], { encoding: 'utf8' });
-  console.log(`bench node: ${process.execPath} ${process.version}; node on PATH (runs bin/launch): ${nodeOnPath.stdout.trim() || 'not found'}`);
-  console.log(`runs=${opt.runs} warmup=${opt.warmup}; runtimes: ${Object.entries(RUNTIMES).map(([k, v]) => `${k}=${v}`).join(' ')}`);
-  for (const rt of Object.keys(RUNTIMES)) {
-    const v = spawnSync(RUNTIMES[rt], ['--version'], { encoding: 'utf8' });
-    if (rt !== 'launch') console.log(`  ${rt}: ${(v.stdout || v.error?.message || '').split('\n')[0]}`);
-  }
-  for (const mode of modes) {
-    if (interrupted) break;
-    makeBundle(mode);
-    if (mode.prefix.length) {
-      const p = sh(mode.prefix, '/usr/bin/env', ['node', '-p', 'process.execPath + " " + process.version']);
-      console.log(`[${mode.name}] node on PATH for ${opt.user}: ${p.stdout?.trim() || stderrLast(p)}`);
+  for (const mode of modes) setUpMode(mode, tmp, runtimes, crunNs);
+  const ctx = { opt, runtimes: runtimes.filter((rt) => !rt.skip), allRuntimes: runtimes, interrupted: () => !!interrupted, nodeVersion };
+  for (const key of SCENARIOS.filter((s) => opt.only.includes(s))) {
+    for (const mode of modes) {
+      if (interrupted) break;
+      process.stderr.write(`[${mode.name}] ${key}...\n`);
+      const out = await RUNNERS[key](ctx, mode);
+      (results[key] ??= {})[mode.name] = out;
+      printTable(out.title, out.header, out.rows, out.notes);
     }
-    await benchMode(mode);
   }
-  if (interrupted) { console.log(`\ninterrupted (${interrupted}); partial results follow`); code = 130; }
-  for (const mode of modes) if (mode.results) report(mode);
-  console.log('');
-  for (const mode of modes) if (mode.results) console.log(summary(mode));
+  console.log(`\nload average at the end: ${load()}`);
+  if (interrupted) { console.log(`\ninterrupted (${interrupted}): the figures above are partial`); code = 130; }
+  printSummary();
   if (opt.json) {
-    const out = { node: { execPath: process.execPath, version: process.version, onPath: nodeOnPath.stdout.trim() },
-      runs: opt.runs, warmup: opt.warmup, modes: {} };
-    for (const m of modes) if (m.results) out.modes[m.name] = { skipped: Object.keys(m.skip), results: m.results };
-    writeFileSync(opt.json, JSON.stringify(out, null, 2));
+    const strip = (out) => ({ title: out.title, notes: out.notes, results: out.results });
+    const json = {
+      node: { path: PATHS.node, version: nodeVersion }, options: opt,
+      runtimes: runtimes.map(({ name, bin, version, skip }) => ({ name, bin, version, skip })),
+      scenarios: Object.fromEntries(Object.entries(results).map(([k, byMode]) =>
+        [k, Object.fromEntries(Object.entries(byMode).map(([m, out]) => [m, strip(out)]))])),
+    };
+    writeFileSync(opt.json, JSON.stringify(json, null, 2));
     console.log(`wrote ${opt.json}`);
   }
 } catch (e) {
-  console.error(`bench: ${e.message}`);
+  console.error(`bench: ${e.stack || e.message}`);
   code = 1;
 } finally {
-  cleanup();
+  deleteLeftovers(modes, runtimes);
+  crunNs?.kill();
+  removeTmp(tmp);
 }
 process.exit(code);
+
+// --- summary -----------------------------------------------------------------
+
+/** The median of a row, or why there is none. */
+function median(key, mode, name, field = 'samples') {
+  const rt = runtimes.find((r) => r.name === name);
+  if (rt?.skip) return { why: `${name} skipped: ${rt.skip}` };
+  const r = results[key]?.[mode]?.results?.[name];
+  if (!r) return { why: `${name}: no ${key} results` };
+  if (r.skipped) return { why: `${name} failed: ${r.skipped}` };
+  const m = stats(r[field]).median;
+  return Number.isFinite(m) ? { v: m } : { why: `${name}: no successful runs` };
+}
+
+/** `a/b = 1.23x` for the listed bases, or n/a and why. */
+function ratios(key, mode, a, bases, field) {
+  const x = median(key, mode, a, field);
+  if (x.why) return `n/a (${short(x.why)})`;
+  return bases.map((b) => {
+    const y = median(key, mode, b, field);
+    return `${a}/${b} = ${y.why ? `n/a (${short(y.why)})` : fmtRatio(ratio(x.v, y.v))}`;
+  }).join(', ');
+}
+function short(s) { return s.length > 110 ? `${s.slice(0, 107)}...` : s; }
+function ms(x) { return x.why ? '-' : `${fmt(x.v)} ms`; }
+
+function printSummary() {
+  const lines = [];
+  const launches = ['launch-bin', 'launch'];
+  // Rootless first: the acceptance figures are about rootless runs.
+  const modeNames = modes.map((m) => m.name).sort((a, b) => (a === b ? 0 : a === 'rootless' ? -1 : 1));
+  const each = (key, label, fn) => {
+    for (const m of modeNames) {
+      if (!results[key]?.[m]) continue;
+      for (const l of launches) lines.push(`${`${label} [${m}]`.padEnd(30)} ${`${l}:`.padEnd(11)} ${fn(m, l)}`);
+    }
+  };
+  each('run', 'run /bin/true', (m, l) => {
+    let line = `${ratios('run', m, l, ['runc', 'node -e 0'])}`;
+    const x = median('run', m, l);
+    if (!x.why) line += `  (${ms(x)}; runc ${ms(median('run', m, 'runc'))}, node -e 0 ${ms(median('run', m, 'node -e 0'))})`;
+    const ru = median('run', m, 'runuser only'), r = median('run', m, 'runc'), n = median('run', m, 'node -e 0');
+    if (!x.why && !ru.why && !r.why && !n.why) {
+      line += `; minus runuser's ${ms(ru)}: ${fmtRatio(ratio(x.v - ru.v, r.v - ru.v))} runc, ${fmtRatio(ratio(x.v - ru.v, n.v - ru.v))} node -e 0`;
+    }
+    return line;
+  });
+  each('cycle', 'create→start→delete', (m, l) => {
+    const x = median('cycle', m, l);
+    return ratios('cycle', m, l, ['runc']) + (x.why ? '' : `  (${ms(x)}; runc ${ms(median('cycle', m, 'runc'))})`);
+  });
+  each('mem', 'resident memory', (m, l) => {
+    const x = median('mem', m, l, 'rss'), p = median('mem', m, l, 'peak');
+    const r = median('mem', m, 'runc', 'rss'), rp = median('mem', m, 'runc', 'peak');
+    if (x.why) return `n/a (${short(x.why)})`;
+    return `${fmt(mib(x.v), 2)} MiB steady (goal < 2 MiB: ${mib(x.v) < 2 ? 'met' : 'missed'}), ${fmt(mib(p.v), 2)} MiB peak; `
+      + `${ratios('mem', m, l, ['runc'], 'rss')} steady, ${fmtRatio(ratio(p.v, rp.v))} peak`
+      + (r.why ? '' : `  (runc ${fmt(mib(r.v), 2)} / ${fmt(mib(rp.v), 2)} MiB)`);
+  });
+  each('exec', 'exec', (m, l) => ratios('exec', m, l, ['runc']));
+  each('seq', `${opt.seq} runs in a row`, (m, l) => ratios('seq', m, l, ['runc']));
+  if (lines.length) {
+    console.log('\n== summary (ratios of medians) ==');
+    for (const l of lines) console.log(l);
+  }
+}

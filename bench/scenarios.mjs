@@ -1,0 +1,364 @@
+// The five scenarios. Each takes (ctx, mode) and returns
+//   { key, title, header, rows, notes, results }
+// where results maps a row name to its raw samples (for --json and the summary).
+// ctx = { opt, runtimes (those not skipped), allRuntimes, interrupted(), nodeVersion }.
+// Runtimes are interleaved within each iteration so that drift hits them all alike.
+import { spawn } from 'node:child_process';
+import { closeSync, openSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { PATHS } from './env.mjs';
+import { capture, describeFailure, exited, fmt, fmtRatio, memOf, mib, pidNs,
+  processTree, procName, ratio, rssOf, sleep, sleepSync, stats, tick, timed } from './util.mjs';
+
+export const SCENARIOS = ['run', 'cycle', 'exec', 'seq', 'mem'];
+
+/** One row of a timing table: a name and what to do for iteration `i`. */
+const entry = (name, once, kind = 'runtime') => ({ name, once, kind });
+
+/**
+ * Warm up, then time every entry `runs` times, interleaved. An entry that fails every
+ * warm-up (at least 2 tries) is skipped, with its error as the reason: it cannot run here.
+ * Later failures are counted. once(i) returns { ok, ms, error, parts? }.
+ */
+async function interleave(ctx, entries, runs, warmup) {
+  const res = {};
+  for (const e of entries) res[e.name] = { kind: e.kind, samples: [], parts: {}, failures: 0, lastError: null, skipped: null };
+  const warmed = new Set();
+  for (let w = 0; w < Math.max(warmup, 2) && !ctx.interrupted(); w++) {
+    for (const e of entries) {
+      if (w >= warmup && warmed.has(e.name)) continue; // the extra try is for failures only
+      const t = e.once(`w${w}`);
+      await tick();
+      if (ctx.interrupted()) return res;
+      if (t.ok) warmed.add(e.name);
+      else res[e.name].lastError = t.error;
+    }
+  }
+  for (const e of entries) {
+    if (!warmed.has(e.name)) res[e.name].skipped = res[e.name].lastError;
+    res[e.name].lastError = null;
+  }
+  const live = () => entries.filter((e) => !res[e.name].skipped);
+  for (let i = 0; i < runs && !ctx.interrupted(); i++) {
+    for (const e of live()) {
+      const t = e.once(i);
+      await tick(); // a SIGINT handler runs here, after the child is gone
+      if (ctx.interrupted()) break; // Ctrl-C hit the child too: not the runtime's failure
+      const r = res[e.name];
+      if (t.ok) {
+        r.samples.push(t.ms);
+        for (const [k, v] of Object.entries(t.parts ?? {})) (r.parts[k] ??= []).push(v);
+      } else { r.failures++; r.lastError = t.error; }
+    }
+  }
+  return res;
+}
+
+/** Table rows for timing results: median, p90, min, runs, failures, ratio to runc. */
+function timingTable(res, { parts = [] } = {}) {
+  const base = stats(res.runc?.samples ?? []).median;
+  const header = ['', 'median ms', 'p90 ms', 'min ms', ...parts.map((p) => `${p} ms`), 'runs', 'fail', 'vs runc'];
+  const rows = [];
+  for (const [name, r] of Object.entries(res)) {
+    if (r.skipped) continue;
+    const s = (r.stats = stats(r.samples));
+    rows.push([name, fmt(s.median), fmt(s.p90), fmt(s.min), ...parts.map((p) => fmt(stats(r.parts[p] ?? []).median)),
+      String(s.n), String(r.failures), r.kind === 'runtime' ? fmtRatio(ratio(s.median, base)) : `(${fmtRatio(ratio(s.median, base))})`]);
+  }
+  return { header, rows };
+}
+
+/** Notes every table gets: skipped rows and failures, with their reasons. */
+function commonNotes(ctx, res) {
+  const notes = [];
+  for (const rt of ctx.allRuntimes) if (rt.skip) notes.push(`${rt.name} skipped: ${rt.skip}`);
+  for (const [name, r] of Object.entries(res)) {
+    if (r.skipped) notes.push(`${name} skipped: ${r.skipped}`);
+    else if (r.failures) notes.push(`${name} failed ${r.failures}x (last: ${r.lastError})`);
+  }
+  return notes;
+}
+
+function prefixNote(mode, res) {
+  const notes = [];
+  if (mode.prefix.length) notes.push(`every command runs via \`${mode.prefix.join(' ')}\`; its cost is in every row`);
+  if (res.crun && !res.crun.skipped) {
+    notes.push('crun runs via `nsenter --mount` into a private mount namespace with cgroup2 at /sys/fs/cgroup '
+      + '(crun refuses this cgroup-v1 hybrid host); that costs ~ the "crun wrapper only" row of the run table per crun command');
+    if (!mode.rootless) notes.push('crun as root gets the config without linux.resources (no device eBPF filter: loading it needs RLIMIT_MEMLOCK raised, denied here); it still makes a cgroup');
+  }
+  return notes;
+}
+
+// --- 1. run of /bin/true ---------------------------------------------------
+
+export async function runTrue(ctx, mode) {
+  const entries = ctx.runtimes.map((rt) => entry(rt.name, (i) =>
+    timed(mode.argv(rt.name, 'run', '--bundle', mode.bundle('true', rt.name), `run-${rt.name}-${i}`), mode.errFile)));
+  entries.push(entry('node -e 0', () => timed(mode.ref(PATHS.node, '-e', '0'), mode.errFile), 'reference'));
+  if (mode.prefix.length) entries.push(entry('runuser only', () => timed(mode.ref('/bin/true'), mode.errFile), 'reference'));
+  if (mode.crunWrapperRef && ctx.runtimes.some((rt) => rt.name === 'crun')) {
+    entries.push(entry('crun wrapper only', () => timed(mode.crunWrapperRef, mode.errFile), 'reference'));
+  }
+  const res = await interleave(ctx, entries, ctx.opt.runs, ctx.opt.warmup);
+  const { header, rows } = timingTable(res);
+  return {
+    key: 'run', title: `run /bin/true — ${mode.name}`, header, rows, results: res,
+    notes: [...prefixNote(mode, res), `node -e 0 is ${PATHS.node} (${ctx.nodeVersion}); ratios in parentheses are references, not runtimes`,
+      ...commonNotes(ctx, res)],
+  };
+}
+
+// --- 2. create -> start -> delete --------------------------------------------
+
+/** Wait for the container's process to exit (gone or a zombie); false after `ms`. */
+function waitExit(pid, ms = 10000) {
+  const end = Date.now() + ms;
+  while (!exited(pid)) {
+    if (Date.now() > end) return false;
+    sleepSync(1);
+  }
+  return true;
+}
+
+function cycleOnce(mode, rt, i) {
+  const id = `cycle-${rt}-${i}`;
+  const pidFile = join(mode.pidDir, id);
+  const fail = (step, t) => {
+    capture(mode.argv(rt, 'delete', '-f', id)); // leave nothing behind
+    return { ok: false, error: `${step}: ${t.error}` };
+  };
+  const c = timed(mode.argv(rt, 'create', '--bundle', mode.bundle('true', rt), '--pid-file', pidFile, id), mode.errFile);
+  if (!c.ok) return fail('create', c);
+  let pid = NaN;
+  try { pid = Number(readFileSync(pidFile, 'utf8').trim()); } catch { /* below */ }
+  if (!(pid > 0)) return fail('create', { error: `no pid in --pid-file ${pidFile}` });
+  const s = timed(mode.argv(rt, 'start', id), mode.errFile);
+  if (!s.ok) return fail('start', s);
+  // Not timed: waiting for /bin/true to exit (polling /proc, not `state`).
+  if (!waitExit(pid)) return fail('wait', { error: `container process ${pid} still running after 10 s` });
+  const d = timed(mode.argv(rt, 'delete', id), mode.errFile);
+  if (!d.ok) return fail('delete', d);
+  return { ok: true, ms: c.ms + s.ms + d.ms, parts: { create: c.ms, start: s.ms, delete: d.ms } };
+}
+
+export async function cycle(ctx, mode) {
+  const entries = ctx.runtimes.map((rt) => entry(rt.name, (i) => cycleOnce(mode, rt.name, i)));
+  const res = await interleave(ctx, entries, ctx.opt.runs, ctx.opt.warmup);
+  const { header, rows } = timingTable(res, { parts: ['create', 'start', 'delete'] });
+  header[1] = 'cycle median ms';
+  return {
+    key: 'cycle', title: `create → start → delete of /bin/true — ${mode.name}`, header, rows, results: res,
+    notes: ['cycle = create + start + delete (sum of the three commands); the wait for /bin/true to exit between start and delete '
+      + '(polling /proc/PID from --pid-file) is not counted', ...prefixNote(mode, res), ...commonNotes(ctx, res)],
+  };
+}
+
+// --- 3. exec into a running container ----------------------------------------
+
+export async function exec(ctx, mode) {
+  const started = [];
+  const setupErrors = {};
+  try {
+    for (const rt of ctx.runtimes) {
+      const id = `exec-${rt.name}`;
+      const start = () => timed(mode.argv(rt.name, 'run', '-d', '--bundle', mode.bundle('sleep', rt.name), id), mode.errFile);
+      let t = start();
+      if (!t.ok) { capture(mode.argv(rt.name, 'delete', '-f', id)); t = start(); } // a second chance
+      if (t.ok) started.push({ rt: rt.name, id });
+      else { setupErrors[rt.name] = `run -d: ${t.error}`; capture(mode.argv(rt.name, 'delete', '-f', id)); }
+      await tick();
+      if (ctx.interrupted()) break;
+    }
+    const entries = started.map(({ rt, id }) => entry(rt, () => timed(mode.argv(rt, 'exec', id, '/bin/true'), mode.errFile)));
+    const res = await interleave(ctx, entries, ctx.opt.runs, ctx.opt.warmup);
+    for (const [rt, error] of Object.entries(setupErrors)) {
+      res[rt] = { kind: 'runtime', samples: [], parts: {}, failures: 0, lastError: null, skipped: error };
+    }
+    const { header, rows } = timingTable(res);
+    return {
+      key: 'exec', title: `exec /bin/true into a running container (sleep 1000, started with run -d) — ${mode.name}`,
+      header, rows, results: res, notes: [...prefixNote(mode, res), ...commonNotes(ctx, res)],
+    };
+  } finally {
+    for (const { rt, id } of started) capture(mode.argv(rt, 'delete', '-f', id));
+  }
+}
+
+// --- 4. N sequential runs -----------------------------------------------------
+
+export async function seq(ctx, mode) {
+  const n = ctx.opt.seq;
+  const entries = ctx.runtimes.map((rt) => entry(rt.name, (i) =>
+    timed(mode.argv(rt.name, 'run', '--bundle', mode.bundle('true', rt.name), `seq-${rt.name}-${i}`), mode.errFile)));
+  entries.push(entry('node -e 0', () => timed(mode.ref(PATHS.node, '-e', '0'), mode.errFile), 'reference'));
+  const res = {};
+  for (const e of entries) res[e.name] = { kind: e.kind, samples: [], failures: 0, lastError: null, skipped: null };
+  // Warm-up runs; a row that fails twice there is skipped.
+  for (const e of entries) {
+    let t = e.once('w0');
+    if (!t.ok) t = e.once('w1');
+    if (!t.ok) res[e.name].skipped = t.error;
+    await tick();
+  }
+  for (let rep = 0; rep < ctx.opt.seqReps && !ctx.interrupted(); rep++) {
+    for (const e of entries) {
+      const r = res[e.name];
+      if (r.skipped) continue;
+      const t0 = process.hrtime.bigint();
+      let failed = null;
+      for (let k = 0; k < n && !failed; k++) {
+        const t = e.once(`${rep}-${k}`);
+        if (!t.ok) failed = t.error;
+        await tick();
+        if (ctx.interrupted()) break;
+      }
+      if (ctx.interrupted()) break;
+      const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+      if (failed) { r.failures++; r.lastError = failed; } else r.samples.push(ms);
+    }
+  }
+  const base = stats(res.runc?.samples ?? []).median;
+  const header = ['', 'median total s', 'per run ms', 'min total s', 'reps', 'fail', 'vs runc'];
+  const rows = [];
+  for (const [name, r] of Object.entries(res)) {
+    if (r.skipped) continue;
+    const s = (r.stats = stats(r.samples));
+    const rat = fmtRatio(ratio(s.median, base));
+    rows.push([name, fmt(s.median / 1000, 2), fmt(s.median / n), fmt(s.min / 1000, 2), String(s.n), String(r.failures),
+      r.kind === 'runtime' ? rat : `(${rat})`]);
+  }
+  return {
+    key: 'seq', title: `${n} sequential runs of /bin/true — ${mode.name}`, header, rows, results: res,
+    notes: [`each rep times ${n} runs back to back (new container id each); median over ${ctx.opt.seqReps} reps, runtimes interleaved per rep`,
+      ...prefixNote(mode, res), ...commonNotes(ctx, res)],
+  };
+}
+
+// --- 5. resident memory while a foreground container sleeps -------------------
+
+/**
+ * The runtime's own processes under `rootPid`: not the wrapper (runuser), not the container
+ * (every process in another pid namespace than the bench's, with its descendants).
+ */
+function splitTree(rootPid, ownNs) {
+  const own = [], container = [];
+  for (const p of processTree(rootPid)) {
+    if (pidNs(p.pid) !== ownNs) container.push(p);
+    else if (p.comm !== 'runuser') own.push(p);
+  }
+  return { own, container };
+}
+
+/**
+ * Start `argv` (a foreground container running `sleep 30`, or a reference). Poll the summed
+ * RSS of the runtime's own processes every few ms (VmHWM alone would miss a peak from before
+ * an execve) until `delayMs` have passed and, with `needContainer`, the container has run for
+ * SETTLE_MS; then sample VmRSS and VmHWM, and stop() it.
+ */
+async function sampleMemory(mode, argv, { delayMs, stop, needContainer }) {
+  const ownNs = pidNs(process.pid);
+  const fd = openSync(mode.errFile, 'w');
+  const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'ignore', fd] });
+  closeSync(fd);
+  let exitedEarly = false;
+  const done = new Promise((res) => {
+    child.on('exit', (code, sig) => { exitedEarly = true; res({ code, sig }); });
+    child.on('error', (e) => { exitedEarly = true; res({ error: e }); });
+  });
+  const start = Date.now();
+  let polled = 0, containerSince = null;
+  for (;;) {
+    const now = Date.now();
+    if (exitedEarly || now - start > GIVE_UP_MS) break;
+    if (now - start >= delayMs && (!needContainer || (containerSince && now - containerSince >= SETTLE_MS))) break;
+    const { own, container } = splitTree(child.pid, ownNs);
+    polled = Math.max(polled, own.reduce((a, p) => a + rssOf(p.pid), 0));
+    if (container.length && !containerSince) containerSince = now;
+    await sleep(POLL_MS);
+  }
+  let result;
+  if (exitedEarly) {
+    const how = await done;
+    result = { ok: false, error: `exited before the sample (${how.error?.message ?? `status ${how.code ?? how.sig}`}): ${describeFailure({}, mode.errFile)}` };
+  } else {
+    const { own, container } = splitTree(child.pid, ownNs);
+    const mems = [];
+    for (const p of own) {
+      try { mems.push({ name: procName(p.pid, p.comm), ...memOf(p.pid) }); } catch { /* exited meanwhile */ }
+    }
+    if (needContainer && !container.length) result = { ok: false, error: `no container process (in another pid namespace) under the runtime after ${GIVE_UP_MS / 1000} s` };
+    else {
+      const rss = mems.reduce((a, p) => a + p.rss, 0);
+      const hwm = Math.max(0, ...mems.map((p) => p.hwm));
+      result = { ok: true, rss, hwm, peak: Math.max(polled, rss, hwm), procs: mems.map((p) => p.name), container: container.map((p) => p.comm) };
+    }
+    stop(own);
+  }
+  const finished = await Promise.race([done, sleep(10000).then(() => null)]);
+  if (!finished) { try { child.kill('SIGKILL'); } catch { /* gone */ } await done; }
+  return result;
+}
+const POLL_MS = 5, SETTLE_MS = 500, GIVE_UP_MS = 20000;
+
+export async function memory(ctx, mode) {
+  const entries = ctx.runtimes.map((rt) => ({
+    name: rt.name, kind: 'runtime',
+    sample: (i) => {
+      const id = `mem-${rt.name}-${i}`;
+      return sampleMemory(mode, mode.argv(rt.name, 'run', '--bundle', mode.bundle('mem', rt.name), id), {
+        delayMs: 1500, needContainer: true,
+        // End the sleep early; the foreground runtime then exits with 137.
+        stop: () => capture(mode.argv(rt.name, 'kill', id, 'KILL')),
+      });
+    },
+  }));
+  entries.push({
+    name: 'node (idle)', kind: 'reference',
+    sample: () => sampleMemory(mode, mode.ref(PATHS.node, '-e', 'setTimeout(() => {}, 30000)'), {
+      delayMs: 1500, needContainer: false,
+      stop: (own) => { for (const p of own) try { process.kill(p.pid, 'SIGKILL'); } catch { /* gone */ } },
+    }),
+  });
+  const res = {};
+  for (const e of entries) res[e.name] = { kind: e.kind, rss: [], hwm: [], peak: [], procs: null, container: null, failures: 0, lastError: null, skipped: null };
+  for (let i = 0; i < ctx.opt.memRuns && !ctx.interrupted(); i++) {
+    for (const e of entries) {
+      const r = res[e.name];
+      if (r.skipped) continue;
+      let s = await e.sample(i);
+      if (!s.ok && i === 0 && !ctx.interrupted()) s = await e.sample(`${i}b`); // a second chance before skipping
+      if (ctx.interrupted()) break;
+      if (s.ok) { r.rss.push(s.rss); r.hwm.push(s.hwm); r.peak.push(s.peak); r.procs = s.procs; r.container = s.container; }
+      else if (i === 0) r.skipped = s.error;
+      else { r.failures++; r.lastError = s.error; }
+    }
+  }
+  const base = (f) => stats(res.runc?.[f] ?? []).median;
+  const header = ['', 'steady RSS MiB', 'peak MiB', 'VmHWM MiB', 'processes counted', 'runs', 'fail', 'RSS vs runc', 'peak vs runc'];
+  const rows = [];
+  for (const [name, r] of Object.entries(res)) {
+    if (r.skipped) continue;
+    const m = (f) => stats(r[f]).median;
+    const wrap = (x) => (r.kind === 'runtime' ? x : `(${x})`);
+    rows.push([name, fmt(mib(m('rss')), 2), fmt(mib(m('peak')), 2), fmt(mib(m('hwm')), 2), countList(r.procs ?? []), String(r.rss.length),
+      String(r.failures), wrap(fmtRatio(ratio(m('rss'), base('rss')))), wrap(fmtRatio(ratio(m('peak'), base('peak'))))]);
+  }
+  return {
+    key: 'mem', title: `resident memory of the runtime while a foreground container sleeps — ${mode.name}`, header, rows, results: res,
+    notes: [`medians of ${ctx.opt.memRuns} runs; the runtime's own processes only: the container (processes in another pid namespace) and runuser are left out. `
+      + 'steady = sum of VmRSS 1.5 s after the start, and at least 0.5 s after the container appeared (it runs `sleep 30`; then `kill ID KILL`); '
+      + `peak = the largest summed RSS seen polling every ${POLL_MS} ms from the start (or VmHWM if larger); `
+      + 'VmHWM = the largest of the processes\' VmHWM, which counts only since their last execve',
+    'node (idle) is the same Node as `node -e 0`, sleeping in a timer: the floor for a Node process',
+    ...commonNotes(ctx, res)],
+  };
+}
+
+function countList(xs) {
+  const m = new Map();
+  for (const x of xs) m.set(x, (m.get(x) ?? 0) + 1);
+  return [...m].map(([k, v]) => (v > 1 ? `${k}x${v}` : k)).join(',') || '-';
+}
+
+export const RUNNERS = { run: runTrue, cycle, exec, seq, mem: memory };
