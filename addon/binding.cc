@@ -3,6 +3,7 @@
 // Context: Node main thread, plus one waiter thread per child (WaitExit).
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -280,6 +281,16 @@ Napi::Value Flock(const Napi::CallbackInfo &info) {
   return Napi::Number::New(env, r < 0 ? errno : 0);
 }
 
+// waitReadable(fd, timeoutMs): poll(2) for input or hang-up; the revents (0 on timeout), or
+// -errno. Node has no synchronous wait on an fd; `start` waits on the exec FIFO with it.
+Napi::Value WaitReadable(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber()) return Napi::Number::New(env, -EINVAL);
+  struct pollfd p = {info[0].As<Napi::Number>().Int32Value(), POLLIN, 0};
+  int r = poll(&p, 1, info[1].As<Napi::Number>().Int32Value());
+  return Napi::Number::New(env, r < 0 ? -errno : r == 0 ? 0 : p.revents);
+}
+
 // mkfifo(path, mode): errno, 0 on success (Node has no mkfifo; `create` needs the exec FIFO).
 Napi::Value MkFifo(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
@@ -411,6 +422,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setOutputProcessing", Napi::Function::New(env, SetOutputProcessing));
   exports.Set("mkfifo", Napi::Function::New(env, MkFifo));
   exports.Set("flock", Napi::Function::New(env, Flock));
+  exports.Set("waitReadable", Napi::Function::New(env, WaitReadable));
   exports.Set("attachDeviceFilter", Napi::Function::New(env, AttachDeviceFilter));
   exports.Set("execMonitor", Napi::Function::New(env, ExecMonitor));
   exports.Set("forwardSignals", Napi::Function::New(env, ForwardSignals));

@@ -7,7 +7,8 @@ import { type LaunchError, fromNodeError, setupError, stateError } from '../erro
 import { bundleHooks, childHookFailure, hookError, runHooksSync } from '../runtime/hooks.js';
 import { MSG_SIZE, type MsgRecord, decodeMsg } from '../plan/ops.js';
 import type { Hooks } from '../spec/schema.js';
-import { isAlive, sleepSync } from '../state/proc.js';
+import { native } from '../runtime/native.js';
+import { isAlive } from '../state/proc.js';
 import { EXEC_FIFO, StateStore } from '../state/store.js';
 import type { GlobalOptions } from './main.js';
 import { lockedState } from './state.js';
@@ -45,7 +46,9 @@ export function startVerb(o: GlobalOptions & { id: string }): void {
       // Before the byte, 0 = no writer yet (EOF); EAGAIN = opened, nothing written: wait,
       // unless gone.
       if (got === 0 && !isAlive(state.pid!, state.started)) throw stateError(`cannot start container \`${o.id}\`: its init exited before start`);
-      if (n <= 0) sleepSync(2);
+      // Woken by the byte, or by the init's exec closing its end; the timeout only bounds how
+      // long a dead init goes unnoticed.
+      if (n <= 0) native().waitReadable(fd, 50);
     }
     record = buf.subarray(1, got);
   } finally {

@@ -22,6 +22,8 @@ export interface NativeAddon {
   mkfifo(path: string, mode: number): number;
   /** flock(2); errno, 0 on success. */
   flock(fd: number, op: number): number;
+  /** poll(2) for input or hang-up: the revents, 0 on timeout, or -errno. */
+  waitReadable(fd: number, timeoutMs: number): number;
   /** Loads `insns` (lib/cgroups/devicefilter.ts) as the cgroup v2 device filter of
    * `cgroupDir`, replacing any there. Throws with errno, syscall (and `log` on a verifier refusal). */
   attachDeviceFilter(cgroupDir: string, insns: Buffer): void;
