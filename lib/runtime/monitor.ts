@@ -43,7 +43,9 @@ export function monitorArgv(h: Handover): string[] {
     t.poststop.hooks.forEach((hook, i) => {
       const args = hook.args ?? [];
       argv.push('--hook', `hooks.poststop[${i}]`, String(seconds(hook)), hook.path, String(args.length), ...args);
-      if (hook.env) argv.push(String(hook.env.length), ...hook.env);
+      // As hooks.ts hands them to spawn: entries without a NAME= are dropped; none is our env.
+      const env = hook.env?.filter((e) => e.indexOf('=') > 0);
+      if (env) argv.push(String(env.length), ...env);
       else argv.push('-1');
     });
     for (const dir of t.rmdirs) argv.push('--rmdir', dir);
