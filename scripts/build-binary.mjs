@@ -47,42 +47,75 @@ function commit() {
   return r.stdout.trim() + (dirty ? '-dirty' : '');
 }
 
-async function bundle(file) {
-  const esbuild = await import('esbuild');
-  // yargs' help measures text with string-width, whose real module builds an Intl.Segmenter
-  // at load: a local one answers for ASCII and defers the rest (scripts/binary/string-width.mjs).
+// Packages only some starts need: bundled apart, carried as assets and evaluated on first use
+// (lib/runtime/embedded.ts), so the snapshot every start deserializes is smaller (~3 ms a start).
+// Each is module.exports of a CommonJS module, which an ES import takes as its default export.
+const SIDE = { yargs: "module.exports = require('yargs').default;", 'dbus-native': "module.exports = require('dbus-native');" };
+
+const common = () => ({
+  bundle: true,
+  platform: 'node',
+  format: 'cjs',
+  target: 'node24',
+  minifyWhitespace: true,
+  minifySyntax: true,
+  legalComments: 'none',
+  logLevel: 'warning',
+  // Only yargs-parser's config-file loader reads it (launch never uses that).
+  define: { 'import.meta.url': '"file:///launch/binary.cjs"', LAUNCH_BUILD: JSON.stringify({ commit: commit(), node: nodeVersion }) },
+});
+
+// yargs' help measures text with string-width, whose real module builds an Intl.Segmenter at
+// load: a local one answers for ASCII and defers the rest (scripts/binary/string-width.mjs).
+function stringWidth() {
   const shim = join(root, 'scripts/binary/string-width.mjs');
   const realWidth = require.resolve('string-width', { paths: [join(root, 'node_modules/cliui')] });
-  await esbuild.build({
-    entryPoints: [join(root, 'lib/cli/binary.ts')],
-    outfile: file,
-    bundle: true,
-    platform: 'node',
-    format: 'cjs',
-    target: 'node24',
-    minifyWhitespace: true,
-    minifySyntax: true,
-    legalComments: 'none',
-    logLevel: 'warning',
-    define: {
-      // Only yargs-parser's config-file loader reads it (launch never uses that).
-      'import.meta.url': '"file:///launch/binary.cjs"',
-      LAUNCH_BUILD: JSON.stringify({ commit: commit(), node: nodeVersion }),
+  return {
+    name: 'string-width',
+    setup(b) {
+      b.onResolve({ filter: /^string-width$/ }, (a) => ({ path: a.importer === shim ? realWidth : shim }));
     },
-    plugins: [{
-      name: 'string-width',
-      setup(b) {
-        b.onResolve({ filter: /^string-width$/ }, (a) => ({ path: a.importer === shim ? realWidth : shim }));
-      },
-    }],
-  });
+  };
+}
+
+// In the main bundle, each side package is a stub that evaluates its asset.
+function sidePackages() {
+  const names = Object.keys(SIDE);
+  const filter = new RegExp(`^(${names.map((n) => n.replace(/[-]/g, '\\-')).join('|')})$`);
+  return {
+    name: 'side-packages',
+    setup(b) {
+      b.onResolve({ filter }, (a) => ({ path: a.path, namespace: 'side' }));
+      b.onLoad({ filter: /.*/, namespace: 'side' }, (a) => ({
+        contents: `module.exports = require('./lib/runtime/embedded.ts').embeddedModule(${JSON.stringify(a.path)});`,
+        resolveDir: root,
+        loader: 'js',
+      }));
+    },
+  };
+}
+
+async function bundle(file) {
+  const esbuild = await import('esbuild');
+  await esbuild.build({ ...common(), entryPoints: [join(root, 'lib/cli/binary.ts')], outfile: file, plugins: [sidePackages()] });
+  const files = {};
+  for (const [name, source] of Object.entries(SIDE)) {
+    files[`${name}.cjs`] = join(dirname(file), `${name}.cjs`);
+    await esbuild.build({
+      ...common(),
+      stdin: { contents: source, resolveDir: root, loader: 'js' },
+      outfile: files[`${name}.cjs`],
+      plugins: [stringWidth()],
+    });
+  }
+  return files;
 }
 
 async function build(target) {
   rmSync(work, { recursive: true, force: true });
   mkdirSync(work, { recursive: true });
   const main = join(work, 'launch.cjs');
-  await bundle(main);
+  const side = await bundle(main);
   const blob = join(work, 'sea.blob');
   const config = {
     main,
@@ -93,7 +126,7 @@ async function build(target) {
     // NODE_OPTIONS is the caller's setting for their Node programs, not for a container runtime
     // (a --require there would run code inside launch).
     execArgvExtension: 'none',
-    assets,
+    assets: { ...assets, ...side },
   };
   writeFileSync(join(work, 'sea.json'), JSON.stringify(config, null, 2));
   // The Node that makes the blob must be the one it is injected into. V8's seeds are fixed, and
