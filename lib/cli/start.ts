@@ -32,23 +32,32 @@ export function startVerb(o: GlobalOptions & { id: string }): void {
   try {
     const buf = Buffer.alloc(1 + MSG_SIZE);
     let got = 0;
-    for (;;) {
-      let n = -1;
+    /** Bytes read, 0 at end-of-file, -1 when nothing is there yet (EAGAIN). */
+    const readSome = (): number => {
       try {
-        n = readSync(fd, buf, got, buf.length - got, null);
+        const n = readSync(fd, buf, got, buf.length - got, null);
+        got += n;
+        return n;
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw fromNodeError('state', 'cannot read the exec FIFO', err, { file: fifo });
+        return -1;
       }
-      if (n > 0) got += n;
+    };
+    for (;;) {
+      const n = readSome();
       // After the byte, end-of-file: the init's exec closed the FIFO (startContainer hooks ran
       // before it), or it failed and wrote one error record first.
       if (n === 0 && got > 0) break;
       // Before the byte, 0 = no writer yet (EOF); EAGAIN = opened, nothing written: wait,
-      // unless gone.
-      if (got === 0 && !isAlive(state.pid!, state.started)) throw stateError(`cannot start container \`${o.id}\`: its init exited before start`);
+      // unless gone. A short-lived program may have been started, run and reaped since that
+      // read: its byte is still in the FIFO, so look once more before calling it dead.
+      if (got === 0 && !isAlive(state.pid!, state.started) && readSome() <= 0) {
+        throw stateError(`cannot start container \`${o.id}\`: its init exited before start`);
+      }
+      if (n > 0) continue;
       // Woken by the byte, or by the init's exec closing its end; the timeout only bounds how
       // long a dead init goes unnoticed.
-      if (n <= 0) native().waitReadable(fd, 50);
+      native().waitReadable(fd, 50);
     }
     record = buf.subarray(1, got);
   } finally {
