@@ -40,20 +40,30 @@ export function childHookFailure(errno: number, aux: number): HookFailure {
   return { errno };
 }
 
-// An absent env is launch's own environment, as runc (Go's exec.Cmd with a nil Env); `[]` is
-// an empty one.
+/** The hook's environment: its NAME=value entries (others are dropped), or undefined for
+ * launch's own, as runc (Go's exec.Cmd with a nil Env); `[]` is an empty one. Shared with the
+ * monitor, which runs poststop hooks after a foreground run (monitor.ts). */
+export const hookEnvEntries = (hook: Hook): string[] | undefined => hook.env?.filter((e) => e.indexOf('=') > 0);
+
+/** The hook's timeout in seconds, undefined for none. A timer past 2^31-1 ms fires at once in
+ * Node: such a timeout is as good as none (the monitor takes it so too). */
+export const hookTimeout = (hook: Hook): number | undefined => (hook.timeout && hook.timeout * 1000 < 2 ** 31 ? hook.timeout : undefined);
+
 function hookEnv(hook: Hook): NodeJS.ProcessEnv | undefined {
-  if (!hook.env) return undefined;
+  const entries = hookEnvEntries(hook);
+  if (!entries) return undefined;
   const env: NodeJS.ProcessEnv = {};
-  for (const e of hook.env) {
+  for (const e of entries) {
     const eq = e.indexOf('=');
-    if (eq > 0) env[e.slice(0, eq)] = e.slice(eq + 1);
+    env[e.slice(0, eq)] = e.slice(eq + 1);
   }
   return env;
 }
 
-// A timer past 2^31-1 ms fires at once in Node: such a timeout is as good as none.
-const timeoutMs = (hook: Hook) => (hook.timeout && hook.timeout * 1000 < 2 ** 31 ? hook.timeout * 1000 : undefined);
+const timeoutMs = (hook: Hook) => {
+  const s = hookTimeout(hook);
+  return s === undefined ? undefined : s * 1000;
+};
 
 function spawnArgs(hook: Hook) {
   const argv = hook.args?.length ? hook.args : [hook.path];

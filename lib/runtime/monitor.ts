@@ -7,6 +7,7 @@
 import { existsSync } from 'node:fs';
 import type { Hook } from '../spec/schema.js';
 import { asset, isBinary } from './embedded.js';
+import { hookEnvEntries, hookTimeout } from './hooks.js';
 import { addonDir, native } from './native.js';
 
 /** What is left to do once the container's init has exited. */
@@ -29,9 +30,6 @@ export interface Handover {
   teardown?: Teardown;
 }
 
-// Past 2^31-1 ms, as hooks.ts: as good as no timeout.
-const seconds = (hook: Hook) => (hook.timeout && hook.timeout * 1000 < 2 ** 31 ? hook.timeout : 0);
-
 /** The monitor's command line (its grammar: addon/monitor/monitor.c). */
 export function monitorArgv(h: Handover): string[] {
   const argv = ['launch', '--pidfd', String(h.pidfd)];
@@ -42,9 +40,8 @@ export function monitorArgv(h: Handover): string[] {
     if (t.poststop.hooks.length) argv.push('--state', t.poststop.state);
     t.poststop.hooks.forEach((hook, i) => {
       const args = hook.args ?? [];
-      argv.push('--hook', `hooks.poststop[${i}]`, String(seconds(hook)), hook.path, String(args.length), ...args);
-      // As hooks.ts hands them to spawn: entries without a NAME= are dropped; none is our env.
-      const env = hook.env?.filter((e) => e.indexOf('=') > 0);
+      argv.push('--hook', `hooks.poststop[${i}]`, String(hookTimeout(hook) ?? 0), hook.path, String(args.length), ...args);
+      const env = hookEnvEntries(hook);
       if (env) argv.push(String(env.length), ...env);
       else argv.push('-1');
     });
