@@ -80,8 +80,7 @@ function stringWidth() {
 
 // In the main bundle, each side package is a stub that evaluates its asset.
 function sidePackages() {
-  const names = Object.keys(SIDE);
-  const filter = new RegExp(`^(${names.map((n) => n.replace(/[-]/g, '\\-')).join('|')})$`);
+  const filter = new RegExp(`^(${Object.keys(SIDE).join('|')})$`);
   return {
     name: 'side-packages',
     setup(b) {

@@ -36,29 +36,24 @@ function bundleArgs(args: Args) {
   };
 }
 
-export const HANDLERS: Record<string, (args: Args, ctx: Ctx) => Promise<void>> = {
+const HANDLERS: Record<string, (args: Args, ctx: Ctx) => Promise<void>> = {
   async run(args, ctx) {
-    ctx.setContext(`run ${id(args)}`);
     const { runVerb } = await import('./run.js');
     ctx.setExit(await runVerb({ ...bundleArgs(args), detach: Boolean(args.detach), keep: Boolean(args.keep), ...globals(args, ctx) }));
   },
   async create(args, ctx) {
-    ctx.setContext(`create ${id(args)}`);
     const { createVerb } = await import('./run.js');
     await createVerb({ ...bundleArgs(args), ...globals(args, ctx) });
   },
   async start(args, ctx) {
-    ctx.setContext(`start ${id(args)}`);
     const { startVerb } = await import('./start.js');
     startVerb({ id: id(args), ...globals(args, ctx) });
   },
   async kill(args, ctx) {
-    ctx.setContext(`kill ${id(args)}`);
     const { killVerb } = await import('./kill.js');
     killVerb({ id: id(args), signal: String(args.signal), all: Boolean(args.all), ...globals(args, ctx) });
   },
   async exec(args, ctx) {
-    ctx.setContext(`exec ${id(args)}`);
     const { execVerb } = await import('./exec.js');
     // After `--` (which execArgv puts after the id), yargs leaves the words in `_`.
     const command = [...((args.command as string[] | undefined) ?? []), ...rest(args)];
@@ -73,60 +68,56 @@ export const HANDLERS: Record<string, (args: Args, ctx: Ctx) => Promise<void>> =
     );
   },
   async list(args, ctx) {
-    ctx.setContext('list');
     const { listVerb } = await import('./list.js');
     listVerb({ format: String(args.format), quiet: Boolean(args.quiet), ...globals(args, ctx) });
   },
-  async features(_args, ctx) {
-    ctx.setContext('features');
+  async features() {
     const { featuresVerb } = await import('./features.js');
     featuresVerb();
   },
-  async spec(args, ctx) {
-    ctx.setContext('spec');
+  async spec(args) {
     const { specVerb } = await import('./spec.js');
     specVerb({ bundle: String(args.bundle), rootless: Boolean(args.rootless) });
   },
   async demo(args, ctx) {
-    ctx.setContext('demo');
     const { demoVerb } = await import('./demo.js');
     const words = [...((args.args as string[] | undefined) ?? []), ...rest(args)];
     ctx.setExit(await demoVerb({ args: words, ...globals(args, ctx) }));
   },
   async state(args, ctx) {
-    ctx.setContext(`state ${id(args)}`);
     const { stateVerb } = await import('./state.js');
     stateVerb({ id: id(args), ...globals(args, ctx) });
   },
   async delete(args, ctx) {
-    ctx.setContext(`delete ${id(args)}`);
     const { deleteVerb } = await import('./delete.js');
     await deleteVerb({ id: id(args), force: Boolean(args.force), ...globals(args, ctx) });
   },
   async events(args, ctx) {
-    ctx.setContext(`events ${id(args)}`);
     const { eventsVerb } = await import('./events.js');
     await eventsVerb({ id: id(args), stats: Boolean(args.stats), interval: String(args.interval), ...globals(args, ctx) });
   },
   async pause(args, ctx) {
-    ctx.setContext(`pause ${id(args)}`);
     const { pauseVerb } = await import('./pause.js');
     pauseVerb({ id: id(args), freeze: true, ...globals(args, ctx) });
   },
   async resume(args, ctx) {
-    ctx.setContext(`resume ${id(args)}`);
     const { pauseVerb } = await import('./pause.js');
     pauseVerb({ id: id(args), freeze: false, ...globals(args, ctx) });
   },
   async ps(args, ctx) {
-    ctx.setContext(`ps ${id(args)}`);
     const { psVerb } = await import('./ps.js');
     const psArgs = [...((args['ps-args'] as string[] | undefined) ?? []), ...rest(args)];
     psVerb({ id: id(args), format: String(args.format), psArgs, ...globals(args, ctx) });
   },
   async update(args, ctx) {
-    ctx.setContext(`update ${id(args)}`);
     const { updateVerb } = await import('./update.js');
     updateVerb({ id: id(args), flags: args as never, ...globals(args, ctx) });
   },
 };
+
+/** Run `verb`'s handler. Its errors say `<verb> <id>:` (or `<verb>:` for those without an id)
+ * from here on, whichever parser read the words. */
+export function runHandler(verb: string, args: Args, ctx: Ctx): Promise<void> {
+  ctx.setContext(args.id === undefined ? verb : `${verb} ${id(args)}`);
+  return HANDLERS[verb]!(args, ctx);
+}

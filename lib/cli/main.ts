@@ -6,7 +6,7 @@ import { statSync } from 'node:fs';
 import { LaunchError, formatError } from '../errors.js';
 import { execArgv } from './exec.js';
 import { fastParse } from './fastpath.js';
-import { type Ctx, HANDLERS } from './handlers.js';
+import { type Ctx, runHandler } from './handlers.js';
 import { logTarget, writeLog } from './log.js';
 
 export interface GlobalOptions {
@@ -94,7 +94,7 @@ export async function main(rawArgv: string[]): Promise<number> {
   };
   try {
     const fast = fastParse(argv);
-    if (fast) await HANDLERS[fast.verb]!(fast.args, ctx);
+    if (fast) await runHandler(fast.verb, fast.args, ctx);
     else await (await import('./parser.js')).parseAndRun(argv, ctx);
     return exitCode;
   } catch (err) {

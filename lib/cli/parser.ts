@@ -3,7 +3,7 @@
 // the same handlers (handlers.ts).
 import yargs, { type Argv } from 'yargs';
 import { usageError } from '../errors.js';
-import { type Args, type Ctx, HANDLERS } from './handlers.js';
+import { type Args, type Ctx, runHandler } from './handlers.js';
 
 /** The options `run` and `create` share. */
 function bundleOptions<T>(y: Argv<T>) {
@@ -161,5 +161,5 @@ export function buildParser(argv: string[], handle: (verb: string) => (args: Arg
 
 /** Parse and run with the shared handlers. */
 export async function parseAndRun(argv: string[], ctx: Ctx): Promise<void> {
-  await buildParser(argv, (verb) => (args) => HANDLERS[verb]!(args, ctx)).parseAsync();
+  await buildParser(argv, (verb) => (args) => runHandler(verb, args, ctx)).parseAsync();
 }
