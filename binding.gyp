@@ -8,10 +8,12 @@
         "addon/parent/bpf.cc",
         "addon/parent/execmon.cc",
         "addon/parent/forward.cc",
+        "addon/parent/seccomp.cc",
         "addon/child/child.c",
         "addon/child/console.c",
         "addon/child/steps.c",
-        "addon/child/fsops.c"
+        "addon/child/fsops.c",
+        "addon/child/seccomp.c"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "addon"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_CPP_EXCEPTIONS", "_GNU_SOURCE"],

@@ -26,6 +26,7 @@
 #include "parent/bpf.h"
 #include "parent/execmon.h"
 #include "parent/forward.h"
+#include "parent/seccomp.h"
 #include "parent/spawn.h"
 
 #ifndef P_PIDFD
@@ -325,6 +326,69 @@ Napi::Value AttachDeviceFilter(const Napi::CallbackInfo &info) {
   return env.Undefined();
 }
 
+// compileSeccomp(defaultAction, archs: string[], rules: [name, action, [index, op, a, b][]][])
+//   -> { bpf: Buffer, unknown: number[] }: the filter as struct sock_filter[], and the rules
+// skipped because libseccomp does not know their syscall. Values a/b are bigints (64-bit
+// arguments). A failure throws with `errno`, `what` (library, init, arch, rule, export) and
+// `index` (of the arch or rule), which lib/plan/seccomp.ts turns into a config path.
+Napi::Value CompileSeccomp(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  auto bad = [&]() {
+    Napi::TypeError::New(env, "compileSeccomp(defaultAction, archs, rules)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  };
+  if (info.Length() < 3 || !info[0].IsNumber() || !info[1].IsArray() || !info[2].IsArray()) return bad();
+  std::vector<std::string> archs;
+  Napi::Array a = info[1].As<Napi::Array>();
+  for (uint32_t i = 0; i < a.Length(); i++) {
+    if (!a.Get(i).IsString()) return bad();
+    archs.push_back(a.Get(i).As<Napi::String>().Utf8Value());
+  }
+  std::vector<launch::SeccompRule> rules;
+  Napi::Array r = info[2].As<Napi::Array>();
+  for (uint32_t i = 0; i < r.Length(); i++) {
+    if (!r.Get(i).IsArray()) return bad();
+    Napi::Array t = r.Get(i).As<Napi::Array>();
+    if (t.Length() != 3 || !t.Get(0u).IsString() || !t.Get(1u).IsNumber() || !t.Get(2u).IsArray()) return bad();
+    launch::SeccompRule rule{t.Get(0u).As<Napi::String>().Utf8Value(), t.Get(1u).As<Napi::Number>().Uint32Value(), {}};
+    Napi::Array cs = t.Get(2u).As<Napi::Array>();
+    for (uint32_t k = 0; k < cs.Length(); k++) {
+      if (!cs.Get(k).IsArray()) return bad();
+      Napi::Array c = cs.Get(k).As<Napi::Array>();
+      if (c.Length() != 4 || !c.Get(0u).IsNumber() || !c.Get(1u).IsNumber() || !c.Get(2u).IsBigInt() || !c.Get(3u).IsBigInt()) return bad();
+      bool lossless;
+      launch::SeccompCond cond{c.Get(0u).As<Napi::Number>().Uint32Value(), c.Get(1u).As<Napi::Number>().Uint32Value(),
+                               c.Get(2u).As<Napi::BigInt>().Uint64Value(&lossless), c.Get(3u).As<Napi::BigInt>().Uint64Value(&lossless)};
+      rule.conds.push_back(cond);
+    }
+    rules.push_back(std::move(rule));
+  }
+  launch::SeccompResult res;
+  if (!launch::CompileSeccomp(info[0].As<Napi::Number>().Uint32Value(), archs, rules, res)) {
+    std::string what = res.what ? res.what : "compile";
+    Napi::Error e = Napi::Error::New(env, what + ": " + (res.detail.empty() ? strerror(res.err) : res.detail));
+    e.Set("errno", Napi::Number::New(env, res.err));
+    e.Set("what", Napi::String::New(env, what));
+    e.Set("index", Napi::Number::New(env, res.index));
+    if (!res.detail.empty()) e.Set("detail", Napi::String::New(env, res.detail));
+    e.ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("bpf", Napi::Buffer<uint8_t>::Copy(env, res.bpf.data(), res.bpf.size()));
+  Napi::Array unknown = Napi::Array::New(env, res.unknown.size());
+  for (size_t i = 0; i < res.unknown.size(); i++) unknown.Set(static_cast<uint32_t>(i), res.unknown[i]);
+  o.Set("unknown", unknown);
+  return o;
+}
+
+// seccompFlagsSupported(flags) -> the SECCOMP_FILTER_FLAG_* bits of `flags` this kernel knows.
+Napi::Value SeccompFlagsSupported(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber()) return Napi::Number::New(env, 0);
+  return Napi::Number::New(env, launch::SeccompFlagsSupported(info[0].As<Napi::Number>().Uint32Value()));
+}
+
 // forwardSignals(signals: number[]): errno. Signals held until forwardTo (parent/forward.cc).
 Napi::Value ForwardSignals(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
@@ -425,6 +489,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("waitReadable", Napi::Function::New(env, WaitReadable));
   exports.Set("attachDeviceFilter", Napi::Function::New(env, AttachDeviceFilter));
   exports.Set("execMonitor", Napi::Function::New(env, ExecMonitor));
+  exports.Set("compileSeccomp", Napi::Function::New(env, CompileSeccomp));
+  exports.Set("seccompFlagsSupported", Napi::Function::New(env, SeccompFlagsSupported));
   exports.Set("forwardSignals", Napi::Function::New(env, ForwardSignals));
   exports.Set("forwardTo", Napi::Function::New(env, ForwardTo));
   exports.Set("stopForwarding", Napi::Function::New(env, StopForwarding));

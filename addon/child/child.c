@@ -214,7 +214,9 @@ static int do_wait_start(uint32_t index, int dirfd, const char *name) {
  * program, stay open across the exec. */
 static unsigned keep_fds = 0;
 
-static void __attribute__((noreturn)) do_exec(uint32_t index, const struct lc_op *op) {
+/* Done before SECCOMP too, so that a profile that denies fcntl or close_range cannot make
+ * launch's fds reach the container; again at EXEC for the fds opened in between. */
+static void mark_fds_for_exec(void) {
   /* Node opens 0-2 close-on-exec: the container must keep them. Everything else of ours
    * (and of Node's) must not reach the container (CVE-2024-21626): close-on-exec all of it. */
   for (int fd = 0; fd < 3; fd++) fcntl(fd, F_SETFD, 0);
@@ -223,6 +225,10 @@ static void __attribute__((noreturn)) do_exec(uint32_t index, const struct lc_op
    * how the parent (and `launch start`) learn that the exec succeeded. A fd number that is not open answers EBADF: harmless. */
   for (unsigned fd = 3; fd < 3 + keep_fds; fd++)
     if ((int)fd != lc_sync_fd && (int)fd != start_fd) fcntl((int)fd, F_SETFD, 0);
+}
+
+static void __attribute__((noreturn)) do_exec(uint32_t index, const struct lc_op *op) {
+  mark_fds_for_exec();
   char *const *cand = op->list[0];
   int err = ENOENT;
   uint32_t failed = 0;
@@ -308,6 +314,10 @@ void lc_child_main(const struct lc_plan *plan) {
       break;
     }
     case LP_CONSOLE: r = lc_console(i, op); break;
+    case LP_SECCOMP:
+      mark_fds_for_exec();
+      r = lc_seccomp(op);
+      break;
     case LP_PRESERVE_FDS: keep_fds = op->n[0] > 65536 ? 65536u : (unsigned)op->n[0]; break;
     case LP_EXEC: do_exec(i, op);
     default: r = -ENOSYS; break;

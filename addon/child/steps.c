@@ -33,6 +33,10 @@ int lc_run_hook(const struct lc_op *op, uint32_t *aux) {
   args.pidfd = (uint64_t)(uintptr_t)&pidfd;
   args.exit_signal = SIGCHLD;
   long pid = syscall(SYS_clone3, &args, sizeof args);
+  /* A startContainer hook runs under the container's seccomp filter, and Docker's profile
+   * answers clone3 with ENOSYS (so that libc falls back): fall back the same way. The old
+   * clone returns the pidfd through its parent_tid argument, third on x86_64 and arm64. */
+  if (pid < 0 && errno == ENOSYS) pid = syscall(SYS_clone, CLONE_PIDFD | SIGCHLD, 0, &pidfd, 0, 0);
   if (pid < 0) {
     int e = errno;
     close(errp[0]);

@@ -18,4 +18,7 @@ int lc_console(uint32_t index, const struct lc_op *op);
 int lc_run_hook(const struct lc_op *op, uint32_t *aux);
 int lc_session_keyring(const char *name);
 
+/* seccomp.c: SECCOMP (linux.seccomp, compiled by the parent). */
+int lc_seccomp(const struct lc_op *op);
+
 #endif

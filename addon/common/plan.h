@@ -47,6 +47,8 @@ struct lp_op {
 /* Argument signatures: one letter per slot.
  *   n  number          s  required string      o  optional string (LP_NONE allowed)
  *   L  list (offset; the next slot, written '#', holds the count)   -  unused
+ *   b  blob: bytes at an 8-byte aligned offset of the string table; the next slot ('#') holds
+ *      their length (SECCOMP's BPF program, which may contain NULs)
  * X(name, code, signature, what the child does) */
 #define LP_OPS(X)                                                                              \
   X(SYNC, 1, "n-----", "ask the parent to act, wait for its ack (arg0: stage)")                \
@@ -81,7 +83,8 @@ struct lp_op {
   X(PRESERVE_FDS, 31, "n-----", "let EXEC keep fds 3..3+arg0-1 open (runc --preserve-fds)")    \
   X(CONSOLE, 32, "nnnn--", "pty of the container's /dev/ptmx as ctty and stdio; master to the parent (arg0 LP_CONSOLE_*, rows, cols, owner uid)") \
   X(RUN_HOOK, 33, "sL#L#n", "fork and execve hook path (argv, envp), state on stdin from fd (arg5 low 32 bits), wait; timeout in s (arg5 high 32 bits, 0 none)") \
-  X(SESSION_KEYRING, 34, "s-----", "join a new session keyring named arg0 and make it searchable by its user (as runc)")
+  X(SESSION_KEYRING, 34, "s-----", "join a new session keyring named arg0 and make it searchable by its user (as runc)") \
+  X(SECCOMP, 35, "b#n---", "mark fds for the exec, then seccomp(SET_MODE_FILTER, flags arg2) with the BPF program arg0; with NEW_LISTENER the listener fd goes to the parent (LP_MSG_SECCOMP), then wait for its ack")
 /* Code 25 (TTY: a pty opened on the host) is retired: its slave was a node of the host's devpts,
  * invisible in the container's own (`tty` said "not a tty"). */
 
@@ -108,6 +111,7 @@ enum lp_code {
 #define LP_MSG_ABORT 4u /* parent -> child: give up, exit */
 #define LP_MSG_PID 5u   /* child -> parent: the container's init is pid aux (FORK_INIT) */
 #define LP_MSG_CONSOLE 6u /* child -> parent: CONSOLE's pty master rides along (SCM_RIGHTS); aux: pty number */
+#define LP_MSG_SECCOMP 7u /* child -> parent: the seccomp notify fd rides along (SCM_RIGHTS); wait for LP_MSG_ACK */
 
 struct lp_msg {
   uint32_t type;
@@ -120,7 +124,7 @@ struct lp_msg {
 struct lc_op {
   uint32_t code;
   uint32_t flags;
-  const char *s[LP_NARGS];    /* strings, NULL when absent or not a string slot */
+  const char *s[LP_NARGS];    /* strings (and blobs), NULL when absent or not a string slot */
   uint64_t n[LP_NARGS];       /* numbers (and list counts) */
   char *const *list[LP_NARGS]; /* NULL-terminated arrays for list slots */
 };

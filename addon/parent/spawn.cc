@@ -79,6 +79,14 @@ bool DecodePlan(const uint8_t *data, size_t len, DecodedPlan &out, std::string &
           if (v >= slen) return err = slot + ": string offset out of bounds", false;
           d.s[a] = strings + v;  // NUL-terminated: the table's last byte is NUL
           break;
+        case 'b': {
+          const uint64_t size = op.arg[a + 1];
+          // Aligned for the child's struct sock_filter[]: the table starts 8-aligned (header
+          // and ops are multiples of 8) in a buffer from operator new.
+          if ((h.strings_off + v) % 8 != 0 || v > slen || size > slen - v) return err = slot + ": blob out of bounds or misaligned", false;
+          d.s[a] = strings + v;
+          break;
+        }
         case 'L': {
           const uint64_t count = op.arg[a + 1];
           if (v > slen || count > LP_MAX_LIST) return err = slot + ": list out of bounds", false;
@@ -106,6 +114,8 @@ bool DecodePlan(const uint8_t *data, size_t len, DecodedPlan &out, std::string &
           return err = at + ": group is not a 32-bit decimal number", false;
       }
     }
+    if (d.code == LP_SECCOMP && (d.n[1] == 0 || d.n[1] % 8 != 0 || d.n[1] / 8 > 4096))
+      return err = at + ": seccomp program must be 1 to 4096 instructions", false;
     if (d.code == LP_EXEC && (!d.list[0] || !d.list[0][0] || !d.list[2] || !d.list[2][0]))
       return err = at + ": exec needs a candidate and argv[0]", false;
   }

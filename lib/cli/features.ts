@@ -3,6 +3,13 @@
 // facts), and it must stay truthful: a feature appears here when its code and tests landed.
 import { ALL_CAP_NAMES } from '../plan/caps.js';
 import { knownMountOptions } from '../plan/mountopts.js';
+import { SECCOMP_FLAG_NAMES } from '../plan/seccomp.js';
+import { SECCOMP_ACTIONS, SECCOMP_OPERATORS } from '../spec/schema.js';
+
+// The architectures libseccomp 2.5 resolves.
+const SECCOMP_ARCHS = ['X86', 'X86_64', 'X32', 'ARM', 'AARCH64', 'MIPS', 'MIPS64', 'MIPS64N32', 'MIPSEL', 'MIPSEL64', 'MIPSEL64N32',
+  'PPC', 'PPC64', 'PPC64LE', 'S390', 'S390X', 'PARISC', 'PARISC64', 'RISCV64'].map((a) => `SCMP_ARCH_${a}`);
+const SECCOMP_FLAGS = SECCOMP_FLAG_NAMES;
 import { LAUNCH_VERSION } from './version.js';
 
 export function features(): Record<string, unknown> {
@@ -18,7 +25,15 @@ export function features(): Record<string, unknown> {
       namespaces: ['cgroup', 'ipc', 'mount', 'network', 'pid', 'time', 'user', 'uts'],
       capabilities: [...ALL_CAP_NAMES],
       cgroup: { v1: true, v2: true, systemd: true, systemdUser: true, rdma: true },
-      seccomp: { enabled: false },
+      // Compiled by libseccomp 2.5+ (loaded at run time): lib/plan/seccomp.ts.
+      seccomp: {
+        enabled: true,
+        actions: [...SECCOMP_ACTIONS],
+        operators: [...SECCOMP_OPERATORS],
+        archs: SECCOMP_ARCHS,
+        knownFlags: SECCOMP_FLAGS,
+        supportedFlags: SECCOMP_FLAGS,
+      },
       apparmor: { enabled: false },
       selinux: { enabled: false },
       intelRdt: { enabled: false },

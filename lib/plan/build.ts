@@ -2,11 +2,12 @@
 // function (apart from stat() of paths named by the config), so it is tested by golden plans.
 import { specError } from '../errors.js';
 import type { HostFacts } from '../host.js';
-import type { Spec } from '../spec/schema.js';
+import type { Seccomp, Spec } from '../spec/schema.js';
 import { capNumber } from './caps.js';
 import { type IdMap, planIdMaps } from './idmap.js';
 import { CONSOLE_FLAGS, STAGE, type Op } from './ops.js';
 import { type RootfsContext, finalizeRootfsOps, rootfsOps } from './rootfs.js';
+import { type SeccompCompiler, compileFilter, seccompFilter } from './seccomp.js';
 
 export const CLONE = {
   NEWTIME: 0x80, NEWNS: 0x20000, NEWCGROUP: 0x2000000, NEWUTS: 0x4000000, NEWIPC: 0x8000000,
@@ -52,6 +53,8 @@ export interface PlanOptions {
   /** The files (open before the clone, written by the parent at the first sync) the in-container
    * hooks read their state from: needed when the config has such hooks (lib/runtime/hooks.ts). */
   hookStateFds?: { createContainer: number; startContainer: number };
+  /** Compiles linux.seccomp (the addon's libseccomp); needed when the config has one. */
+  seccomp?: SeccompCompiler;
 }
 
 export interface Plan {
@@ -61,6 +64,9 @@ export interface Plan {
   pidnsPath?: string;
   idmap?: IdMap;
   oomScoreAdj?: number;
+  /** linux.seccomp.listenerPath and listenerMetadata, when a rule notifies: the child's
+   * listener fd (MSG.SECCOMP) goes there. */
+  seccompListener?: { path: string; metadata: string };
   /** Things --debug should say (e.g. "added a user namespace"). */
   notes: string[];
 }
@@ -148,7 +154,17 @@ export function execCandidates(arg0: string, env: readonly string[]): string[] {
   return [...new Set(dirs.map((d) => `${d}/${arg0}`))];
 }
 
-type ProcessOptions = Pick<PlanOptions, 'host' | 'dieWithParent' | 'waitStart' | 'preserveFds' | 'sessionKeyring'>;
+type ProcessOptions = Pick<PlanOptions, 'host' | 'dieWithParent' | 'waitStart' | 'preserveFds' | 'sessionKeyring'> & { seccompOp?: Op };
+
+/** The SECCOMP op for linux.seccomp (compiled now), and where a notify fd must go. */
+function seccompOp(s: Seccomp | undefined, compiler: SeccompCompiler | undefined, plan: Pick<Plan, 'notes' | 'seccompListener'>): Op | undefined {
+  if (!s) return undefined;
+  if (!compiler) throw new Error('buildPlan: linux.seccomp needs PlanOptions.seccomp');
+  const filter = seccompFilter(s, plan.notes);
+  const { bpf, flags } = compileFilter(filter, compiler, plan.notes);
+  if (filter.notify) plan.seccompListener = { path: s.listenerPath!, metadata: s.listenerMetadata ?? '' };
+  return { op: 'SECCOMP', args: [bpf, 0, flags], origin: { configPath: 'linux.seccomp', what: 'load the seccomp filter' } };
+}
 
 /** process.terminal, as runc: the init opens the pty at the container's /dev/ptmx (so it
  * belongs to the container's devpts), makes it its controlling terminal and stdio, and sends
@@ -186,6 +202,8 @@ function processOps(proc: Spec['process'], opts: ProcessOptions, idmap: IdMap | 
       origin: { configPath: `process.rlimits[${i}]`, what: `set ${rl.type} to ${rl.soft}/${rl.hard}` },
     });
   });
+  // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: before the capabilities go.
+  if (opts.seccompOp && !proc.noNewPrivileges) ops.push(opts.seccompOp);
   const caps = proc.capabilities;
   if (caps) {
     ops.push({
@@ -242,6 +260,9 @@ function processOps(proc: Spec['process'], opts: ProcessOptions, idmap: IdMap | 
   ops.push({ op: 'UMASK', args: [user.umask ?? 0o022], origin: { configPath: 'process.user.umask', what: 'set umask' } });
   const cwd = proc.cwd || '/';
   ops.push({ op: 'CHDIR', args: [cwd], origin: { configPath: 'process.cwd', what: 'change directory to', file: cwd } });
+  // Otherwise as late as possible, so the filter sees few of launch's own syscalls; before
+  // `created`, so that a notify fd reaches its listener while create still runs (as runc).
+  if (opts.seccompOp && proc.noNewPrivileges) ops.push(opts.seccompOp);
   const args = proc.args ?? [];
   if (args.length === 0 || !args[0]) throw specError('must name the program to run', { configPath: 'process.args' });
   const env = proc.env ?? [];
@@ -344,12 +365,12 @@ export function buildPlan(spec: Spec, opts: PlanOptions): Plan {
   }
   ops.push(...terminalOps(spec.process, true));
   ops.push(...finalizeRootfsOps(spec));
-  const proc = processOps(spec.process, opts, idmap, notes);
+  const plan: Plan = { ops, cloneFlags: ns.cloneFlags, notes };
+  const proc = processOps(spec.process, { ...opts, seccompOp: seccompOp(linux.seccomp, opts.seccomp, plan) }, idmap, notes);
   // startContainer: after `start` (right after WAIT_START: `launch start` counts the ops of the
   // errors it reads from there) and before the exec, as runc's init.
   insertBefore(proc, ['PRESERVE_FDS', 'EXEC'], containerHookOps(spec, 'startContainer', opts));
   ops.push(...proc);
-  const plan: Plan = { ops, cloneFlags: ns.cloneFlags, notes };
   if (ns.pidnsPath) plan.pidnsPath = ns.pidnsPath;
   if (idmap) plan.idmap = idmap;
   if (spec.process?.oomScoreAdj !== undefined) plan.oomScoreAdj = spec.process.oomScoreAdj;
@@ -368,6 +389,9 @@ export interface ExecPlanOptions {
   preserveFds?: number;
   /** The container's session keyring to join (`_ses.<id>`), as runc exec. */
   sessionKeyring?: string;
+  /** The container's linux.seccomp: an exec'd process is confined as its init is (runc). */
+  seccompConfig?: Seccomp;
+  seccomp?: SeccompCompiler;
 }
 
 /** `launch exec`: a new process in a running container's namespaces, as runc exec. Nothing
@@ -392,8 +416,8 @@ export function buildExecPlan(proc: NonNullable<Spec['process']>, opts: ExecPlan
   for (const j of joins.filter((j) => j.type !== 'user' && j.type !== 'pid')) join(j);
   // The container's /dev/console stays as the container made it, as runc exec leaves it.
   ops.push(...terminalOps(proc, false));
-  ops.push(...processOps(proc, opts, opts.idmap, notes));
   const plan: Plan = { ops, cloneFlags: 0, notes };
+  ops.push(...processOps(proc, { ...opts, seccompOp: seccompOp(opts.seccompConfig, opts.seccomp, plan) }, opts.idmap, notes));
   if (proc.oomScoreAdj !== undefined) plan.oomScoreAdj = proc.oomScoreAdj;
   return plan;
 }

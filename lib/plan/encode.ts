@@ -36,6 +36,19 @@ export function encodePlan(ops: readonly Op[]): Buffer {
         case 'o':
           word = BigInt(v === null || v === undefined ? NONE : intern(v as string));
           break;
+        case 'b': {
+          // 8-aligned for the child's struct sock_filter[] (the table itself starts 8-aligned),
+          // and followed by a NUL so the table still ends with one.
+          const blob = v as Uint8Array;
+          const pad = (8 - (strLen % 8)) % 8;
+          if (pad) strings.push(Buffer.alloc(pad));
+          strLen += pad;
+          word = BigInt(strLen);
+          strings.push(Buffer.from(blob.buffer, blob.byteOffset, blob.byteLength), Buffer.alloc(1));
+          strLen += blob.byteLength + 1;
+          body.writeBigUInt64LE(BigInt(blob.byteLength), base + 8 + (a + 1) * 8);
+          break;
+        }
         case 'L': {
           const list = v as readonly string[];
           const first = strLen;

@@ -1,6 +1,7 @@
 // The op table, mirrored from addon/common/plan.h (LP_OPS). test/native/addon.test.ts checks
 // that both sides agree, so a change to one without the other fails CI.
-//   n number, s string, o optional string, L list (its count goes in the next slot, '#'), - unused
+//   n number, s string, o optional string, L list (its count goes in the next slot, '#'),
+//   b blob (bytes, 8-byte aligned; their length goes in the next slot, '#'), - unused
 export const OPS = {
   SYNC: { code: 1, sig: 'n-----' },
   SETNS: { code: 2, sig: 'sn----' },
@@ -35,6 +36,7 @@ export const OPS = {
   CONSOLE: { code: 32, sig: 'nnnn--' },
   RUN_HOOK: { code: 33, sig: 'sL#L#n' },
   SESSION_KEYRING: { code: 34, sig: 's-----' },
+  SECCOMP: { code: 35, sig: 'b#n---' },
 } as const;
 
 export type OpName = keyof typeof OPS;
@@ -45,7 +47,7 @@ export const OPF = { OPTIONAL: 1, MKDIR: 2, MKFILE: 4, IN_ROOT: 8 } as const;
 /** Sync stages the child asks the parent for (lp_msg.aux of LP_MSG_SYNC). */
 export const STAGE = { USERMAP: 1, READY: 2, CREATED: 3, HOOKS: 4 } as const;
 
-export const MSG = { SYNC: 1, ERROR: 2, ACK: 3, ABORT: 4, PID: 5, CONSOLE: 6 } as const;
+export const MSG = { SYNC: 1, ERROR: 2, ACK: 3, ABORT: 4, PID: 5, CONSOLE: 6, SECCOMP: 7 } as const;
 
 /** struct lp_msg (addon/common/plan.h): the 16-byte record of the sync socket (and of the exec
  * FIFO, where a created init reports a failure after `start`). */
@@ -70,8 +72,8 @@ export const HOOK_FAIL = { EXITED: 0x10000, SIGNALED: 0x20000, TIMEDOUT: 0x30000
 export const CONSOLE_FLAGS = { MOUNT: 1 } as const;
 
 /** An argument: a number (or bigint for 64-bit masks), a string, null for an absent optional
- * string, or a list of strings. */
-export type Arg = number | bigint | string | null | readonly string[];
+ * string, a list of strings, or bytes (a blob slot). */
+export type Arg = number | bigint | string | null | readonly string[] | Uint8Array;
 
 /** Where an op came from, so a failure in the child can be reported against the config. */
 export interface OpOrigin {

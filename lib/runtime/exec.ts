@@ -16,6 +16,7 @@ import { startContainer } from './launcher.js';
 import { writePidFile } from './run.js';
 import { type Forwarder, forwardSignals } from './signals.js';
 import { ConsoleMaster, checkConsoleSocket } from './terminal.js';
+import { seccompCompiler, sendSeccompFd } from './seccomp.js';
 
 /** runc exec's flags that change the config's process (lib/cli/exec.ts parses them). */
 export interface ExecFlags {
@@ -188,6 +189,8 @@ export async function execInContainer(opts: ExecOptions): Promise<number> {
       preserveFds: opts.preserveFds,
       // The container's session keyring (made by its init), as runc exec joins it.
       sessionKeyring: `_ses.${state.id}`,
+      seccompConfig: state.seccomp,
+      seccomp: seccompCompiler(),
     });
     for (const note of plan.notes) opts.debug?.(note);
     if (!opts.detach) forwarder = forwardSignals({ terminal: Boolean(opts.process.terminal) });
@@ -195,6 +198,7 @@ export async function execInContainer(opts: ExecOptions): Promise<number> {
       host,
       watch: !opts.detach,
       onConsole: (fd) => pty.take(fd),
+      onSeccomp: (fd, pid) => sendSeccompFd(plan.seccompListener!, fd, { ...state, pid, status: 'running' }),
       beforeRelease: (pid) => {
         enterCgroup(state, pid, host, opts.debug);
         if (opts.pidFile) writePidFile(opts.pidFile, pid);

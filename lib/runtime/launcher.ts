@@ -2,7 +2,7 @@
 // execve succeeded (EOF on the close-on-exec sync socket) or which op failed (an error record).
 import { closeSync, openSync, writeFileSync, writeSync } from 'node:fs';
 import { constants as os } from 'node:os';
-import { type LaunchError, fromNodeError, hostError, setupError } from '../errors.js';
+import { type LaunchError, fromNodeError, hostError, nodeErrno, setupError } from '../errors.js';
 import type { HostFacts } from '../host.js';
 import type { Plan } from '../plan/build.js';
 import { encodePlan } from '../plan/encode.js';
@@ -56,7 +56,14 @@ function recvMsg(fd: number): Msg | null {
 function sendMsg(fd: number, type: number): void {
   const buf = Buffer.alloc(MSG_SIZE);
   buf.writeUInt32LE(type, 0);
-  writeSync(fd, buf);
+  try {
+    writeSync(fd, buf);
+  } catch (err) {
+    // The child died (killed with its pid namespace, say) before our answer: as in recvMsg,
+    // the next read sees the end, and its exit status tells the rest.
+    if ((err as NodeJS.ErrnoException).code === 'EPIPE') return;
+    throw hostError("cannot write to the container's init", { errno: nodeErrno(err), cause: err });
+  }
 }
 
 /** Turn the child's (op index, errno) into the error the user reads. */
@@ -96,6 +103,9 @@ export interface StartOptions {
   /** process.terminal: the pty master the init opened in the container (CONSOLE), received
    * before the exec (and before `created`). The callee owns the fd; a throw aborts the start. */
   onConsole?: (master: number) => void;
+  /** linux.seccomp with a notify rule: the filter's listener fd (MSG.SECCOMP), received after
+   * the filter is loaded and before the exec; closed by the caller afterwards. A throw aborts. */
+  onSeccomp?: (listener: number, pid: number) => void;
 }
 
 export async function startContainer(plan: Plan, opts: StartOptions): Promise<Started> {
@@ -163,6 +173,16 @@ export async function startContainer(plan: Plan, opts: StartOptions): Promise<St
         if (opts.onConsole) opts.onConsole(msg.fd);
         else closeSync(msg.fd);
         sendMsg(syncFd, MSG.ACK); // the init waits for it before going on to its exec
+        continue;
+      }
+      if (msg.type === MSG.SECCOMP && msg.fd >= 0) {
+        try {
+          if (!opts.onSeccomp) throw hostError('the container\'s init sent a seccomp notify fd nobody asked for');
+          opts.onSeccomp(msg.fd, started.pid);
+        } finally {
+          closeSync(msg.fd);
+        }
+        sendMsg(syncFd, MSG.ACK);
         continue;
       }
       // Nothing else carries an fd: never keep one by accident.

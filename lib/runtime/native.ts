@@ -36,6 +36,11 @@ export interface NativeAddon {
   forwardTo(pidfd: number): number;
   /** Put back the dispositions forwardSignals replaced. */
   stopForwarding(): void;
+  /** linux.seccomp compiled by libseccomp (dlopen'ed): the BPF program and the rules skipped
+   * as unknown syscalls. Throws with errno, `what` (library, arch, rule...) and `index`. */
+  compileSeccomp(defaultAction: number, archs: string[], rules: [string, number, [number, number, bigint, bigint][]][]): { bpf: Buffer; unknown: number[] };
+  /** The SECCOMP_FILTER_FLAG_* bits of `flags` this kernel accepts. */
+  seccompFlagsSupported(flags: number): number;
 }
 
 /** Where `npm run build:addon` puts the addon and the monitor: the same relative path from

@@ -15,6 +15,7 @@ import { startContainer } from './launcher.js';
 import { type Teardown, handOver, monitorImage } from './monitor.js';
 import { forwardSignals } from './signals.js';
 import { native } from './native.js';
+import { seccompCompiler, sendSeccompFd } from './seccomp.js';
 import { ConsoleMaster, checkConsoleSocket, sendConsole } from './terminal.js';
 
 export interface RunOptions {
@@ -64,6 +65,8 @@ interface Prepared {
   runtimeHooks(): Promise<void>;
   /** poststart, once the process runs (failures are warnings). */
   poststart(): Promise<void>;
+  /** linux.seccomp's notify fd, to the listener (lib/runtime/seccomp.ts). */
+  onSeccomp(fd: number): void;
   /** Close launch's copies of the fds the child inherited (the hooks' state files). */
   closeFds(): void;
   /** The teardown as the native monitor does it, or undefined when it needs Node (the
@@ -117,6 +120,7 @@ async function prepare(spec: Spec, opts: RunOptions, extra: { dieWithParent: boo
       sessionKeyring: opts.noNewKeyring ? undefined : `_ses.${opts.id}`,
       hookStateFds: hookFiles?.fds,
       cgroupV1: host.cgroupVersion === 1 ? v1Hierarchies(selfCgroup, cgroup, '/sys/fs/cgroup') : undefined,
+      seccomp: seccompCompiler(),
     });
     for (const note of plan.notes) opts.debug?.(note);
     const record = async (pid: number, status: ContainerState['status']) => {
@@ -134,6 +138,7 @@ async function prepare(spec: Spec, opts: RunOptions, extra: { dieWithParent: boo
           bundle: opts.bundle,
           annotations: spec.annotations,
           ...(where ? { cgroup: where } : {}),
+          ...(spec.linux?.seccomp ? { seccomp: spec.linux.seccomp } : {}),
         };
         if (opts.pidFile) writePidFile(opts.pidFile, pid);
         hookFiles?.write(state);
@@ -155,7 +160,9 @@ async function prepare(spec: Spec, opts: RunOptions, extra: { dieWithParent: boo
             rmdirs: [...cgroupDirs].reverse(),
             stateDir: store.dir(opts.id),
           };
-    return { plan, host, record, teardown, runtimeHooks, poststart, closeFds: () => hookFiles?.close(), nativeTeardown };
+    // A notify fd arrives after the first sync: the state (status `creating`) exists by then.
+    const onSeccomp = (fd: number) => sendSeccompFd(plan.seccompListener!, fd, { ...state!, status: 'creating' });
+    return { plan, host, record, teardown, runtimeHooks, poststart, onSeccomp, closeFds: () => hookFiles?.close(), nativeTeardown };
   } catch (err) {
     await teardown();
     throw err;
@@ -179,6 +186,7 @@ export async function runForeground(spec: Spec, opts: RunOptions): Promise<numbe
       beforeRelease: (pid) => prepared.record(pid, 'running'),
       runtimeHooks: () => prepared.runtimeHooks(),
       onConsole: (fd) => pty.take(fd),
+      onSeccomp: (fd) => prepared.onSeccomp(fd),
     });
     prepared.closeFds();
     forwarder.attach(started);
@@ -227,6 +235,7 @@ export async function runDetached(spec: Spec, opts: RunOptions & { create: boole
       watch: false,
       // Straight on to the socket (while `create` still waits for `start`), as runc.
       onConsole: (fd) => sendConsole(opts.consoleSocket!, fd),
+      onSeccomp: (fd) => p.onSeccomp(fd),
       beforeRelease: (pid) => p.record(pid, opts.create ? 'creating' : 'running'),
       runtimeHooks: () => p.runtimeHooks(),
       ...(opts.create ? { onCreated: (pid: number) => void p.record(pid, 'created') } : {}),

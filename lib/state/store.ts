@@ -4,6 +4,7 @@ import { closeSync, constants, lstatSync, mkdirSync, openSync, readdirSync, read
 import { native } from '../runtime/native.js';
 import { join } from 'node:path';
 import { fromNodeError, stateError, usageError } from '../errors.js';
+import type { Seccomp } from '../spec/schema.js';
 
 const LOCK_EX = 2;
 
@@ -22,6 +23,9 @@ export interface ContainerState {
   rootfs?: string;
   /** systemd: the transient unit when --systemd-cgroup made the cgroup (lib/cgroups/systemd.ts). */
   cgroup?: { version: 1 | 2; dirs: Record<string, string>; systemd?: { unit: string; user: boolean } };
+  /** The config's linux.seccomp, for `exec` (its processes are confined as the init is, even
+   * if config.json changes or goes away). */
+  seccomp?: Seccomp;
 }
 
 /** Exactly the state runtime.md defines, as `launch state` prints it and hooks read it. */
