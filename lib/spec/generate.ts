@@ -1,17 +1,27 @@
 // `launch spec`: the starter config.json, field for field what `runc spec` (and
-// `runc spec --rootless`) writes, so bundles and habits carry over between the two runtimes.
-// Keys are built in runc's order so that the printed JSON diffs cleanly against runc's.
+// `runc spec --rootless`) writes, so bundles and habits carry over between the two runtimes,
+// except for confinement: runc's starter has three capabilities (listed as ambient too) and no
+// seccomp filter, which leaves a bundle from `runc spec` less confined than a `docker run`.
+// launch's gets what Docker gives every container: its 14 capabilities and its default seccomp
+// profile. Keys are built in runc's order (seccomp where runtime-spec's Go struct, and so podman,
+// puts it), so the printed JSON diffs cleanly against runc's.
 //
 // demoSpec(): a self-contained config whose rootfs is an empty directory and which borrows
 // the host's programs and libraries through read-only binds; used by `launch` demos and tests.
 import { existsSync } from 'node:fs';
 import type { IdMapping, Mount, Namespace, Spec } from './schema.js';
+import { defaultSeccomp } from './seccomp-default.js';
 
 /** The runtime-spec version launch implements and writes into new configs. */
 export const OCI_VERSION = '1.2.0';
 
 const DEFAULT_ENV = ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'TERM=xterm'];
-const DEFAULT_CAPS = ['CAP_AUDIT_WRITE', 'CAP_KILL', 'CAP_NET_BIND_SERVICE'];
+/** Docker's default capabilities (moby's oci/caps.DefaultCapabilities). */
+export const DEFAULT_CAPS: readonly string[] = [
+  'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FSETID', 'CAP_FOWNER', 'CAP_MKNOD', 'CAP_NET_RAW', 'CAP_SETGID',
+  'CAP_SETUID', 'CAP_SETFCAP', 'CAP_SETPCAP', 'CAP_NET_BIND_SERVICE', 'CAP_SYS_CHROOT', 'CAP_KILL',
+  'CAP_AUDIT_WRITE',
+];
 
 // Kernel interfaces that leak host information or allow host-wide actions, masked (bind of
 // /dev/null or an empty tmpfs) or made read-only exactly as runc's default spec does.
@@ -22,6 +32,11 @@ const MASKED_PATHS = [
 const READONLY_PATHS = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
 
 const ns = (...types: Namespace['type'][]): Namespace[] => types.map((type) => ({ type }));
+// Resolved for the default capabilities and this machine's architecture, at call time. The
+// kernel is the oldest launch runs on (clone3, openat2, close_range: 5.11), so moby's rules for
+// kernels since 4.8 apply: ptrace and process_vm_* are allowed, as in `docker run`.
+export const SECCOMP_KERNEL = '5.11';
+const seccomp = () => defaultSeccomp({ caps: DEFAULT_CAPS, kernel: SECCOMP_KERNEL });
 const selfMapping = (hostID: number): IdMapping[] => [{ containerID: 0, hostID, size: 1 }];
 
 function baseProcess(args: string[], terminal: boolean): NonNullable<Spec['process']> {
@@ -31,11 +46,12 @@ function baseProcess(args: string[], terminal: boolean): NonNullable<Spec['proce
     args: [...args],
     env: [...DEFAULT_ENV],
     cwd: '/',
+    // No inheritable and no ambient set, as Docker: a process.user other than root starts with
+    // no capabilities.
     capabilities: {
       bounding: [...DEFAULT_CAPS],
       effective: [...DEFAULT_CAPS],
       permitted: [...DEFAULT_CAPS],
-      ambient: [...DEFAULT_CAPS],
     },
     rlimits: [{ type: 'RLIMIT_NOFILE', hard: 1024, soft: 1024 }],
     noNewPrivileges: true,
@@ -67,7 +83,8 @@ export interface DefaultSpecOptions {
   gid?: number;
 }
 
-/** What `runc spec [--rootless]` writes, except that ociVersion is launch's own. */
+/** What `runc spec [--rootless]` writes, except that ociVersion is launch's own and the process
+ * is confined as by Docker: its 14 capabilities and its default seccomp profile. */
 export function defaultSpec(opts: DefaultSpecOptions): Spec {
   const { rootless } = opts;
   const mounts: Mount[] = [
@@ -101,12 +118,14 @@ export function defaultSpec(opts: DefaultSpecOptions): Spec {
         uidMappings: selfMapping(opts.uid ?? process.getuid?.() ?? 0),
         gidMappings: selfMapping(opts.gid ?? process.getgid?.() ?? 0),
         namespaces: ns('pid', 'ipc', 'uts', 'mount', 'user'),
+        seccomp: seccomp(),
         maskedPaths: [...MASKED_PATHS],
         readonlyPaths: [...READONLY_PATHS],
       }
     : {
         resources: { devices: [{ allow: false, access: 'rwm' }] },
         namespaces: ns('pid', 'network', 'ipc', 'uts', 'mount'),
+        seccomp: seccomp(),
         maskedPaths: [...MASKED_PATHS],
         readonlyPaths: [...READONLY_PATHS],
       };
@@ -162,9 +181,10 @@ export function demoSpec(opts: DemoSpecOptions): Spec {
         uidMappings: selfMapping(opts.uid),
         gidMappings: selfMapping(opts.gid),
         namespaces: [...namespaces, { type: 'user' }],
+        seccomp: seccomp(),
         ...masks,
       }
-    : { namespaces, ...masks };
+    : { namespaces, seccomp: seccomp(), ...masks };
   const proc = baseProcess(opts.args, false);
   proc.env = [DEFAULT_ENV[0]!, 'HOME=/root'];
   return {

@@ -31,15 +31,24 @@ const USER_SUB: HostFacts = {
   newuidmap: '/usr/bin/newuidmap', newgidmap: '/usr/bin/newgidmap',
 };
 
-const rootSpec = (): Spec => defaultSpec({ rootless: false });
-const rootlessSpec = (): Spec => defaultSpec({ rootless: true, uid: 1000, gid: 1000 });
+// The default spec carries Docker's seccomp profile, whose compilation needs the addon's
+// libseccomp (PlanOptions.seccomp); these golden plans are about everything else.
+const noSeccomp = (spec: Spec): Spec => {
+  delete spec.linux!.seccomp;
+  return spec;
+};
+const rootSpec = (): Spec => noSeccomp(defaultSpec({ rootless: false }));
+const rootlessSpec = (): Spec => noSeccomp(defaultSpec({ rootless: true, uid: 1000, gid: 1000 }));
 const plan = (spec: Spec, host: HostFacts = ROOT): Plan => buildPlan(spec, { bundle, host });
 const names = (p: Plan) => p.ops.map((o) => o.op);
 const rep = (n: number, s: string) => Array<string>(n).fill(s);
 const find = (p: Plan, pred: (o: Plan['ops'][number]) => boolean) => p.ops.filter(pred);
 
 
-const CAPS3 = (1n << 29n) | (1n << 5n) | (1n << 10n); // AUDIT_WRITE, KILL, NET_BIND_SERVICE
+// The default spec's capabilities (Docker's 14), by number (<linux/capability.h>): CHOWN,
+// DAC_OVERRIDE, FOWNER, FSETID, KILL, SETGID, SETUID, SETPCAP, NET_BIND_SERVICE, NET_RAW,
+// SYS_CHROOT, MKNOD, AUDIT_WRITE, SETFCAP.
+const CAPS14 = [0n, 1n, 3n, 4n, 5n, 6n, 7n, 8n, 10n, 13n, 18n, 27n, 29n, 31n].reduce((m, b) => m | (1n << b), 0n);
 const TAIL = ['REMOUNT_ROOT_RO', 'RLIMIT', 'CAPBSET', 'USER', 'CAPS', 'NO_NEW_PRIVS', 'UMASK', 'CHDIR', 'EXEC'];
 
 describe('buildPlan as root', () => {
@@ -101,12 +110,14 @@ describe('buildPlan as root', () => {
       { type: 'RLIMIT_NOFILE', soft: 1024, hard: 2 ** 63 },
     ];
     spec.process!.capabilities!.inheritable = ['CAP_KILL', 'CAP_AUDIT_WRITE'];
+    // As `runc spec` lists them: ambient, but NET_BIND_SERVICE not inheritable.
+    spec.process!.capabilities!.ambient = ['CAP_AUDIT_WRITE', 'CAP_KILL', 'CAP_NET_BIND_SERVICE'];
     const p = plan(spec);
     const inf = 18446744073709551615n;
     expect(find(p, (o) => o.op === 'RLIMIT').map((o) => o.args)).toEqual([[4, 0n, inf], [7, 1024n, inf]]);
-    expect(find(p, (o) => o.op === 'CAPBSET')[0]!.args).toEqual([CAPS3, 40]);
+    expect(find(p, (o) => o.op === 'CAPBSET')[0]!.args).toEqual([CAPS14, 40]);
     const inh = (1n << 5n) | (1n << 29n);
-    expect(find(p, (o) => o.op === 'CAPS')[0]!.args).toEqual([CAPS3, CAPS3, inh, inh]);
+    expect(find(p, (o) => o.op === 'CAPS')[0]!.args).toEqual([CAPS14, CAPS14, inh, inh]);
     expect(p.notes).toEqual(['process.capabilities.ambient: capabilities not also permitted and inheritable are left out']);
   });
 
@@ -115,7 +126,7 @@ describe('buildPlan as root', () => {
     spec.process!.capabilities!.bounding = ['CAP_KILL', 'CAP_BPF'];
     const p = buildPlan(spec, { bundle, host: { ...ROOT, capLastCap: 38 } });
     expect(find(p, (o) => o.op === 'CAPBSET')[0]!.args).toEqual([1n << 5n, 38]);
-    expect(find(p, (o) => o.op === 'CAPS')[0]!.args).toEqual([CAPS3, CAPS3, 0n, 0n]);
+    expect(find(p, (o) => o.op === 'CAPS')[0]!.args).toEqual([CAPS14, CAPS14, 0n, 0n]);
   });
 
   it('create: the last steps before EXEC report `created` and wait at the exec FIFO', () => {
@@ -173,7 +184,8 @@ describe('buildPlan rootless', () => {
       uid: [{ containerID: 0, hostID: 1000, size: 1 }], gid: [{ containerID: 0, hostID: 1000, size: 1 }],
       uidMethod: 'write', gidMethod: 'write', setgroupsDeny: true,
     });
-    expect(p.notes).toEqual(['process.capabilities.ambient: capabilities not also permitted and inheritable are left out']);
+    // Nothing to say: the default spec (as Docker's) has no ambient capabilities to leave out.
+    expect(p.notes).toEqual([]);
     expect(names(p)).toEqual([
       // The cgroup mount: no cgroup namespace of its own, so a read-only rbind of the host's.
       'SYNC', 'MOUNT_ROOT_PROPAGATION', 'ROOTFS', 'UMASK', ...rep(7, 'MOUNT'), 'MOUNT_SETATTR', ...rep(6, 'MOUNT'), ...rep(5, 'SYMLINK'),
@@ -317,7 +329,7 @@ describe('cgroup mount on a v1 host', () => {
       { name: 'cpu,cpuacct', hostDir: join(mount, 'cpu,cpuacct/'), links: ['cpu', 'cpuacct'] },
       { name: 'systemd', hostDir: join(mount, 'systemd/x'), links: [] },
     ]);
-    const p = buildPlan(defaultSpec({ rootless: false }), { bundle, host: { ...ROOT, cgroupVersion: 1 }, cgroupV1: hier });
+    const p = buildPlan(rootSpec(), { bundle, host: { ...ROOT, cgroupVersion: 1 }, cgroupV1: hier });
     const at = p.ops.findIndex((o) => o.op === 'MOUNT' && o.args[1] === '/sys/fs/cgroup');
     const ops = p.ops.slice(at, at + 7).map((o) => [o.op, o.args[0], o.args[1]]);
     expect(ops).toEqual([

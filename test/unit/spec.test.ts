@@ -6,8 +6,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LaunchError, formatError } from '../../lib/errors.js';
 import { loadSpec, parseSpec, formatConfigPath } from '../../lib/spec/load.js';
-import { SpecSchema } from '../../lib/spec/schema.js';
-import { defaultSpec, demoSpec, OCI_VERSION } from '../../lib/spec/generate.js';
+import { SpecSchema, type Spec } from '../../lib/spec/schema.js';
+import { DEFAULT_CAPS, defaultSpec, demoSpec, OCI_VERSION, SECCOMP_KERNEL } from '../../lib/spec/generate.js';
+import { defaultSeccomp } from '../../lib/spec/seccomp-default.js';
 
 const fixtures = fileURLToPath(new URL('../fixtures/', import.meta.url));
 const fixtureText = (name: string) => readFileSync(join(fixtures, name), 'utf8');
@@ -294,14 +295,33 @@ describe('defaultSpec', () => {
 
   // runc 1.1 writes its own spec version; launch writes the version it implements.
   const asLaunch = (text: string) => text.replace('"ociVersion": "1.0.2-dev"', `"ociVersion": "${OCI_VERSION}"`);
+  // launch's starter is runc's but confined as by Docker: its 14 capabilities instead of runc's
+  // three (with no ambient set), and Docker's seccomp profile. Undo exactly that and the rest
+  // must be runc's text, key order included.
+  const RUNC_CAPS = runcSpec().process.capabilities;
+  const asRunc = (spec: Spec): Spec => {
+    const s = structuredClone(spec);
+    s.process!.capabilities = RUNC_CAPS;
+    delete s.linux!.seccomp;
+    return s;
+  };
+  const dockerConfined = (spec: Spec) => {
+    expect(spec.process!.capabilities).toEqual({ bounding: DEFAULT_CAPS, effective: DEFAULT_CAPS, permitted: DEFAULT_CAPS });
+    expect(spec.linux!.seccomp).toEqual(defaultSeccomp({ caps: DEFAULT_CAPS, kernel: SECCOMP_KERNEL }));
+    // Where runtime-spec's Go struct (and so podman's config.json) has it: after namespaces.
+    expect(Object.keys(spec.linux!).slice(-4)).toEqual(['namespaces', 'seccomp', 'maskedPaths', 'readonlyPaths']);
+  };
 
-  it('is what runc spec writes, key order included', () => {
-    expect(JSON.stringify(defaultSpec({ rootless: false }), null, '\t')).toBe(asLaunch(fixtureText('runc-spec.json')));
+  it('is what runc spec writes, key order included, but confined as by Docker', () => {
+    const spec = defaultSpec({ rootless: false });
+    dockerConfined(spec);
+    expect(JSON.stringify(asRunc(spec), null, '\t')).toBe(asLaunch(fixtureText('runc-spec.json')));
   });
 
-  it('is what runc spec --rootless writes for the same ids', () => {
+  it('is what runc spec --rootless writes for the same ids, but confined as by Docker', () => {
     const spec = defaultSpec({ rootless: true, uid: 0, gid: 0 });
-    expect(JSON.stringify(spec, null, '\t')).toBe(asLaunch(fixtureText('runc-spec-rootless.json')));
+    dockerConfined(spec);
+    expect(JSON.stringify(asRunc(spec), null, '\t')).toBe(asLaunch(fixtureText('runc-spec-rootless.json')));
   });
 
   it('maps the caller, read at call time', () => {
