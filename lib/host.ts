@@ -19,6 +19,36 @@ export interface HostFacts {
    * namespace (rootless podman runs the runtime in its own). Such a caller cannot mknod,
    * make cgroups outside a delegated subtree, or use /run/launch (runc decides the same way). */
   rootless: boolean;
+  /** The Linux security modules a config may name (process.apparmorProfile, selinuxLabel). */
+  lsm?: LsmFacts;
+}
+
+export interface LsmFacts {
+  apparmor: boolean;
+  selinux: boolean;
+  /** Where a task asks for its next exec's AppArmor profile: the per-LSM file where the kernel
+   * has one (5.8+, LSM stacking), else the shared one. */
+  apparmorExec: string;
+}
+
+/** As runc: AppArmor counts when the module says it is enabled; SELinux when selinuxfs is
+ * mounted. Two stats and a small read: cheap enough for every start. */
+export function probeLsm(): LsmFacts {
+  let apparmorExec = '/proc/thread-self/attr/exec';
+  try {
+    accessSync('/proc/self/attr/apparmor/exec');
+    apparmorExec = '/proc/thread-self/attr/apparmor/exec';
+  } catch {
+    /* an older kernel: the shared file */
+  }
+  let selinux = false;
+  try {
+    accessSync('/sys/fs/selinux/enforce');
+    selinux = true;
+  } catch {
+    selinux = false;
+  }
+  return { apparmor: readText('/sys/module/apparmor/parameters/enabled').startsWith('Y'), selinux, apparmorExec };
 }
 
 /** Whether this process runs in a user namespace other than the initial one: the initial
@@ -89,5 +119,6 @@ export function probeHost(): HostFacts {
     capLastCap: Number.isFinite(last) ? last : 40,
     cgroupVersion,
     rootless: uid !== 0 || inUserNamespace(),
+    lsm: probeLsm(),
   };
 }

@@ -23,6 +23,8 @@ export interface ExecVerbOptions extends GlobalOptions {
   additionalGids?: number | string | (number | string)[];
   cap?: string | string[];
   noNewPrivs?: boolean;
+  apparmor?: string;
+  processLabel?: string;
   detach?: boolean;
   pidFile?: string;
   consoleSocket?: string;
@@ -76,7 +78,7 @@ function id(text: string, what: string): number {
 
 /** The flags (all but --process) as runc exec reads them. */
 export function parseExecFlags(o: ExecVerbOptions): ExecFlags {
-  const flags: ExecFlags = { args: o.command ?? [], tty: o.tty, noNewPrivs: o.noNewPrivs };
+  const flags: ExecFlags = { args: o.command ?? [], tty: o.tty, noNewPrivs: o.noNewPrivs, apparmor: o.apparmor, processLabel: o.processLabel };
   if (o.cwd !== undefined) {
     if (!o.cwd.startsWith('/')) throw usageError(`--cwd must be an absolute path, got \`${o.cwd}\``);
     flags.cwd = o.cwd;
@@ -127,6 +129,7 @@ export async function execVerb(o: ExecVerbOptions): Promise<number> {
     const extra = [
       o.command?.length && 'COMMAND', o.tty && '--tty', o.cwd !== undefined && '--cwd', list(o.env).length && '--env', o.user !== undefined && '--user',
       list(o.additionalGids).length && '--additional-gids', list(o.cap).length && '--cap', o.noNewPrivs && '--no-new-privs',
+      o.apparmor !== undefined && '--apparmor', o.processLabel !== undefined && '--process-label',
     ].filter(Boolean);
     if (extra.length) throw usageError(`--process gives the whole process: ${extra.join(', ')} cannot be added to it`);
   } else if (!o.command?.length) {

@@ -73,6 +73,8 @@ export function buildParser(argv: string[], handle: (verb: string) => (args: Arg
           .option('additional-gids', { alias: 'g', type: 'string', describe: 'a supplementary group id (repeatable)' })
           .option('cap', { alias: 'c', type: 'string', describe: 'a capability to add (repeatable)' })
           .option('no-new-privs', { type: 'boolean', default: false, describe: 'set no_new_privs for the process' })
+          .option('apparmor', { type: 'string', describe: 'the AppArmor profile for the process' })
+          .option('process-label', { type: 'string', describe: 'the SELinux label for the process' })
           .option('detach', { alias: 'd', type: 'boolean', default: false, describe: 'return once the process runs' })
           .option('pid-file', { type: 'string', describe: 'write the process id to this file' })
           .option('console-socket', { type: 'string', describe: 'AF_UNIX socket to send the pty master to (with --tty), as runc' })

@@ -5,6 +5,7 @@ import type { HostFacts } from '../host.js';
 import type { Seccomp, Spec } from '../spec/schema.js';
 import { capNumber } from './caps.js';
 import { type IdMap, planIdMaps } from './idmap.js';
+import { lsmOps } from './lsm.js';
 import { CONSOLE_FLAGS, STAGE, type Op } from './ops.js';
 import { type RootfsContext, finalizeRootfsOps, rootfsOps } from './rootfs.js';
 import { type SeccompCompiler, compileFilter, seccompFilter } from './seccomp.js';
@@ -328,6 +329,8 @@ export function buildPlan(spec: Spec, opts: PlanOptions): Plan {
   }
   // The parent writes the id maps (and, later, cgroup placement) while the child waits.
   ops.push({ op: 'SYNC', args: [STAGE.USERMAP], origin: { what: 'wait for the id mappings' } });
+  // With the host's /proc still in reach (lsm.ts).
+  ops.push(...lsmOps(spec.process, opts.host.lsm));
   for (const j of ns.joins.filter((j) => j.type !== 'user')) {
     ops.push({ op: 'SETNS', args: [j.path, NS_FLAG[j.type]!], origin: { configPath: `linux.namespaces[${j.index}].path`, what: `join ${j.type} namespace`, file: j.path } });
   }
@@ -413,6 +416,8 @@ export function buildExecPlan(proc: NonNullable<Spec['process']>, opts: ExecPlan
   // The parent moves the process into the container's cgroup meanwhile: before the cgroup
   // namespace is joined, so that the namespace's root is the process's own cgroup.
   ops.push({ op: 'SYNC', args: [STAGE.USERMAP], origin: { what: 'wait to be placed in the container\'s cgroup' } });
+  // Before the container's mount namespace is joined: the host's /proc is ours until then.
+  ops.push(...lsmOps(proc, opts.host.lsm));
   for (const j of joins.filter((j) => j.type !== 'user' && j.type !== 'pid')) join(j);
   // The container's /dev/console stays as the container made it, as runc exec leaves it.
   ops.push(...terminalOps(proc, false));

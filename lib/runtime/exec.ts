@@ -30,6 +30,9 @@ export interface ExecFlags {
   /** Capability names (CAP_...), added to the bounding, effective and permitted sets. */
   caps?: string[];
   noNewPrivs?: boolean;
+  /** --apparmor and --process-label: replace the config's process.apparmorProfile, selinuxLabel. */
+  apparmor?: string;
+  processLabel?: string;
 }
 
 /** Keep the last value of each variable, at the place of its last occurrence, as runc does:
@@ -55,6 +58,8 @@ export function execProcess(config: Process, flags: ExecFlags): Process {
   p.env = dedupEnv([...(p.env ?? []), ...(flags.env ?? [])]);
   p.terminal = Boolean(flags.tty);
   if (flags.noNewPrivs) p.noNewPrivileges = true;
+  if (flags.apparmor) p.apparmorProfile = flags.apparmor;
+  if (flags.processLabel) p.selinuxLabel = flags.processLabel;
   if (flags.user || flags.additionalGids?.length) {
     const user = { ...(p.user ?? { uid: 0, gid: 0 }) };
     if (flags.user) {
