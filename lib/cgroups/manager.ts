@@ -209,18 +209,15 @@ export function createCgroup(plan: CgroupPlan): string[] {
       // Missing ancestors too (an absolute cgroupsPath like /launch-test/<id>), top down.
       const missing: string[] = [];
       for (let d = dir; !existsSync(d); d = dirname(d)) missing.unshift(d);
+      // The container's own cgroup, left by a launch that was killed, is taken over: removed
+      // with the container (rmdir refuses it while another container's processes are in it).
+      if (missing.length === 0) made.push(dir);
       for (const d of missing) {
         // Another container may make (EEXIST) or remove a shared parent at the same time.
         if (!mkdirQuiet(d)) continue;
         made.push(d);
-        // A new v1 cpuset is empty, and an empty cpuset takes no task: inherit the parent's.
-        if (plan.version === 1 && d.includes('/cpuset/')) {
-          for (const f of ['cpuset.cpus', 'cpuset.mems']) {
-            const mine = readFileSync(join(d, f), 'utf8').trim();
-            if (!mine) writeCgroupFile(join(d, f), readFileSync(join(d, '..', f), 'utf8').trim());
-          }
-        }
       }
+      if (plan.version === 1 && dir.includes('/cpuset/')) fillCpusets(dir);
     }
     applyWrites(plan.dirFor, plan.writes);
     // After the writes, as runc; before the container joins, so it never runs unfiltered.
@@ -231,6 +228,22 @@ export function createCgroup(plan: CgroupPlan): string[] {
     throw fromNodeError('host', 'cannot create the container\'s cgroup', err, { configPath: 'linux.cgroupsPath', file: plan.created[0] });
   }
   return made;
+}
+
+/** A new v1 cpuset is empty, and an empty cpuset takes no task: each one from the hierarchy's
+ * root down to `leaf` inherits its parent's CPUs and memory nodes. Top down, and for every
+ * level, not only the ones made now: a launch killed between a mkdir and these writes leaves
+ * an empty one behind, in which every later container would fail (ENOSPC). */
+function fillCpusets(leaf: string): void {
+  const at = leaf.indexOf('/cpuset/') + '/cpuset'.length;
+  const parts = leaf.slice(at + 1).split('/');
+  for (let i = 1; i <= parts.length; i++) {
+    const d = `${leaf.slice(0, at)}/${parts.slice(0, i).join('/')}`;
+    for (const f of ['cpuset.cpus', 'cpuset.mems']) {
+      const mine = readFileSync(join(d, f), 'utf8').trim();
+      if (!mine) writeCgroupFile(join(d, f), readFileSync(join(d, '..', f), 'utf8').trim());
+    }
+  }
 }
 
 /** cgroup v2: make `insns` (devicefilter.ts) the device filter of `dir`, replacing any. */

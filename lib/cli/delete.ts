@@ -20,6 +20,13 @@ export async function deleteVerb(o: GlobalOptions & { id: string; force: boolean
     // As runc: --force makes deleting a container that does not exist (or whose create died
     // before writing its state) a success, so callers can clean up after a failed create.
     if (o.force && err instanceof LaunchError && err.kind === 'state') {
+      // A launch killed before its state was written may have made the cgroups already; its
+      // child dies with it (the sync socket closes), so they empty within moments.
+      let left = removeDirs(store.recordedCgroups(o.id));
+      for (let i = 0; i < 200 && left.length > 0; i++) {
+        sleepSync(10);
+        left = removeDirs(left);
+      }
       store.remove(o.id);
       return;
     }

@@ -107,7 +107,10 @@ async function prepare(spec: Spec, opts: RunOptions, extra: { dieWithParent: boo
       for (const f of dropped) opts.debug?.(`${f}: not applied on cgroup v${cgroup.version}`);
     }
     // Limits are in place before the container exists; it joins while it waits at its sync.
-    if (cgroup) cgroupDirs = createCgroup(cgroup);
+    if (cgroup) {
+      store.recordCgroups(opts.id, cgroup.created);
+      cgroupDirs = createCgroup(cgroup);
+    }
     if (hasContainerHooks(spec.hooks)) hookFiles = new HookStateFiles(store.dir(opts.id));
     const plan = buildPlan(spec, {
       bundle: opts.bundle,

@@ -40,6 +40,9 @@ export function ociState(s: ContainerState): Record<string, unknown> {
   };
 }
 
+/** The cgroups a start meant to make (StateStore.recordCgroups). */
+const CGROUPS_FILE = 'cgroups.json';
+
 /** In a created container's state directory: its init waits to open it (launch start). */
 export const EXEC_FIFO = 'exec.fifo';
 
@@ -122,6 +125,27 @@ export class StateStore {
       renameSync(tmp, join(dir, 'state.json'));
     } catch (err) {
       throw fromNodeError('state', 'cannot write the state', err, { file: join(dir, 'state.json') });
+    }
+  }
+
+  /** The cgroups a start is about to make, written before it makes them: if launch is killed
+   * before its state exists, `delete --force` still knows what to remove. */
+  recordCgroups(id: string, dirs: readonly string[]): void {
+    const file = join(this.dir(id), CGROUPS_FILE);
+    try {
+      writeFileSync(file, JSON.stringify(dirs), { mode: 0o600 });
+    } catch (err) {
+      throw fromNodeError('state', 'cannot write the state', err, { file });
+    }
+  }
+
+  /** What recordCgroups wrote; [] when nothing was (or the file is unreadable). */
+  recordedCgroups(id: string): string[] {
+    try {
+      const dirs: unknown = JSON.parse(readFileSync(join(this.dir(id), CGROUPS_FILE), 'utf8'));
+      return Array.isArray(dirs) ? dirs.filter((d): d is string => typeof d === 'string' && d.startsWith('/sys/fs/cgroup/')) : [];
+    } catch {
+      return [];
     }
   }
 
