@@ -140,6 +140,43 @@ eachMode('seccomp', ['busybox', 'dist', 'addon'], (mode, modeSkip) => {
     expect(r.stdout).toBe('mount: Operation not permitted\nkeyctl: Operation not permitted\nunshare: Operation not permitted\nmkdir: ok\n');
   });
 
+  it.skipIf(skip)('argument conditions: every operator decides on the value it sees', () => {
+    // personality(0xffffffff) queries the persona: a harmless call whose argument we choose.
+    const cases: [NonNullable<Seccomp['syscalls']>[number]['args'], boolean][] = [
+      [[{ index: 0, op: 'SCMP_CMP_EQ', value: 0xffffffff }], true],
+      [[{ index: 0, op: 'SCMP_CMP_EQ', value: 8 }], false],
+      [[{ index: 0, op: 'SCMP_CMP_NE', value: 8 }], true],
+      [[{ index: 0, op: 'SCMP_CMP_GT', value: 0x1000 }], true],
+      [[{ index: 0, op: 'SCMP_CMP_LT', value: 0x1000 }], false],
+      [[{ index: 0, op: 'SCMP_CMP_GE', value: 0xffffffff }], true],
+      [[{ index: 0, op: 'SCMP_CMP_LE', value: 0xfffffffe }], false],
+      [[{ index: 0, op: 'SCMP_CMP_MASKED_EQ', value: 0xff00, valueTwo: 0xff00 }], true],
+      // One argument named twice: either condition denies (runc's rule splitting).
+      [[{ index: 0, op: 'SCMP_CMP_EQ', value: 8 }, { index: 0, op: 'SCMP_CMP_EQ', value: 0xffffffff }], true],
+    ];
+    const got = cases.map(([args]) =>
+      runBundle(who(), probeBundle(['personality'], (s) => void (s.linux!.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['personality'], action: 'SCMP_ACT_ERRNO', args }] }))).stdout,
+    );
+    expect(got).toEqual(cases.map(([, denied]) => (denied ? 'personality: Operation not permitted\n' : 'personality: ok\n')));
+  });
+
+  it.skipIf(skip)('capability sets, no_new_privs and seccomp mode of the container\'s init (/proc/1/status) are the config\'s', () => {
+    const bundle = makeBundle(who(), {
+      args: ['/bin/cat', '/proc/1/status'],
+      edit: (s) => {
+        const three = ['CAP_CHOWN', 'CAP_KILL', 'CAP_NET_RAW'];
+        s.process!.capabilities = { bounding: three, effective: three, permitted: three, inheritable: ['CAP_KILL'], ambient: ['CAP_KILL'] };
+        s.process!.noNewPrivileges = true;
+      },
+    });
+    const r = runBundle(who(), bundle);
+    const status = Object.fromEntries(r.stdout.split('\n').map((l) => l.split(/:\s*/) as [string, string]));
+    const mask = (...bits: number[]) => bits.reduce((m, b) => m | (1n << BigInt(b)), 0n).toString(16).padStart(16, '0');
+    expect({ ...Object.fromEntries(['CapInh', 'CapPrm', 'CapEff', 'CapBnd', 'CapAmb', 'NoNewPrivs', 'Seccomp'].map((k) => [k, status[k]])) }).toEqual({
+      CapInh: mask(5), CapPrm: mask(0, 5, 13), CapEff: mask(0, 5, 13), CapBnd: mask(0, 5, 13), CapAmb: mask(5), NoNewPrivs: '1', Seccomp: '2',
+    });
+  });
+
   it.skipIf(skip)('`exec` confines its process with the container\'s filter', () => {
     const bundle = makeBundle(who(), { args: ['/bin/sleep', '30'], edit: (s) => void (s.linux!.seccomp = deny(['mkdir', 'mkdirat'])) });
     const id = `exec-${mode}-${process.pid}`;
