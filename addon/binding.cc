@@ -382,6 +382,18 @@ Napi::Value CompileSeccomp(const Napi::CallbackInfo &info) {
   return o;
 }
 
+// seccompVersion() -> libseccomp's "major.minor.micro"; throws (what: library) without it.
+Napi::Value SeccompVersion(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  std::string version, why;
+  if (launch::SeccompVersion(version, why)) return Napi::String::New(env, version);
+  Napi::Error e = Napi::Error::New(env, "library: " + why);
+  e.Set("what", Napi::String::New(env, "library"));
+  e.Set("detail", Napi::String::New(env, why));
+  e.ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
 // seccompFlagsSupported(flags) -> the SECCOMP_FILTER_FLAG_* bits of `flags` this kernel knows.
 Napi::Value SeccompFlagsSupported(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
@@ -491,6 +503,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("execMonitor", Napi::Function::New(env, ExecMonitor));
   exports.Set("compileSeccomp", Napi::Function::New(env, CompileSeccomp));
   exports.Set("seccompFlagsSupported", Napi::Function::New(env, SeccompFlagsSupported));
+  exports.Set("seccompVersion", Napi::Function::New(env, SeccompVersion));
   exports.Set("forwardSignals", Napi::Function::New(env, ForwardSignals));
   exports.Set("forwardTo", Napi::Function::New(env, ForwardTo));
   exports.Set("stopForwarding", Napi::Function::New(env, StopForwarding));

@@ -33,6 +33,7 @@ struct Lib {
   int (*rule_add_array)(void *, uint32_t, int, unsigned int, const scmp_arg_cmp *);
   int (*attr_set)(void *, int, uint32_t);
   int (*export_bpf)(void *, int);
+  const unsigned *(*version)(void);  // struct scmp_version { major, minor, micro }
 };
 
 template <typename F>
@@ -56,7 +57,7 @@ const Lib *Load(std::string &why) {
                !Sym(h, "seccomp_arch_add", lib.arch_add) || !Sym(h, "seccomp_arch_resolve_name", lib.arch_resolve_name) ||
                !Sym(h, "seccomp_syscall_resolve_name", lib.syscall_resolve_name) ||
                !Sym(h, "seccomp_rule_add_array", lib.rule_add_array) || !Sym(h, "seccomp_attr_set", lib.attr_set) ||
-               !Sym(h, "seccomp_export_bpf", lib.export_bpf)) {
+               !Sym(h, "seccomp_export_bpf", lib.export_bpf) || !Sym(h, "seccomp_version", lib.version)) {
       error = "libseccomp.so.2 lacks a function launch needs (libseccomp 2.5 or newer is required)";
       state = -1;
     } else {
@@ -128,6 +129,14 @@ bool CompileSeccomp(uint32_t default_action, const std::vector<std::string> &arc
     if (r < 0) return Fail(out, "rule", -r, static_cast<int>(i));
   }
   return Export(*lib, ctx, out);
+}
+
+bool SeccompVersion(std::string &out, std::string &why) {
+  const Lib *lib = Load(why);
+  if (!lib) return false;
+  const unsigned *v = lib->version();
+  out = std::to_string(v[0]) + "." + std::to_string(v[1]) + "." + std::to_string(v[2]);
+  return true;
 }
 
 uint32_t SeccompFlagsSupported(uint32_t flags) {

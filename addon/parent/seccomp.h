@@ -38,6 +38,10 @@ struct SeccompResult {
 bool CompileSeccomp(uint32_t default_action, const std::vector<std::string> &archs,
                     const std::vector<SeccompRule> &rules, SeccompResult &out);
 
+// libseccomp's version ("2.5.4"), which decides the compiled program: false with `why` when
+// the library cannot be loaded.
+bool SeccompVersion(std::string &out, std::string &why);
+
 // The subset of `flags` (SECCOMP_FILTER_FLAG_*) this kernel accepts.
 uint32_t SeccompFlagsSupported(uint32_t flags);
 

@@ -39,6 +39,8 @@ export interface NativeAddon {
   /** linux.seccomp compiled by libseccomp (dlopen'ed): the BPF program and the rules skipped
    * as unknown syscalls. Throws with errno, `what` (library, arch, rule...) and `index`. */
   compileSeccomp(defaultAction: number, archs: string[], rules: [string, number, [number, number, bigint, bigint][]][]): { bpf: Buffer; unknown: number[] };
+  /** libseccomp's version ("2.5.4"). Throws (what: library) when it cannot be loaded. */
+  seccompVersion(): string;
   /** The SECCOMP_FILTER_FLAG_* bits of `flags` this kernel accepts. */
   seccompFlagsSupported(flags: number): number;
 }

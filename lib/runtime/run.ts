@@ -15,7 +15,7 @@ import { startContainer } from './launcher.js';
 import { type Teardown, handOver, monitorImage } from './monitor.js';
 import { forwardSignals } from './signals.js';
 import { native } from './native.js';
-import { seccompCompiler, sendSeccompFd } from './seccomp.js';
+import { SECCOMP_CACHE, seccompCompiler, sendSeccompFd } from './seccomp.js';
 import { ConsoleMaster, checkConsoleSocket, sendConsole } from './terminal.js';
 
 export interface RunOptions {
@@ -123,7 +123,7 @@ async function prepare(spec: Spec, opts: RunOptions, extra: { dieWithParent: boo
       sessionKeyring: opts.noNewKeyring ? undefined : `_ses.${opts.id}`,
       hookStateFds: hookFiles?.fds,
       cgroupV1: host.cgroupVersion === 1 ? v1Hierarchies(selfCgroup, cgroup, '/sys/fs/cgroup') : undefined,
-      seccomp: seccompCompiler(),
+      seccomp: seccompCompiler(join(opts.stateRoot, SECCOMP_CACHE)),
     });
     for (const note of plan.notes) opts.debug?.(note);
     const record = async (pid: number, status: ContainerState['status']) => {

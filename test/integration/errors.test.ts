@@ -8,9 +8,10 @@ import { exitOf, launchChild, launchSync, runBundle, stateRoot, waitFor } from '
 
 afterAll(cleanupBase);
 
+/** Containers' state; not the seccomp program cache (lib/runtime/seccomp.ts), a dot name. */
 function stateEntries(root: string): string[] {
   try {
-    return readdirSync(root);
+    return readdirSync(root).filter((n) => !n.startsWith('.'));
   } catch {
     return [];
   }

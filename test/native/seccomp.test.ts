@@ -1,7 +1,7 @@
 // The addon's seccomp half without a container: libseccomp (dlopen'ed) compiles a filter the
 // way lib/plan/seccomp.ts describes it, the plan carries it as an aligned blob, and a child
 // that runs SECCOMP then EXEC is confined by it.
-import { existsSync, mkdtempSync, readSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -77,5 +77,29 @@ describe.skipIf(skip)('the SECCOMP op', () => {
     const long = Buffer.from(plan);
     long.writeBigUInt64LE(BigInt(plan.length), op1 + 16);
     expect(() => addon.validatePlan(long)).toThrow('plan op 1 arg 0: blob out of bounds or misaligned');
+  });
+});
+
+describe.skipIf(skip)('the program cache (lib/runtime/seccomp.ts)', () => {
+  it('a second compile of the same input reads the program back; another input gets its own', async () => {
+    const { seccompCompiler, SECCOMP_CACHE } = await import('../../lib/runtime/seccomp.js');
+    const dir = join(tmp, SECCOMP_CACHE);
+    const c = seccompCompiler(dir);
+    const rules: [string, number, [number, number, bigint, bigint][]][] = [['mkdir', SECCOMP_RET.ERRNO | EPERM, [[0, 4, 1n << 40n, 0n]]], ['no_such_call', 0, []]];
+    const first = c.compile(SECCOMP_RET.ALLOW, ['x86_64', 'x86'], rules);
+    const files = readdirSync(dir);
+    expect(files).toHaveLength(1);
+    // Proof that the second answer comes from the file: doctor it, and see the doctored program.
+    const doctored = Buffer.alloc(16, 7);
+    writeFileSync(join(dir, files[0]!), JSON.stringify({ bpf: doctored.toString('base64'), unknown: [1] }));
+    expect(Buffer.from(c.compile(SECCOMP_RET.ALLOW, ['x86_64', 'x86'], rules).bpf)).toEqual(doctored);
+    expect(first.unknown).toEqual([1]);
+    // A different bigint value is a different input.
+    const other = c.compile(SECCOMP_RET.ALLOW, ['x86_64', 'x86'], [['mkdir', SECCOMP_RET.ERRNO | EPERM, [[0, 4, 1n << 41n, 0n]]]]);
+    expect(Buffer.from(other.bpf)).not.toEqual(doctored);
+    expect(readdirSync(dir)).toHaveLength(2);
+    // A damaged entry is compiled again, not used.
+    writeFileSync(join(dir, files[0]!), '{"bpf": "AAA", "unknown": []}');
+    expect(Buffer.from(c.compile(SECCOMP_RET.ALLOW, ['x86_64', 'x86'], rules).bpf)).toEqual(Buffer.from(first.bpf));
   });
 });
