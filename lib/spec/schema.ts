@@ -17,15 +17,44 @@ const MAX_I32 = 0x7fffffff;
 const MAX_U64 = 2 ** 64;
 const MAX_I64 = 2 ** 63;
 
-/** A value for a one-line message: JSON-quoted (so newlines stay escaped), cut when long. */
+/** JSON.stringify of a string, with the characters it leaves raw that still break a line or
+ * a terminal escaped too (U+2028, U+2029, DEL and the C1 controls). */
+export function quote(s: string): string {
+  return JSON.stringify(s).replace(/[\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/** A value for a one-line message: JSON-quoted (so newlines stay escaped), cut when long.
+ * Written by hand, and only as far as is shown: JSON.stringify would overflow the stack on an
+ * array nested 100 000 deep (and then so would String()), and copy a megabyte to show 60 bytes. */
 export function showValue(v: unknown): string {
-  let s: string;
-  try {
-    s = JSON.stringify(v) ?? String(v);
-  } catch {
-    s = String(v);
-  }
-  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
+  const limit = 60;
+  let s = '';
+  const walk = (x: unknown): boolean => {
+    if (s.length > limit) return false;
+    if (Array.isArray(x)) {
+      s += '[';
+      for (let i = 0; i < x.length; i++) {
+        if (i > 0) s += ',';
+        if (!walk(x[i])) return false;
+      }
+      s += ']';
+    } else if (x !== null && typeof x === 'object') {
+      s += '{';
+      let first = true;
+      for (const k in x) {
+        if (!Object.hasOwn(x, k)) continue;
+        s += `${first ? '' : ','}${quote(k.slice(0, limit))}:`;
+        first = false;
+        if (!walk((x as Record<string, unknown>)[k])) return false;
+      }
+      s += '}';
+    } else if (typeof x === 'string') s += quote(x.slice(0, limit + 1));
+    else if (typeof x === 'number' && !Number.isFinite(x)) s += String(x);
+    else s += JSON.stringify(x) ?? String(x);
+    return s.length <= limit;
+  };
+  walk(v);
+  return s.length > limit ? `${s.slice(0, limit - 3)}...` : s;
 }
 
 type Ctx = z.core.$RefinementCtx;
@@ -139,10 +168,11 @@ export const ProcessSchema = obj({
   capabilities: CapabilitiesSchema.optional(),
   rlimits: rlimits.optional(),
   noNewPrivileges: z.boolean().optional(),
-  apparmorProfile: z.string().optional(),
+  // Written to /proc/thread-self/attr/... by the child (plan/lsm.ts): C strings.
+  apparmorProfile: cstr.optional(),
   oomScoreAdj: integer(-1000, 1000).optional(),
   scheduler: scheduler.optional(),
-  selinuxLabel: z.string().optional(),
+  selinuxLabel: cstr.optional(),
   // ioprio_set(2) takes levels 0 (highest) to 7 and fails with EINVAL otherwise.
   ioPriority: obj({ class: z.enum(['IOPRIO_CLASS_RT', 'IOPRIO_CLASS_BE', 'IOPRIO_CLASS_IDLE']), priority: integer(0, 7) }).optional(),
   execCPUAffinity: fields({ initial: cpuList, final: cpuList }).optional(),
@@ -155,7 +185,8 @@ export const IdMappingSchema = obj({ containerID: uint32, hostID: uint32, size: 
 // The kernel refuses a uid_map/gid_map whose ranges wrap past 2^32-1 or overlap (on either
 // side), and takes at most 340 lines (user_namespaces(7)); say so before writing the map.
 const idMappings = z.array(IdMappingSchema).superRefine((list, ctx) => {
-  if (list.length > 340) fail(ctx, `at most 340 mappings are allowed, got ${list.length}`);
+  // Return at once: the overlap check below is quadratic, and 50 000 entries would take minutes.
+  if (list.length > 340) return fail(ctx, `at most 340 mappings are allowed, got ${list.length}`);
   list.forEach((m, i) => {
     for (const side of ['containerID', 'hostID'] as const) {
       if (m[side] + m.size - 1 > MAX_U32) {
@@ -325,10 +356,21 @@ const netDevices = z
     }
   });
 
+// Each entry becomes a write of the value to /proc/sys/<name with dots as slashes>: both are C
+// strings in the plan, and the name must stay below /proc/sys (the plan builder's rule).
+export const isSysctlName = (k: string): boolean => /^[A-Za-z0-9_.\-/]+$/.test(k) && !k.includes('..');
+const sysctl = z.record(z.string(), cstr).superRefine((rec, ctx) => {
+  for (const k of Object.keys(rec)) {
+    if (!isSysctlName(k)) {
+      fail(ctx, `expected a sysctl name like "net.ipv4.ip_forward", got ${showValue(k)}`, [k]);
+    }
+  }
+});
+
 export const LinuxSchema = fields({
   uidMappings: idMappings,
   gidMappings: idMappings,
-  sysctl: stringMap,
+  sysctl,
   resources: ResourcesSchema,
   cgroupsPath: cstr,
   namespaces,
@@ -338,7 +380,7 @@ export const LinuxSchema = fields({
   rootfsPropagation: z.enum(['private', 'shared', 'slave', 'unbindable', 'rprivate', 'rshared', 'rslave', 'runbindable']),
   maskedPaths: z.array(absPath),
   readonlyPaths: z.array(absPath),
-  mountLabel: z.string(),
+  mountLabel: cstr,
   intelRdt: fields({
     closID: matching(/^(?!\.\.?$)[^/\n]+$/, 'a resctrl group name'),
     // A string in specs-go up to 1.2, a list of lines in later drafts: take both.
