@@ -120,7 +120,8 @@ export function formatError(err: unknown, debug = false): string {
   if (err.context) parts.push(err.context);
   if (err.configPath) parts.push(err.configPath);
   let what = err.message;
-  if (err.file !== undefined) what += ` \`${err.file}\``;
+  // A path is data from a config or the command line: a newline in it must not end the line.
+  if (err.file !== undefined) what += ` \`${err.file.replace(/[\u0000-\u001f\u007f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)}\``;
   parts.push(what);
   if (err.errno !== undefined) parts.push(`${strerror(err.errno)} (${errnoName(err.errno)})`);
   let line = parts.join(': ');

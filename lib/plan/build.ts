@@ -2,7 +2,8 @@
 // function (apart from stat() of paths named by the config), so it is tested by golden plans.
 import { specError } from '../errors.js';
 import type { HostFacts } from '../host.js';
-import type { Seccomp, Spec } from '../spec/schema.js';
+import { formatConfigPath } from '../spec/load.js';
+import { type Seccomp, type Spec, isSysctlName } from '../spec/schema.js';
 import { capNumber } from './caps.js';
 import { type IdMap, planIdMaps } from './idmap.js';
 import { lsmOps } from './lsm.js';
@@ -307,10 +308,34 @@ function createHookOps(spec: Spec, opts: PlanOptions): Op[] {
   return [...ops, ...containerHookOps(spec, 'createContainer', opts)];
 }
 
+/** ops.push(...more) without spreading: a config with 100 000 mounts would overflow the
+ * stack as arguments (and is refused by the size check in buildPlan). */
+function append(to: Op[], more: readonly Op[]): void {
+  for (const o of more) to.push(o);
+}
+
+/** The child's limit (LP_MAX_OPS in addon/common/plan.h): a plan this long is a config
+ * error, said here with its cause rather than by the addon's validator. */
+const MAX_OPS = 4096;
+
+function checkSize(ops: readonly Op[], spec: Spec): void {
+  if (ops.length <= MAX_OPS) return;
+  // Named after the longest of the lists that make one or more steps each.
+  const lists: [string, number][] = [
+    ['mounts', spec.mounts?.length ?? 0], ['linux.maskedPaths', spec.linux?.maskedPaths?.length ?? 0],
+    ['linux.readonlyPaths', spec.linux?.readonlyPaths?.length ?? 0], ['linux.devices', spec.linux?.devices?.length ?? 0],
+    ['linux.sysctl', Object.keys(spec.linux?.sysctl ?? {}).length], ['process.rlimits', spec.process?.rlimits?.length ?? 0],
+  ];
+  const [configPath] = lists.reduce((a, b) => (b[1] > a[1] ? b : a));
+  throw specError(`makes ${ops.length} setup steps; launch takes at most ${MAX_OPS}`, { configPath });
+}
+
 /** Insert `add` before the first op named `before` (at the end if there is none). */
 function insertBefore(ops: Op[], before: Op['op'][], add: Op[]): void {
   const at = ops.findIndex((o) => before.includes(o.op));
-  ops.splice(at < 0 ? ops.length : at, 0, ...add);
+  const tail = ops.splice(at < 0 ? ops.length : at);
+  append(ops, add);
+  append(ops, tail);
 }
 
 export function buildPlan(spec: Spec, opts: PlanOptions): Plan {
@@ -330,15 +355,16 @@ export function buildPlan(spec: Spec, opts: PlanOptions): Plan {
   // The parent writes the id maps (and, later, cgroup placement) while the child waits.
   ops.push({ op: 'SYNC', args: [STAGE.USERMAP], origin: { what: 'wait for the id mappings' } });
   // With the host's /proc still in reach (lsm.ts).
-  ops.push(...lsmOps(spec.process, opts.host.lsm));
+  append(ops, lsmOps(spec.process, opts.host.lsm));
   for (const j of ns.joins.filter((j) => j.type !== 'user')) {
     ops.push({ op: 'SETNS', args: [j.path, NS_FLAG[j.type]!], origin: { configPath: `linux.namespaces[${j.index}].path`, what: `join ${j.type} namespace`, file: j.path } });
   }
   if (ns.unshareAfterSync & CLONE.NEWCGROUP) {
     ops.push({ op: 'UNSHARE', args: [CLONE.NEWCGROUP], origin: { configPath: 'linux.namespaces', what: 'create the cgroup namespace' } });
   }
-  ops.push(
-    ...rootfsOps({
+  append(
+    ops,
+    rootfsOps({
       spec,
       bundle: opts.bundle,
       userns: ns.userns,
@@ -360,20 +386,21 @@ export function buildPlan(spec: Spec, opts: PlanOptions): Plan {
     ops.push({ op: 'SETDOMAINNAME', args: [spec.domainname], origin: { configPath: 'domainname', what: `set domainname to \`${spec.domainname}\`` } });
   }
   for (const [key, value] of Object.entries(linux.sysctl ?? {})) {
-    if (!/^[A-Za-z0-9_.\-/]+$/.test(key) || key.includes('..')) {
-      throw specError(`invalid sysctl name \`${key}\``, { configPath: `linux.sysctl.${key}` });
-    }
+    const configPath = formatConfigPath(['linux', 'sysctl', key]);
+    // The schema refuses these already; a plan is also built from specs made in code.
+    if (!isSysctlName(key)) throw specError(`invalid sysctl name \`${key}\``, { configPath });
     const file = `/proc/sys/${key.replace(/\./g, '/')}`;
-    ops.push({ op: 'WRITE_FILE', args: [file, String(value)], origin: { configPath: `linux.sysctl.${key}`, what: `write \`${value}\` to`, file } });
+    ops.push({ op: 'WRITE_FILE', args: [file, String(value)], origin: { configPath, what: `write \`${value}\` to`, file } });
   }
-  ops.push(...terminalOps(spec.process, true));
-  ops.push(...finalizeRootfsOps(spec));
+  append(ops, terminalOps(spec.process, true));
+  append(ops, finalizeRootfsOps(spec));
   const plan: Plan = { ops, cloneFlags: ns.cloneFlags, notes };
   const proc = processOps(spec.process, { ...opts, seccompOp: seccompOp(linux.seccomp, opts.seccomp, plan) }, idmap, notes);
   // startContainer: after `start` (right after WAIT_START: `launch start` counts the ops of the
   // errors it reads from there) and before the exec, as runc's init.
   insertBefore(proc, ['PRESERVE_FDS', 'EXEC'], containerHookOps(spec, 'startContainer', opts));
-  ops.push(...proc);
+  append(ops, proc);
+  checkSize(ops, spec);
   if (ns.pidnsPath) plan.pidnsPath = ns.pidnsPath;
   if (idmap) plan.idmap = idmap;
   if (spec.process?.oomScoreAdj !== undefined) plan.oomScoreAdj = spec.process.oomScoreAdj;
@@ -417,12 +444,12 @@ export function buildExecPlan(proc: NonNullable<Spec['process']>, opts: ExecPlan
   // namespace is joined, so that the namespace's root is the process's own cgroup.
   ops.push({ op: 'SYNC', args: [STAGE.USERMAP], origin: { what: 'wait to be placed in the container\'s cgroup' } });
   // Before the container's mount namespace is joined: the host's /proc is ours until then.
-  ops.push(...lsmOps(proc, opts.host.lsm));
+  append(ops, lsmOps(proc, opts.host.lsm));
   for (const j of joins.filter((j) => j.type !== 'user' && j.type !== 'pid')) join(j);
   // The container's /dev/console stays as the container made it, as runc exec leaves it.
-  ops.push(...terminalOps(proc, false));
+  append(ops, terminalOps(proc, false));
   const plan: Plan = { ops, cloneFlags: 0, notes };
-  ops.push(...processOps(proc, { ...opts, seccompOp: seccompOp(opts.seccompConfig, opts.seccomp, plan) }, opts.idmap, notes));
+  append(ops, processOps(proc, { ...opts, seccompOp: seccompOp(opts.seccompConfig, opts.seccomp, plan) }, opts.idmap, notes));
   if (proc.oomScoreAdj !== undefined) plan.oomScoreAdj = proc.oomScoreAdj;
   return plan;
 }

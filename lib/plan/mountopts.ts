@@ -78,25 +78,27 @@ export function parseMountOptions(options: readonly string[] = []): ParsedMountO
   const data: string[] = [];
   const unsupported: string[] = [];
   const recursive = { set: 0, clear: 0 };
+  // Own keys only: `constructor` or `toString` must not find Object.prototype's.
+  const own = <T>(table: Record<string, T>, key: string): T | undefined => (Object.hasOwn(table, key) ? table[key] : undefined);
   for (const opt of options) {
-    const r = RECURSIVE_OPTIONS[opt];
+    const r = own(RECURSIVE_OPTIONS, opt);
     if (r) {
       if (r[0]) { recursive.set |= r[1]; recursive.clear &= ~r[1]; }
       else { recursive.clear |= r[1]; recursive.set &= ~r[1]; }
       continue;
     }
-    const atime = RECURSIVE_ATIME[opt];
+    const atime = own(RECURSIVE_ATIME, opt);
     if (atime !== undefined) {
       recursive.set = (recursive.set & ~MOUNT_ATTR._ATIME) | atime;
       recursive.clear |= MOUNT_ATTR._ATIME;
       continue;
     }
-    const f = FLAG_OPTIONS[opt];
+    const f = own(FLAG_OPTIONS, opt);
     if (f) {
       flags = f[0] ? flags | f[1] : flags & ~f[1];
       continue;
     }
-    const p = PROPAGATION[opt];
+    const p = own(PROPAGATION, opt);
     if (p !== undefined) {
       propagation |= p;
       continue;

@@ -19,6 +19,12 @@ describe('formatError', () => {
     expect(formatError(a)).toBe('launch: run web: mounts[3]: mount `/data` on `/srv`: Permission denied (EACCES)');
   });
 
+  it('a file name with a newline (legal on Linux) stays on the one line, escaped', () => {
+    expect(formatError(specError('root filesystem is missing', { configPath: 'root.path', file: '/b/a\nb\u2028c' }))).toBe(
+      'launch: root.path: root filesystem is missing `/b/a\\u000ab\\u2028c`',
+    );
+  });
+
   it('each optional part left out', () => {
     expect(formatError(usageError('no command given'))).toBe('launch: no command given');
     expect(formatError(specError('is required to run a container', { configPath: 'process' }))).toBe(

@@ -8,7 +8,7 @@ import { LaunchError } from '../../lib/errors.js';
 import type { HostFacts } from '../../lib/host.js';
 import { CLONE, buildExecPlan, buildPlan, execCandidates, type Plan } from '../../lib/plan/build.js';
 import { encodePlan } from '../../lib/plan/encode.js';
-import { MOUNT_ATTR, MS } from '../../lib/plan/mountopts.js';
+import { MOUNT_ATTR, MS, parseMountOptions } from '../../lib/plan/mountopts.js';
 import { CONSOLE_FLAGS, OPF, STAGE } from '../../lib/plan/ops.js';
 import { makedev } from '../../lib/plan/rootfs.js';
 import { native } from '../../lib/runtime/native.js';
@@ -342,5 +342,24 @@ describe('cgroup mount on a v1 host', () => {
       ['MOUNT_SETATTR', '/sys/fs/cgroup', MOUNT_ATTR.RDONLY],
     ]);
     rmSync(mount, { recursive: true });
+  });
+});
+
+// Found by test/unit/spec-fuzz.test.ts.
+describe('plan edge cases the fuzzer found', () => {
+  it('a config with more setup steps than the child takes is refused with the list that makes them, not a RangeError', () => {
+    const spec = rootSpec();
+    spec.linux!.maskedPaths = Array<string>(150_000).fill('/a');
+    expect(specErr(() => plan(spec))).toMatchObject({ configPath: 'linux.maskedPaths', message: expect.stringMatching(/^makes \d+ setup steps; launch takes at most 4096$/) });
+  });
+
+  it('sysctl ops name their entry as the loader does: linux.sysctl["net.ipv4.ip_forward"]', () => {
+    const spec = rootSpec();
+    spec.linux!.sysctl = { 'net.ipv4.ip_forward': '1' };
+    expect(find(plan(spec), (o) => o.op === 'WRITE_FILE')[0]!.origin.configPath).toBe('linux.sysctl["net.ipv4.ip_forward"]');
+  });
+
+  it('mount options named like Object.prototype members are options, not lookups', () => {
+    expect(parseMountOptions(['constructor', 'toString', 'mode=755']).data).toEqual(['constructor', 'toString', 'mode=755']);
   });
 });
