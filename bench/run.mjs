@@ -8,7 +8,7 @@ import { cpus, loadavg } from 'node:os';
 import { PATHS, deleteLeftovers, findRuntimes, makeModes, makeTmp, nodeDir, removeTmp, setUpMode,
   startCrunNamespace } from './env.mjs';
 import { RUNNERS, SCENARIOS } from './scenarios.mjs';
-import { capture, die, fmt, fmtRatio, mib, printTable, ratio, stats } from './util.mjs';
+import { capture, die, fmt, fmtRatio, lookUpUser, mib, printTable, ratio, stats } from './util.mjs';
 
 const USAGE = `usage: node bench/run.mjs [options]
   --runs N             timed iterations per scenario (default 30)
@@ -47,12 +47,6 @@ function posInt(s, name) {
   return n;
 }
 
-function lookUpUser(name) {
-  const u = spawnSync('id', ['-u', name], { encoding: 'utf8' });
-  const g = spawnSync('id', ['-g', name], { encoding: 'utf8' });
-  if (u.status !== 0 || g.status !== 0) return null;
-  return { name, uid: Number(u.stdout.trim()), gid: Number(g.stdout.trim()) };
-}
 
 // --- set-up ------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, rea
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { PATHS, makeModes, nodeDir, removeTmp, setUpMode } from './env.mjs';
-import { capture, die, fmt, printTable, sleep, stats } from './util.mjs';
+import { capture, die, fmt, lookUpUser, printTable, sleep, stats } from './util.mjs';
 
 const BASE = { seq: 1000, concurrent: 50, killed: 100 };
 const PHASES = ['seq', 'concurrent', 'killed', 'rerun'];
@@ -49,12 +49,6 @@ function parseArgs(argv) {
   return o;
 }
 
-function lookUpUser(name) {
-  const u = spawnSync('id', ['-u', name], { encoding: 'utf8' });
-  const g = spawnSync('id', ['-g', name], { encoding: 'utf8' });
-  if (u.status !== 0 || g.status !== 0) return null;
-  return { name, uid: Number(u.stdout.trim()), gid: Number(g.stdout.trim()) };
-}
 
 // --- set-up ------------------------------------------------------------------
 

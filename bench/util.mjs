@@ -135,3 +135,11 @@ export function procName(pid, comm) {
     return argv0 ? argv0.split('/').pop() : comm;
   } catch { return comm; }
 }
+
+/** A user's name and ids (the rootless mode runs as it), or null when there is no such user. */
+export function lookUpUser(name) {
+  const u = spawnSync('id', ['-u', name], { encoding: 'utf8' });
+  const g = spawnSync('id', ['-g', name], { encoding: 'utf8' });
+  if (u.status !== 0 || g.status !== 0) return null;
+  return { name, uid: Number(u.stdout.trim()), gid: Number(g.stdout.trim()) };
+}
