@@ -2,7 +2,6 @@
 // Benchmark launch (the single executable dist/launch, and bin/launch on Node) against runc
 // and crun, all in one invocation so the ratios compare runtimes under the same machine state.
 // See bench/README.md. Scenarios are in scenarios.mjs, the set-up in env.mjs.
-import { spawnSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { PATHS, deleteLeftovers, findRuntimes, makeModes, makeTmp, nodeDir, removeTmp, setUpMode,
