@@ -97,6 +97,11 @@ function sidePackages() {
 async function bundle(file) {
   const esbuild = await import('esbuild');
   await esbuild.build({ ...common(), entryPoints: [join(root, 'lib/cli/binary.ts')], outfile: file, plugins: [sidePackages()] });
+  // Every builtin the main bundle requires is loaded into the snapshot, which every start
+  // deserializes: node:crypto alone cost ~3.5 ms a start. Such modules are taken on first use
+  // (process.getBuiltinModule), and this keeps it so.
+  const heavy = /require\("(node:)?(crypto|tls|https|http2|zlib|inspector)"\)/.exec(readFileSync(file, 'utf8'));
+  if (heavy) die(`the main bundle requires ${heavy[2]} at load time: take it with process.getBuiltinModule where it is used`);
   const files = {};
   for (const [name, source] of Object.entries(SIDE)) {
     files[`${name}.cjs`] = join(dirname(file), `${name}.cjs`);

@@ -1,6 +1,5 @@
 // The runtime's side of linux.seccomp: the compiler the plan builder calls (the addon's
 // libseccomp, with a cache), and the hand-over of a notify fd to linux.seccomp.listenerPath.
-import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fromNodeError } from '../errors.js';
@@ -21,6 +20,9 @@ export const seccompCompiler = (cacheDir?: string): SeccompCompiler => ({
   compile: (defaultAction, archs, rules) => {
     const addon = native();
     if (!cacheDir) return addon.compileSeccomp(defaultAction, archs, rules);
+    // node:crypto on first use only: loading it with the module would put OpenSSL's glue into
+    // the start-up snapshot that every start of the binary deserializes.
+    const { createHash } = process.getBuiltinModule('node:crypto');
     const key = createHash('sha256')
       .update(JSON.stringify([addon.seccompVersion(), defaultAction, archs, rules], (_, v) => (typeof v === 'bigint' ? `${v}n` : v)))
       .digest('hex');
