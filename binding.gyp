@@ -13,13 +13,25 @@
         "addon/child/console.c",
         "addon/child/steps.c",
         "addon/child/fsops.c",
-        "addon/child/seccomp.c"
+        "addon/child/seccomp.c",
+        "addon/child/execimage.c"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "addon"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_CPP_EXCEPTIONS", "_GNU_SOURCE"],
       "cflags": ["-Wall", "-Wextra", "-fno-strict-aliasing"],
       "cflags_c": ["-std=gnu11"],
       "cflags_cc": ["-std=c++17"]
+    },
+    {
+      "target_name": "launch-exec",
+      "type": "executable",
+      "sources": ["addon/exec/trampoline.c"],
+      "include_dirs": ["addon"],
+      "cflags": ["-Wall", "-Wextra", "-Os", "-ffreestanding", "-fno-builtin", "-fno-stack-protector", "-fno-asynchronous-unwind-tables", "-fno-pie"],
+      "cflags!": ["-O3", "-pthread", "-fPIC"],
+      "cflags_c": ["-std=gnu11"],
+      "ldflags": ["-nostdlib", "-static", "-no-pie", "-s", "-Wl,--build-id=none"],
+      "ldflags!": ["-rdynamic", "-pthread"]
     },
     {
       "target_name": "launch-monitor",

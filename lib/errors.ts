@@ -110,6 +110,8 @@ export function fromNodeError(kind: ErrorKind, what: string, err: unknown, init:
   });
 }
 
+const CONTROL: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
 /** The one line. `debug` adds the cause chain on following lines. */
 export function formatError(err: unknown, debug = false): string {
   if (!(err instanceof LaunchError)) {
@@ -121,10 +123,12 @@ export function formatError(err: unknown, debug = false): string {
   if (err.configPath) parts.push(err.configPath);
   let what = err.message;
   // A path is data from a config or the command line: a newline in it must not end the line.
-  if (err.file !== undefined) what += ` \`${err.file.replace(/[\u0000-\u001f\u007f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)}\``;
+  if (err.file !== undefined) what += ` \`${err.file}\``;
   parts.push(what);
   if (err.errno !== undefined) parts.push(`${strerror(err.errno)} (${errnoName(err.errno)})`);
-  let line = parts.join(': ');
+  // One line whatever it quotes: an id, a path or a config value with a newline or an escape
+  // sequence in it (`create 'x\nlaunch: ...'`) must not forge lines in a caller's log.
+  let line = parts.join(': ').replace(/[\x00-\x1f\x7f\u2028\u2029]/g, (c) => CONTROL[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
   if (debug) {
     let cause: unknown = err.cause;
     while (cause !== undefined) {

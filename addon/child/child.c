@@ -224,11 +224,14 @@ static void mark_fds_for_exec(void) {
   /* Never the sync socket or the exec FIFO, even when N reaches them: their closing at exec is
    * how the parent (and `launch start`) learn that the exec succeeded. A fd number that is not open answers EBADF: harmless. */
   for (unsigned fd = 3; fd < 3 + keep_fds; fd++)
-    if ((int)fd != lc_sync_fd && (int)fd != start_fd) fcntl((int)fd, F_SETFD, 0);
+    if ((int)fd != lc_sync_fd && (int)fd != start_fd && (int)fd != lc_exec_image_fd) fcntl((int)fd, F_SETFD, 0);
 }
 
 static void __attribute__((noreturn)) do_exec(uint32_t index, const struct lc_op *op) {
   mark_fds_for_exec();
+  /* Through the sealed trampoline: launch's binary must not be what /proc/self/exe names when
+   * the container's program starts (CVE-2019-5736). */
+  if (lc_exec_image_fd >= 0) fail(index, -lc_exec_via_image(op->list[0], op->list[2], op->list[4], index, start_fd, start_op), 0);
   char *const *cand = op->list[0];
   int err = ENOENT;
   uint32_t failed = 0;
@@ -254,7 +257,14 @@ void lc_child_main(const struct lc_plan *plan) {
     const struct lc_op *op = &plan->ops[i];
     int r = 0;
     switch (op->code) {
-    case LP_SYNC: wait_ack((uint32_t)op->n[0]); break;
+    case LP_SYNC:
+      /* Not dumpable (spawn.cc, CVE-2019-5736), our /proc files are root's: an unprivileged
+       * parent that writes our id maps (itself or through newuidmap) or oom_score_adj at this
+       * stage needs us dumpable meanwhile (LPF_DUMPABLE). */
+      if (op->flags & LPF_DUMPABLE) prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+      wait_ack((uint32_t)op->n[0]);
+      if (op->flags & LPF_DUMPABLE) prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+      break;
     case LP_SETNS: {
       int fd = open(op->s[0], O_RDONLY | O_CLOEXEC);
       if (fd < 0) { r = -errno; break; }
@@ -314,6 +324,7 @@ void lc_child_main(const struct lc_plan *plan) {
       break;
     }
     case LP_CONSOLE: r = lc_console(i, op); break;
+    case LP_EXEC_IMAGE: r = lc_exec_image(op); break;
     case LP_SECCOMP:
       mark_fds_for_exec();
       r = lc_seccomp(op);

@@ -18,6 +18,12 @@ int lc_console(uint32_t index, const struct lc_op *op);
 int lc_run_hook(const struct lc_op *op, uint32_t *aux);
 int lc_session_keyring(const char *name);
 
+/* execimage.c: EXEC_IMAGE, and the exec of the container's program through that trampoline
+ * (CVE-2019-5736); returns only on failure, with -errno. */
+extern int lc_exec_image_fd;
+int lc_exec_image(const struct lc_op *op);
+int lc_exec_via_image(char *const *cand, char *const *argv, char *const *envp, uint32_t op, int start_fd, uint32_t start_op);
+
 /* seccomp.c: SECCOMP (linux.seccomp, compiled by the parent). */
 int lc_seccomp(const struct lc_op *op);
 

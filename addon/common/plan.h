@@ -43,6 +43,7 @@ struct lp_op {
 #define LPF_MKDIR 2u      /* create the mount target as a directory first */
 #define LPF_MKFILE 4u     /* create the mount target as an empty file first */
 #define LPF_IN_ROOT 8u    /* the path (or target) is resolved inside the container root */
+#define LPF_DUMPABLE 16u  /* SYNC: be dumpable while the parent acts (it writes our /proc files) */
 
 /* Argument signatures: one letter per slot.
  *   n  number          s  required string      o  optional string (LP_NONE allowed)
@@ -84,6 +85,7 @@ struct lp_op {
   X(CONSOLE, 32, "nnnn--", "pty of the container's /dev/ptmx as ctty and stdio; master to the parent (arg0 LP_CONSOLE_*, rows, cols, owner uid)") \
   X(RUN_HOOK, 33, "sL#L#n", "fork and execve hook path (argv, envp), state on stdin from fd (arg5 low 32 bits), wait; timeout in s (arg5 high 32 bits, 0 none)") \
   X(SESSION_KEYRING, 34, "s-----", "join a new session keyring named arg0 and make it searchable by its user (as runc)") \
+  X(EXEC_IMAGE, 36, "b#----", "put the trampoline image arg0 in a sealed memfd; EXEC then execs the program through it (CVE-2019-5736)") \
   X(SECCOMP, 35, "b#n---", "mark fds for the exec, then seccomp(SET_MODE_FILTER, flags arg2) with the BPF program arg0; with NEW_LISTENER the listener fd goes to the parent (LP_MSG_SECCOMP), then wait for its ack")
 /* Code 25 (TTY: a pty opened on the host) is retired: its slave was a node of the host's devpts,
  * invisible in the container's own (`tty` said "not a tty"). */

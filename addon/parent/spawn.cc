@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -151,6 +152,14 @@ SpawnResult Spawn(const DecodedPlan &plan, uint64_t clone_flags, int pidns_fd) {
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old);
 
+  // CVE-2019-5736: until its execve the child is launch's own binary (Node, or the single
+  // executable) inside the container's namespaces. Not dumpable, no process of the container
+  // may open its /proc/<pid>/exe, cwd, fd/ or ns/, nor ptrace it (ptrace(2), "Ptrace access
+  // mode checking"); the execve makes the container's program dumpable again. Set around the
+  // clone, so the child is born so: it may be born into a pid namespace the container shares.
+  const int dumpable = prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+
   int pidfd = -1;
   struct clone_args args;
   memset(&args, 0, sizeof args);
@@ -165,6 +174,7 @@ SpawnResult Spawn(const DecodedPlan &plan, uint64_t clone_flags, int pidns_fd) {
   }
   int clone_errno = errno;
 
+  if (dumpable == 1) prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
   if (saved_pidns >= 0) {
     setns(saved_pidns, CLONE_NEWPID);

@@ -7,7 +7,7 @@ import { type Seccomp, type Spec, isSysctlName } from '../spec/schema.js';
 import { capNumber } from './caps.js';
 import { type IdMap, planIdMaps } from './idmap.js';
 import { lsmOps } from './lsm.js';
-import { CONSOLE_FLAGS, STAGE, type Op } from './ops.js';
+import { CONSOLE_FLAGS, OPF, STAGE, type Op } from './ops.js';
 import { type RootfsContext, finalizeRootfsOps, rootfsOps } from './rootfs.js';
 import { type SeccompCompiler, compileFilter, seccompFilter } from './seccomp.js';
 
@@ -57,6 +57,8 @@ export interface PlanOptions {
   hookStateFds?: { createContainer: number; startContainer: number };
   /** Compiles linux.seccomp (the addon's libseccomp); needed when the config has one. */
   seccomp?: SeccompCompiler;
+  /** The exec trampoline's image (lib/runtime/execimage.ts): the program is exec'd through it. */
+  execImage?: Uint8Array;
 }
 
 export interface Plan {
@@ -156,7 +158,7 @@ export function execCandidates(arg0: string, env: readonly string[]): string[] {
   return [...new Set(dirs.map((d) => `${d}/${arg0}`))];
 }
 
-type ProcessOptions = Pick<PlanOptions, 'host' | 'dieWithParent' | 'waitStart' | 'preserveFds' | 'sessionKeyring'> & { seccompOp?: Op };
+type ProcessOptions = Pick<PlanOptions, 'host' | 'dieWithParent' | 'waitStart' | 'preserveFds' | 'sessionKeyring' | 'execImage'> & { seccompOp?: Op };
 
 /** The SECCOMP op for linux.seccomp (compiled now), and where a notify fd must go. */
 function seccompOp(s: Seccomp | undefined, compiler: SeccompCompiler | undefined, plan: Pick<Plan, 'notes' | 'seccompListener'>): Op | undefined {
@@ -191,6 +193,8 @@ function terminalOps(proc: Spec['process'], mountConsole: boolean): Op[] {
 function processOps(proc: Spec['process'], opts: ProcessOptions, idmap: IdMap | undefined, notes: string[]): Op[] {
   if (!proc) throw specError('is required to run a container', { configPath: 'process' });
   const ops: Op[] = [];
+  // First: its memfd is made before a seccomp filter could refuse memfd_create.
+  if (opts.execImage) ops.push({ op: 'EXEC_IMAGE', args: [opts.execImage, 0], origin: { what: 'prepare the exec trampoline' } });
   if (opts.sessionKeyring) {
     // Before the credentials change: the keyring belongs to the container's user from here on.
     ops.push({ op: 'SESSION_KEYRING', args: [opts.sessionKeyring], origin: { what: 'join a new session keyring', file: opts.sessionKeyring } });
@@ -330,6 +334,13 @@ function checkSize(ops: readonly Op[], spec: Spec): void {
   throw specError(`makes ${ops.length} setup steps; launch takes at most ${MAX_OPS}`, { configPath });
 }
 
+/** The child is not dumpable (CVE-2019-5736), so its /proc files belong to root: an
+ * unprivileged launch writing its id maps or oom_score_adj at the USERMAP sync needs it
+ * dumpable for that while (OPF.DUMPABLE). Root may write them anyway. */
+function procWrites(host: HostFacts, idmap: boolean, proc: Spec['process']): { flags?: number } {
+  return host.rootless && (idmap || proc?.oomScoreAdj !== undefined) ? { flags: OPF.DUMPABLE } : {};
+}
+
 /** Insert `add` before the first op named `before` (at the end if there is none). */
 function insertBefore(ops: Op[], before: Op['op'][], add: Op[]): void {
   const at = ops.findIndex((o) => before.includes(o.op));
@@ -353,7 +364,7 @@ export function buildPlan(spec: Spec, opts: PlanOptions): Plan {
     ops.push({ op: 'FORK_INIT', args: [opts.dieWithParent ? 9 : 0], origin: { configPath: 'linux.namespaces', what: 'start the pid namespace\'s init' } });
   }
   // The parent writes the id maps (and, later, cgroup placement) while the child waits.
-  ops.push({ op: 'SYNC', args: [STAGE.USERMAP], origin: { what: 'wait for the id mappings' } });
+  ops.push({ op: 'SYNC', args: [STAGE.USERMAP], ...procWrites(opts.host, Boolean(idmap), spec.process), origin: { what: 'wait for the id mappings' } });
   // With the host's /proc still in reach (lsm.ts).
   append(ops, lsmOps(spec.process, opts.host.lsm));
   for (const j of ns.joins.filter((j) => j.type !== 'user')) {
@@ -422,6 +433,7 @@ export interface ExecPlanOptions {
   /** The container's linux.seccomp: an exec'd process is confined as its init is (runc). */
   seccompConfig?: Seccomp;
   seccomp?: SeccompCompiler;
+  execImage?: Uint8Array;
 }
 
 /** `launch exec`: a new process in a running container's namespaces, as runc exec. Nothing
@@ -442,7 +454,7 @@ export function buildExecPlan(proc: NonNullable<Spec['process']>, opts: ExecPlan
   }
   // The parent moves the process into the container's cgroup meanwhile: before the cgroup
   // namespace is joined, so that the namespace's root is the process's own cgroup.
-  ops.push({ op: 'SYNC', args: [STAGE.USERMAP], origin: { what: 'wait to be placed in the container\'s cgroup' } });
+  ops.push({ op: 'SYNC', args: [STAGE.USERMAP], ...procWrites(opts.host, false, proc), origin: { what: 'wait to be placed in the container\'s cgroup' } });
   // Before the container's mount namespace is joined: the host's /proc is ours until then.
   append(ops, lsmOps(proc, opts.host.lsm));
   for (const j of joins.filter((j) => j.type !== 'user' && j.type !== 'pid')) join(j);

@@ -36,13 +36,14 @@ export const OPS = {
   CONSOLE: { code: 32, sig: 'nnnn--' },
   RUN_HOOK: { code: 33, sig: 'sL#L#n' },
   SESSION_KEYRING: { code: 34, sig: 's-----' },
+  EXEC_IMAGE: { code: 36, sig: 'b#----' },
   SECCOMP: { code: 35, sig: 'b#n---' },
 } as const;
 
 export type OpName = keyof typeof OPS;
 
 /** lp_op.flags */
-export const OPF = { OPTIONAL: 1, MKDIR: 2, MKFILE: 4, IN_ROOT: 8 } as const;
+export const OPF = { OPTIONAL: 1, MKDIR: 2, MKFILE: 4, IN_ROOT: 8, DUMPABLE: 16 } as const;
 
 /** Sync stages the child asks the parent for (lp_msg.aux of LP_MSG_SYNC). */
 export const STAGE = { USERMAP: 1, READY: 2, CREATED: 3, HOOKS: 4 } as const;

@@ -16,6 +16,7 @@ import { startContainer } from './launcher.js';
 import { writePidFile } from './run.js';
 import { type Forwarder, forwardSignals } from './signals.js';
 import { ConsoleMaster, checkConsoleSocket } from './terminal.js';
+import { execImage } from './execimage.js';
 import { seccompCompiler, sendSeccompFd } from './seccomp.js';
 
 /** runc exec's flags that change the config's process (lib/cli/exec.ts parses them). */
@@ -196,6 +197,7 @@ export async function execInContainer(opts: ExecOptions): Promise<number> {
       sessionKeyring: `_ses.${state.id}`,
       seccompConfig: state.seccomp,
       seccomp: seccompCompiler(),
+      execImage: execImage(),
     });
     for (const note of plan.notes) opts.debug?.(note);
     if (!opts.detach) forwarder = forwardSignals({ terminal: Boolean(opts.process.terminal) });

@@ -14,6 +14,7 @@ import { HookStateFiles, hasContainerHooks, hookInput, runHooks } from './hooks.
 import { startContainer } from './launcher.js';
 import { type Teardown, handOver, monitorImage } from './monitor.js';
 import { forwardSignals } from './signals.js';
+import { execImage } from './execimage.js';
 import { native } from './native.js';
 import { SECCOMP_CACHE, seccompCompiler, sendSeccompFd } from './seccomp.js';
 import { ConsoleMaster, checkConsoleSocket, sendConsole } from './terminal.js';
@@ -46,7 +47,9 @@ export function writePidFile(file: string, pid: number): void {
   const abs = resolve(file);
   const tmp = join(dirname(abs), `.${process.pid}.pid.tmp`);
   try {
-    writeFileSync(tmp, String(pid));
+    // 'wx' (O_EXCL): the name is predictable, and in a directory others may write in, a
+    // symlink planted there would have us write over whatever it names (runc: O_EXCL too).
+    writeFileSync(tmp, String(pid), { flag: 'wx' });
     renameSync(tmp, abs);
   } catch (err) {
     throw fromNodeError('usage', 'cannot write the pid file', err, { file: abs });
@@ -124,6 +127,7 @@ async function prepare(spec: Spec, opts: RunOptions, extra: { dieWithParent: boo
       hookStateFds: hookFiles?.fds,
       cgroupV1: host.cgroupVersion === 1 ? v1Hierarchies(selfCgroup, cgroup, '/sys/fs/cgroup') : undefined,
       seccomp: seccompCompiler(join(opts.stateRoot, SECCOMP_CACHE)),
+      execImage: execImage(),
     });
     for (const note of plan.notes) opts.debug?.(note);
     const record = async (pid: number, status: ContainerState['status']) => {

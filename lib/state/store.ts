@@ -62,22 +62,41 @@ export function validateId(id: string): void {
 }
 
 export class StateStore {
+  private trusted = false;
+
   constructor(readonly root: string) {}
 
   private ensureRoot(): void {
     try {
       mkdirSync(this.root, { recursive: true, mode: 0o700 });
-      const st = lstatSync(this.root);
-      if (!st.isDirectory()) throw stateError('state root is not a directory', { file: this.root });
-      if (st.uid !== process.getuid!()) throw stateError('state root belongs to another user', { file: this.root });
     } catch (err) {
-      if (err instanceof Error && err.name === 'LaunchError') throw err;
       throw fromNodeError('state', 'cannot create the state root', err, { file: this.root });
     }
+    this.checkRoot();
+  }
+
+  /** What is in the root is acted on (delete runs the poststop hooks of the bundle a state.json
+   * names and kills its pid; exec joins that pid's namespaces): it is trusted only when it is
+   * ours and nobody else may write in it, where another user could plant a container.
+   * Checked before the first use of every id, by reads too; an absent root holds nothing. */
+  private checkRoot(): void {
+    if (this.trusted) return;
+    let st;
+    try {
+      st = lstatSync(this.root);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw fromNodeError('state', 'cannot read the state root', err, { file: this.root });
+    }
+    if (!st.isDirectory()) throw stateError('state root is not a directory', { file: this.root });
+    if (st.uid !== process.getuid!()) throw stateError('state root belongs to another user', { file: this.root });
+    if (st.mode & 0o022) throw stateError(`state root is writable by others (mode ${(st.mode & 0o7777).toString(8).padStart(4, '0')})`, { file: this.root });
+    this.trusted = true;
   }
 
   dir(id: string): string {
     validateId(id);
+    this.checkRoot();
     return join(this.root, id);
   }
 
@@ -162,6 +181,7 @@ export class StateStore {
   }
 
   list(): string[] {
+    this.checkRoot();
     try {
       return readdirSync(this.root).filter((n) => !n.startsWith('.'));
     } catch {

@@ -21,7 +21,7 @@ describe('formatError', () => {
 
   it('a file name with a newline (legal on Linux) stays on the one line, escaped', () => {
     expect(formatError(specError('root filesystem is missing', { configPath: 'root.path', file: '/b/a\nb\u2028c' }))).toBe(
-      'launch: root.path: root filesystem is missing `/b/a\\u000ab\\u2028c`',
+      'launch: root.path: root filesystem is missing `/b/a\\nb\\u2028c`',
     );
   });
 
