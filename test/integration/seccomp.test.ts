@@ -80,6 +80,15 @@ eachMode('seccomp', ['busybox', 'dist', 'addon'], (mode, modeSkip) => {
     expect(r.status).toBe(128 + 31);
   });
 
+  it.skipIf(skip)('TRAP sends SIGSYS, LOG allows, TRACE without a tracer fails the call with ENOSYS; the filter flags load', () => {
+    const one = (action: Seccomp['defaultAction'], flags?: string[]) =>
+      runBundle(who(), probeBundle(['getppid', 'mkdir'], (s) => void (s.linux!.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', flags, syscalls: [{ names: ['getppid'], action }] })));
+    const trap = one('SCMP_ACT_TRAP');
+    expect([trap.stdout, trap.status]).toEqual(['', 128 + 31]);
+    expect(one('SCMP_ACT_LOG', ['SECCOMP_FILTER_FLAG_LOG', 'SECCOMP_FILTER_FLAG_SPEC_ALLOW']).stdout).toBe('getppid: ok\nmkdir: ok\n');
+    expect(one('SCMP_ACT_TRACE').stdout).toBe('getppid: Function not implemented\nmkdir: ok\n');
+  });
+
   it.skipIf(skip)('names unknown to libseccomp are skipped, as runc does; defaultErrnoRet is the default errno', () => {
     const r = runBundle(who(), probeBundle(['mkdir', 'getppid'], (s) => {
       s.linux!.seccomp = {
