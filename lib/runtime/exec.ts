@@ -5,7 +5,7 @@
 import { closeSync, fstatSync, openSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeCgroupFile } from '../cgroups/apply.js';
-import { fromNodeError, stateError } from '../errors.js';
+import { fromNodeError, nodeErrno, stateError } from '../errors.js';
 import { type HostFacts, probeHost } from '../host.js';
 import { buildExecPlan } from '../plan/build.js';
 import type { IdMap, Mapping } from '../plan/idmap.js';
@@ -112,6 +112,11 @@ function openNamespaces(state: ContainerState): NsFd[] {
         fd = openSync(file, 'r');
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw stateError(`container \`${state.id}\` is not running`);
+        // Until its exec the init is a copy of launch and not dumpable (CVE-2019-5736), so its
+        // /proc files are root's: an ordinary user can join it only once it runs its program.
+        if ((err as NodeJS.ErrnoException).code === 'EACCES' && state.status === 'created' && process.getuid!() !== 0) {
+          throw stateError(`container \`${state.id}\` is created but not started: rootless, it takes an exec once \`launch start\` has run its program`, { file, errno: nodeErrno(err) });
+        }
         throw fromNodeError('host', "cannot open the container's namespace", err, { file });
       }
       const st = fstatSync(fd);

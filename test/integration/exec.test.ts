@@ -77,6 +77,26 @@ eachMode('exec', ['busybox', 'dist', 'addon'], (mode, skip) => {
     if (hasCgroup()) expect(cgroups.slice(0, at)).toEqual(cgroups.slice(at + 1));
   });
 
+  // A created container's init is a copy of launch until `start` and not dumpable
+  // (CVE-2019-5736): root joins it, an ordinary user is told to start it first.
+  it.skipIf(skip)('a created container takes an exec as root; rootless, after start', () => {
+    const bundle = makeBundle(who(), { args: ['/bin/sleep', '30'] });
+    const id = `created-${mode}-${process.pid}`;
+    expect(detachedVerb(who(), ['create', '--bundle', bundle, id]).status).toBe(0);
+    try {
+      const r = launchSync(who(), ['exec', id, '/bin/true']);
+      if (mode === 'root') expect([r.status, r.stderr]).toEqual([0, '']);
+      else {
+        expect(r.status).toBe(125);
+        expect(r.stderr).toContain(`container \`${id}\` is created but not started: rootless, it takes an exec once \`launch start\` has run its program`);
+        expect(detachedVerb(who(), ['start', id]).status).toBe(0);
+        expect(launchSync(who(), ['exec', id, '/bin/true']).status).toBe(0);
+      }
+    } finally {
+      launchSync(who(), ['delete', '--force', id]);
+    }
+  });
+
   it.skipIf(skip)('passes stdin, stdout and the exit code through (128+N on signal N)', () => {
     const r = exec([id, 'sh', '-c', 'cat; echo err >&2; exit 7'], { input: 'from stdin\n' });
     expect([r.stdout, r.stderr, r.status]).toEqual(['from stdin\n', 'err\n', 7]);
