@@ -16,7 +16,7 @@ import { parseDigest, verifyBuffer, type Digest } from './digest.js';
 import { archivedLayer } from './layer.js';
 import { JSON_LIMIT, imageError, parseJsonIn, requireSize } from './store.js';
 import type { Compression, ImageLayer, ImageManifest } from './types.js';
-import type { ResolvedImage } from './layout.js';
+import type { ResolvedImage } from './types.js';
 
 export type DockerRef = { index: number } | { name: string };
 

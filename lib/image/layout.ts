@@ -9,7 +9,7 @@ import { blobPath, parseDigest, verifyBuffer, type Digest } from './digest.js';
 import { ociLayer } from './layer.js';
 import { formatPlatform, platformScore } from './platform.js';
 import { JSON_LIMIT, imageError, parseJsonIn, requireSize, type BlobStore } from './store.js';
-import type { Compression, Descriptor, ImageConfig, ImageLayer, ImageManifest, Platform } from './types.js';
+import type { Compression, Descriptor, ImageLayer, ImageManifest, Platform, ResolvedImage } from './types.js';
 
 export const REF_NAME = 'org.opencontainers.image.ref.name';
 
@@ -102,14 +102,6 @@ function choosePlatform(list: Checked[], want: Platform, subject: string, path: 
   throw imageError('usage', 'IMAGE_PLATFORM', `${subject}: no image for ${formatPlatform(want)} (it has ${have || 'no images'})`, path);
 }
 
-export interface ResolvedImage {
-  manifest: ImageManifest;
-  manifestDigest: string | undefined;
-  config: ImageConfig;
-  configDigest: string;
-  layers: ImageLayer[];
-  tag: string | undefined;
-}
 
 /** Read the image `tag` names (or the only one) from an OCI layout in `store`. */
 export async function readLayout(store: BlobStore, tag: string | undefined, platform: Platform, notLayoutHint: string): Promise<ResolvedImage> {

@@ -75,12 +75,8 @@ export interface ImageLayer {
   openTar(): Readable;
 }
 
-export interface ImageSource {
-  /** The name it was opened by, e.g. `oci-archive:/tmp/img.tar:latest`. */
-  name: string;
-  format: ImageFormat;
-  /** The absolute path of the directory or archive. */
-  path: string;
+/** What reading an image's manifest and config gives (layout.ts, docker-archive.ts). */
+export interface ResolvedImage {
   /** The image manifest; for docker-archive (which has none) one made from manifest.json,
    * whose layer descriptors are the uncompressed tars open() yields (size -1 for a layer the
    * archive holds compressed: its uncompressed size is not recorded anywhere). */
@@ -92,6 +88,14 @@ export interface ImageSource {
   layers: ImageLayer[];
   /** The tag it was chosen by, or the only image's own (ref.name annotation, first RepoTag). */
   tag: string | undefined;
+}
+
+export interface ImageSource extends ResolvedImage {
+  /** The name it was opened by, e.g. `oci-archive:/tmp/img.tar:latest`. */
+  name: string;
+  format: ImageFormat;
+  /** The absolute path of the directory or archive. */
+  path: string;
   /** Release the archive (and any temporary copy of it). Streams still open then fail. */
   close(): Promise<void>;
 }
