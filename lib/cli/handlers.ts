@@ -61,7 +61,8 @@ const HANDLERS: Record<string, (args: Args, ctx: Ctx) => Promise<void>> = {
       await execVerb({
         id: id(args), command, process: str(args.process), tty: Boolean(args.tty), cwd: str(args.cwd), env: args.env as string | string[] | undefined,
         user: str(args.user), additionalGids: args['additional-gids'] as string | string[] | undefined, cap: args.cap as string | string[] | undefined,
-        noNewPrivs: Boolean(args['no-new-privs']), detach: Boolean(args.detach), pidFile: str(args['pid-file']),
+        noNewPrivs: Boolean(args['no-new-privs']), apparmor: str(args.apparmor), processLabel: str(args['process-label']),
+        detach: Boolean(args.detach), pidFile: str(args['pid-file']),
         consoleSocket: str(args['console-socket']), preserveFds: args['preserve-fds'] as number, ignorePaused: Boolean(args['ignore-paused']),
         ...globals(args, ctx),
       }),

@@ -7,7 +7,7 @@ import { afterAll, expect, it } from 'vitest';
 import { probeLsm } from '../../lib/host.js';
 import { cleanupBase, cleanupTestCgroups, makeBundle } from '../helpers/bundle.js';
 import { eachMode, runAs } from '../helpers/env.js';
-import { launchSync, runBundle } from '../helpers/launch.js';
+import { detachedVerb, launchSync, runBundle } from '../helpers/launch.js';
 
 afterAll(() => {
   cleanupBase();
@@ -43,6 +43,21 @@ eachMode('linux security modules', ['busybox', 'dist', 'addon'], (mode, skip) =>
     expect(r.status).toBe(125);
     expect(r.stderr).toBe(`launch: run ${id}: process.selinuxLabel: SELinux is not enabled on this host (no selinuxfs at /sys/fs/selinux)\n`);
     expect(launchSync(who(), ['state', id]).status).not.toBe(0);
+  });
+
+  // The flags were once parsed and then dropped on the way to the handler: a host without the
+  // in handlers.ts both cases fail); a host without the modules proves they arrive, by refusing them.
+  it.skipIf(skip || lsm.apparmor || lsm.selinux)(`exec --apparmor and --process-label reach the process, refused here with their config path${why(lsm.apparmor || lsm.selinux ? 'the host runs AppArmor or SELinux' : undefined)}`, () => {
+    const id = `lsm-exec-${mode}-${process.pid}`;
+    expect(detachedVerb(who(), ['run', '--detach', '--bundle', makeBundle(who(), { args: ['/bin/sleep', '30'] }), id]).status).toBe(0);
+    try {
+      const a = launchSync(who(), ['exec', '--apparmor', 'docker-default', id, '/bin/true']);
+      expect([a.status, a.stderr]).toEqual([125, `launch: exec ${id}: process.apparmorProfile: AppArmor is not enabled on this host (/sys/module/apparmor/parameters/enabled)\n`]);
+      const l = launchSync(who(), ['exec', '--process-label', 'system_u:system_r:container_t:s0', id, '/bin/true']);
+      expect([l.status, l.stderr]).toEqual([125, `launch: exec ${id}: process.selinuxLabel: SELinux is not enabled on this host (no selinuxfs at /sys/fs/selinux)\n`]);
+    } finally {
+      launchSync(who(), ['delete', '--force', id]);
+    }
   });
 
   it.skipIf(skip || noAppArmor)(`the program runs under process.apparmorProfile${why(noAppArmor)}`, () => {
