@@ -22,11 +22,7 @@ export async function deleteVerb(o: GlobalOptions & { id: string; force: boolean
     if (o.force && err instanceof LaunchError && err.kind === 'state') {
       // A launch killed before its state was written may have made the cgroups already; its
       // child dies with it (the sync socket closes), so they empty within moments.
-      let left = removeDirs(store.recordedCgroups(o.id));
-      for (let i = 0; i < 200 && left.length > 0; i++) {
-        sleepSync(10);
-        left = removeDirs(left);
-      }
+      removeDirsPatiently(store.recordedCgroups(o.id));
       store.remove(o.id);
       return;
     }
@@ -50,15 +46,21 @@ export async function deleteVerb(o: GlobalOptions & { id: string; force: boolean
   const unit = state.cgroup?.systemd;
   if (unit) await (await import('../cgroups/systemd.js')).stopSystemdUnit(unit);
   const dirs = Object.values(state.cgroup?.dirs ?? {});
-  // The init's descendants leave its cgroup a moment after it: rmdir answers EBUSY till then.
-  let left = removeDirs(dirs);
-  for (let i = 0; i < 200 && left.length > 0; i++) {
-    sleepSync(10);
-    left = removeDirs(left);
-  }
+  const left = removeDirsPatiently(dirs);
   if (left.length > 0) {
     const procs = readFileSync(`${left[0]}/cgroup.procs`, 'utf8').trim().split('\n').join(', ');
     throw stateError(`the container's cgroup still has processes (${procs}); not removed:`, { file: left[0] });
   }
   store.remove(o.id);
+}
+
+/** Remove cgroup directories, retrying for up to 2 s: a dead init's descendants leave its
+ * cgroup a moment after it, and rmdir answers EBUSY till then. Returns those still there. */
+function removeDirsPatiently(dirs: readonly string[]): string[] {
+  let left = removeDirs(dirs);
+  for (let i = 0; i < 200 && left.length > 0; i++) {
+    sleepSync(10);
+    left = removeDirs(left);
+  }
+  return left;
 }
