@@ -5,12 +5,11 @@ import { ALL_CAP_NAMES } from '../plan/caps.js';
 import { knownMountOptions } from '../plan/mountopts.js';
 import { SECCOMP_FLAG_NAMES } from '../plan/seccomp.js';
 import { SECCOMP_ACTIONS, SECCOMP_OPERATORS } from '../spec/schema.js';
+import { LAUNCH_VERSION } from './version.js';
 
 // The architectures libseccomp 2.5 resolves.
 const SECCOMP_ARCHS = ['X86', 'X86_64', 'X32', 'ARM', 'AARCH64', 'MIPS', 'MIPS64', 'MIPS64N32', 'MIPSEL', 'MIPSEL64', 'MIPSEL64N32',
   'PPC', 'PPC64', 'PPC64LE', 'S390', 'S390X', 'PARISC', 'PARISC64', 'RISCV64'].map((a) => `SCMP_ARCH_${a}`);
-const SECCOMP_FLAGS = SECCOMP_FLAG_NAMES;
-import { LAUNCH_VERSION } from './version.js';
 
 export function features(): Record<string, unknown> {
   return {
@@ -31,11 +30,13 @@ export function features(): Record<string, unknown> {
         actions: [...SECCOMP_ACTIONS],
         operators: [...SECCOMP_OPERATORS],
         archs: SECCOMP_ARCHS,
-        knownFlags: SECCOMP_FLAGS,
-        supportedFlags: SECCOMP_FLAGS,
+        knownFlags: SECCOMP_FLAG_NAMES,
+        supportedFlags: SECCOMP_FLAG_NAMES,
       },
-      apparmor: { enabled: false },
-      selinux: { enabled: false },
+      // Applied where the host runs the module, refused with the config path where it does not
+      // (lib/plan/lsm.ts).
+      apparmor: { enabled: true },
+      selinux: { enabled: true },
       intelRdt: { enabled: false },
       mountExtensions: { idmap: { enabled: false } },
     },
