@@ -45,8 +45,9 @@ eachMode('linux security modules', ['busybox', 'dist', 'addon'], (mode, skip) =>
     expect(launchSync(who(), ['state', id]).status).not.toBe(0);
   });
 
-  // The flags were once parsed and then dropped on the way to the handler: a host without the
-  // in handlers.ts both cases fail); a host without the modules proves they arrive, by refusing them.
+  // The flags were once parsed and then dropped on the way to the handler (checked: without
+  // them in handlers.ts both cases fail); a host without the modules proves they arrive, by
+  // refusing them.
   it.skipIf(skip || lsm.apparmor || lsm.selinux)(`exec --apparmor and --process-label reach the process, refused here with their config path${why(lsm.apparmor || lsm.selinux ? 'the host runs AppArmor or SELinux' : undefined)}`, () => {
     const id = `lsm-exec-${mode}-${process.pid}`;
     expect(detachedVerb(who(), ['run', '--detach', '--bundle', makeBundle(who(), { args: ['/bin/sleep', '30'] }), id]).status).toBe(0);
