@@ -465,3 +465,13 @@ export function buildExecPlan(proc: NonNullable<Spec['process']>, opts: ExecPlan
   if (proc.oomScoreAdj !== undefined) plan.oomScoreAdj = proc.oomScoreAdj;
   return plan;
 }
+
+/** A helper process of launch's own (rootless image unpacking, removing what it unpacked) in
+ * a new user namespace with `idmap`, as root there: so it may chown files to every mapped id,
+ * as podman's `unshare` does. No other namespace, no mounts: it works on host paths. */
+export function buildUsernsPlan(proc: NonNullable<Spec['process']>, opts: { host: HostFacts; idmap: IdMap }): Plan {
+  const notes: string[] = [];
+  const ops: Op[] = [{ op: 'SYNC', args: [STAGE.USERMAP], ...procWrites(opts.host, true, proc), origin: { what: 'wait for the id mappings' } }];
+  append(ops, processOps(proc, { host: opts.host, dieWithParent: true }, opts.idmap, notes));
+  return { ops, cloneFlags: CLONE.NEWUSER, notes, idmap: opts.idmap };
+}

@@ -211,6 +211,35 @@ function deviceOps(ctx: RootfsContext): Op[] {
   return ops;
 }
 
+/** launch's own annotation (`launch run --image`): root.path is a shared, read-only lower
+ * layer, and the container writes to an overlay whose upper layer is a tmpfs mounted, in the
+ * container's mount namespace only, on the empty directory the value names (relative to the
+ * bundle). Nothing is written to the lower layer and nothing is left on the host at the end. */
+export const ROOT_OVERLAY = 'run.launch.rootfs.overlay';
+
+function overlayOps(ctx: RootfsContext, root: string): Op[] {
+  const value = ctx.spec.annotations?.[ROOT_OVERLAY];
+  if (value === undefined) return [];
+  const configPath = `annotations["${ROOT_OVERLAY}"]`;
+  const scratch = resolve(ctx.bundle, value);
+  // overlayfs splits its options at commas and its lowerdir list at colons.
+  for (const p of [root, scratch]) {
+    if (/[,:\\]/.test(p)) throw specError('an overlay root cannot use a path with `,`, `:` or `\\` in it', { configPath, file: p });
+  }
+  statKind(scratch, configPath);
+  const what = (w: string, file: string) => ({ configPath, what: w, file });
+  return [
+    { op: 'MOUNT', args: ['tmpfs', scratch, 'tmpfs', MS.NOSUID, 'mode=0755', 0], origin: what('mount the writable layer\'s `tmpfs` on', scratch) },
+    { op: 'MKDIRS', args: [`${scratch}/upper`, 0o755], origin: what('create', `${scratch}/upper`) },
+    { op: 'MKDIRS', args: [`${scratch}/work`, 0o755], origin: what('create', `${scratch}/work`) },
+    {
+      op: 'MOUNT',
+      args: ['overlay', root, 'overlay', 0, `lowerdir=${root},upperdir=${scratch}/upper,workdir=${scratch}/work`, 0],
+      origin: what('mount the overlay root on', root),
+    },
+  ];
+}
+
 /** Ops from making / non-shared up to and including pivot_root. */
 export function rootfsOps(ctx: RootfsContext): Op[] {
   const root = rootfsPath(ctx.spec, ctx.bundle);
@@ -232,6 +261,7 @@ export function rootfsOps(ctx: RootfsContext): Op[] {
       args: [(propagation ?? MS.SLAVE | MS.REC) & ~MS.REC],
       origin: { configPath: 'linux.rootfsPropagation', what: 'make the mount tree private to the container' },
     },
+    ...overlayOps(ctx, root),
     { op: 'ROOTFS', args: [root], origin: { configPath: 'root.path', what: 'bind mount the root filesystem', file: root } },
     // Devices and mount points get exactly the modes the config names (runc does the same);
     // the process's own umask is set just before exec.

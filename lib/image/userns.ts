@@ -1,0 +1,114 @@
+// Rootless image work that must own files as other ids: unpacking a layer whose files belong
+// to uid 1234, or removing such a tree again. As podman does, launch runs itself once more in
+// a new user namespace where the caller is root and the caller's subordinate ids (/etc/subuid,
+// via newuidmap) are ids 1..N; there, chown to any mapped id works, and the files land on the
+// host owned by subuid_start + id - 1, which is exactly what the container's own user
+// namespace (the same maps) shows as `id` again.
+//
+// The helper is started with the runtime's own machinery (buildUsernsPlan: clone, the maps
+// written at the first sync, exec) and reports through a result file, not its exit code
+// alone: a LaunchError crosses over with its kind, code, file and errno intact.
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { LaunchError, hostError } from '../errors.js';
+import type { HostFacts } from '../host.js';
+import { buildUsernsPlan } from '../plan/build.js';
+import type { IdMap, Mapping } from '../plan/idmap.js';
+import { isBinary } from '../runtime/embedded.js';
+
+/** The verb the helper is started with; not part of the documented command line. */
+export const USERNS_VERB = '__userns-job';
+
+/** The maps an image's files are unpacked with, and its containers run with: the caller as
+ * root, its first subordinate range as 1..N. Undefined as root (no namespace needed) or when
+ * the caller has no range or no newuidmap/newgidmap (then files become the caller's own). */
+export function imageIdMap(host: HostFacts): IdMap | undefined {
+  if (host.uid === 0) return undefined;
+  const u = host.subuid[0];
+  const g = host.subgid[0];
+  if (!u || !g || !host.newuidmap || !host.newgidmap) return undefined;
+  const uid: Mapping[] = [{ containerID: 0, hostID: host.uid, size: 1 }, { containerID: 1, hostID: u.start, size: u.count }];
+  const gid: Mapping[] = [{ containerID: 0, hostID: host.gid, size: 1 }, { containerID: 1, hostID: g.start, size: g.count }];
+  return { uid, gid, uidMethod: 'helper', gidMethod: 'helper', setgroupsDeny: false };
+}
+
+/** Why files keep only the caller's id, for a note; undefined when imageIdMap has maps. */
+export function noIdMapReason(host: HostFacts): string | undefined {
+  if (host.uid === 0) return undefined;
+  if (!host.subuid[0] || !host.subgid[0]) return `${host.userName ?? `uid ${host.uid}`} has no range in /etc/subuid and /etc/subgid`;
+  if (!host.newuidmap || !host.newgidmap) return 'newuidmap/newgidmap are not installed (apt-get install uidmap)';
+  return undefined;
+}
+
+export interface Job {
+  op: string;
+  /** Where the helper writes its JobResult. */
+  resultFile: string;
+  [more: string]: unknown;
+}
+
+type JobResult = { ok: true; value: unknown } | { ok: false; error: SerializedError };
+
+interface SerializedError {
+  kind: LaunchError['kind'];
+  message: string;
+  code: string;
+  configPath?: string;
+  file?: string;
+  errno?: number;
+  exitCode: number;
+}
+
+/** How to start this launch again: the single executable is its own program; otherwise Node
+ * runs bin/launch of this checkout. */
+function selfArgv(): string[] {
+  if (isBinary()) return [process.execPath];
+  return [process.execPath, fileURLToPath(new URL('../../bin/launch', import.meta.url))];
+}
+
+/** Run `job` in the helper and return its value; its failure is rethrown here as it was. */
+export async function runInUserns(job: Job, host: HostFacts, idmap: IdMap): Promise<unknown> {
+  const { startContainer } = await import('../runtime/launcher.js');
+  const env = Object.entries(process.env).map(([k, v]) => `${k}=${v}`);
+  const args = [...selfArgv(), USERNS_VERB, JSON.stringify(job)];
+  const plan = buildUsernsPlan({ args, env, cwd: process.cwd(), user: { uid: 0, gid: 0 } }, { host, idmap });
+  try {
+    const started = await startContainer(plan, { host });
+    const status = await started.exited;
+    started.release();
+    let result: JobResult | undefined;
+    try {
+      result = JSON.parse(readFileSync(job.resultFile, 'utf8')) as JobResult;
+    } catch {
+      result = undefined;
+    }
+    if (result?.ok) return result.value;
+    if (result) {
+      const e = result.error;
+      throw new LaunchError(e.kind, e.message, { code: e.code, configPath: e.configPath, file: e.file, errno: e.errno, exitCode: e.exitCode });
+    }
+    const how = status.signal ? `was killed by signal ${status.signal}` : `exited with status ${status.code}`;
+    throw hostError(`the user-namespace helper for ${job.op} ${how} without a result`, { code: 'USERNS_HELPER' });
+  } finally {
+    rmSync(job.resultFile, { force: true });
+  }
+}
+
+/** The helper's side: run the job with `handlers[op]`, and write its result. */
+export async function serveJob(text: string, handlers: Record<string, (job: Job) => Promise<unknown>>): Promise<number> {
+  const job = JSON.parse(text) as Job;
+  let result: JobResult;
+  try {
+    const handler = handlers[job.op];
+    if (!handler) throw new Error(`unknown user-namespace job ${job.op}`);
+    result = { ok: true, value: (await handler(job)) ?? null };
+  } catch (err) {
+    const e = err instanceof LaunchError ? err : hostError(`${job.op} failed: ${(err as Error).message}`, { cause: err });
+    result = {
+      ok: false,
+      error: { kind: e.kind, message: e.message, code: e.code, configPath: e.configPath, file: e.file, errno: e.errno, exitCode: e.exitCode },
+    };
+  }
+  writeFileSync(job.resultFile, JSON.stringify(result), { mode: 0o600 });
+  return result.ok ? 0 : 1;
+}
