@@ -98,14 +98,39 @@ function sidePackages() {
   };
 }
 
+const HEAVY = /^(node:)?(crypto|tls|https|http2|zlib|inspector)$/;
+
+/** The first heavy builtin a module evaluated at load (reached from `entry` through static
+ * imports and require calls, not import()) requires, from esbuild's metafile. */
+function loadTimeBuiltins(metafile, entry) {
+  if (!metafile.inputs[entry]) die(`esbuild's metafile does not list ${entry}: the load-time check cannot run`);
+  const seen = new Set();
+  const todo = [entry];
+  while (todo.length) {
+    const path = todo.pop();
+    if (seen.has(path)) continue;
+    seen.add(path);
+    for (const imp of metafile.inputs[path]?.imports ?? []) {
+      if (imp.kind === 'dynamic-import') continue;
+      if (imp.external && HEAVY.test(imp.path)) return { module: path, builtin: imp.path };
+      if (!imp.external) todo.push(imp.path);
+    }
+  }
+  return undefined;
+}
+
 async function bundle(file) {
   const esbuild = await import('esbuild');
-  await esbuild.build({ ...common(), entryPoints: [join(root, 'lib/cli/binary.ts')], outfile: file, plugins: [sidePackages()] });
-  // Every builtin the main bundle requires is loaded into the snapshot, which every start
-  // deserializes: node:crypto alone cost ~3.5 ms a start. Such modules are taken on first use
-  // (process.getBuiltinModule), and this keeps it so.
-  const heavy = /require\("(node:)?(crypto|tls|https|http2|zlib|inspector)"\)/.exec(readFileSync(file, 'utf8'));
-  if (heavy) die(`the main bundle requires ${heavy[2]} at load time: take it with process.getBuiltinModule where it is used`);
+  const { metafile } = await esbuild.build({
+    ...common(), entryPoints: [join(root, 'lib/cli/binary.ts')], outfile: file, plugins: [sidePackages()], metafile: true,
+  });
+  // Every builtin the modules evaluated at load require is loaded into the snapshot, which
+  // every start deserializes: node:crypto alone cost ~3.5 ms a start. Modules reached only
+  // through a dynamic import() (the image verbs, say) are evaluated on first use and may take
+  // them; what the entry reaches through static imports must not (take such a builtin with
+  // process.getBuiltinModule where it is used).
+  const heavy = loadTimeBuiltins(metafile, 'lib/cli/binary.ts');
+  if (heavy) die(`${heavy.module} requires ${heavy.builtin} at load time: take it with process.getBuiltinModule where it is used, or import that module lazily`);
   const files = {};
   for (const [name, source] of Object.entries(SIDE)) {
     files[`${name}.cjs`] = join(dirname(file), `${name}.cjs`);

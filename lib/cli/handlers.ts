@@ -2,6 +2,7 @@
 // parser.ts and the start-up fast path in fastpath.ts) hand their result to. The words come
 // in yargs' shape (flag names as typed, `_` for what follows `--`); each verb module is
 // imported only when its verb runs.
+import { usageError } from '../errors.js';
 import { inUserNamespace } from '../host.js';
 import { defaultRoot } from '../state/store.js';
 import type { GlobalOptions } from './main.js';
@@ -28,6 +29,15 @@ function globals(args: Args, ctx: Ctx): GlobalOptions {
   return { root: str(args.root) ?? defaultRoot(process.env, uid, uid === 0 && inUserNamespace()), debug, systemdCgroup: Boolean(args['systemd-cgroup']) };
 }
 
+function imageArgs(args: Args) {
+  return { store: str(args.store), tlsVerify: args['tls-verify'] !== false };
+}
+
+/** `launch run --image IMAGE` without an id, as `launch DIR`: one of launch's own making. */
+function generatedId(): string {
+  return `launch-${process.pid.toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+}
+
 function bundleArgs(args: Args) {
   return {
     id: id(args), bundle: String(args.bundle), pidFile: str(args['pid-file']), consoleSocket: str(args['console-socket']),
@@ -39,7 +49,35 @@ function bundleArgs(args: Args) {
 const HANDLERS: Record<string, (args: Args, ctx: Ctx) => Promise<void>> = {
   async run(args, ctx) {
     const { runVerb } = await import('./run.js');
-    ctx.setExit(await runVerb({ ...bundleArgs(args), detach: Boolean(args.detach), keep: Boolean(args.keep), ...globals(args, ctx) }));
+    const image = str(args.image);
+    if (args.id === undefined && image === undefined) throw usageError('run: give a container id (or --image IMAGE)', { exitCode: 125 });
+    if (image !== undefined && args.bundle !== '.') throw usageError('run: --image and --bundle name the same thing; give one', { exitCode: 125 });
+    const words = rest(args);
+    if (image === undefined && words.length) throw usageError(`run: words after the id (${words[0]}) are only taken with --image`, { exitCode: 125 });
+    const base = { ...bundleArgs(args), id: args.id === undefined ? generatedId() : id(args), detach: Boolean(args.detach), keep: Boolean(args.keep), ...globals(args, ctx) };
+    ctx.setContext(`run ${base.id}`);
+    ctx.setExit(await runVerb(image === undefined ? base : { ...base, image: { image, args: words, ...imageArgs(args) } }));
+  },
+  async unshare(args, ctx) {
+    const { unshareVerb } = await import('./image.js');
+    const command = [...((args.command as string[] | undefined) ?? []), ...rest(args)].map(String);
+    ctx.setExit(await unshareVerb({ command, ...globals(args, ctx) }));
+  },
+  async pull(args, ctx) {
+    const { pullVerb } = await import('./image.js');
+    await pullVerb({ ref: String(args.ref), quiet: Boolean(args.quiet), ...imageArgs(args), ...globals(args, ctx) });
+  },
+  async unpack(args, ctx) {
+    const { unpackVerb } = await import('./image.js');
+    await unpackVerb({ image: String(args.image), bundle: String(args.bundle), ...imageArgs(args), ...globals(args, ctx) });
+  },
+  async images(args, ctx) {
+    const { imagesVerb } = await import('./image.js');
+    imagesVerb({ format: String(args.format), quiet: Boolean(args.quiet), ...imageArgs(args), ...globals(args, ctx) });
+  },
+  async rmi(args, ctx) {
+    const { rmiVerb } = await import('./image.js');
+    await rmiVerb({ refs: ((args.refs as string[] | undefined) ?? []).map(String), prune: Boolean(args.prune), ...imageArgs(args), ...globals(args, ctx) });
   },
   async create(args, ctx) {
     const { createVerb } = await import('./run.js');

@@ -9,6 +9,9 @@ import { fastParse } from './fastpath.js';
 import { type Ctx, runHandler } from './handlers.js';
 import { logTarget, writeLog } from './log.js';
 
+/** lib/image/userns.ts USERNS_VERB (not imported: that module is not needed at start-up). */
+const USERNS_VERB = '__userns-job';
+
 export interface GlobalOptions {
   root: string;
   debug: boolean;
@@ -16,7 +19,10 @@ export interface GlobalOptions {
   systemdCgroup?: boolean;
 }
 
-const VERBS = ['run', 'create', 'start', 'exec', 'kill', 'list', 'features', 'spec', 'demo', 'state', 'delete', 'events', 'pause', 'resume', 'ps', 'update', 'help', 'completion'];
+const VERBS = [
+  'run', 'create', 'start', 'exec', 'kill', 'list', 'features', 'spec', 'demo', 'state', 'delete', 'events', 'pause', 'resume', 'ps', 'update',
+  'pull', 'unpack', 'images', 'rmi', 'unshare', 'help', 'completion',
+];
 
 /** Global flags that take a separate value word. */
 const VALUED = ['--root', '--log', '--log-format', '--rootless'];
@@ -67,6 +73,11 @@ function wantsVersion(argv: readonly string[]): boolean {
 }
 
 export async function main(rawArgv: string[]): Promise<number> {
+  if (rawArgv[0] === USERNS_VERB) {
+    // launch's own helper in a user namespace (lib/image/userns.ts); it reports in its file.
+    const { usernsJobVerb } = await import('./image.js');
+    return usernsJobVerb(rawArgv[1] ?? '{}');
+  }
   if (wantsVersion(rawArgv)) {
     const { versionText } = await import('./version.js');
     process.stdout.write(`${versionText()}\n`);

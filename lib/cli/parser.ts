@@ -6,11 +6,11 @@ import { usageError } from '../errors.js';
 import { type Args, type Ctx, runHandler } from './handlers.js';
 
 /** The options `run` and `create` share. */
-function bundleOptions<T>(y: Argv<T>) {
+function bundleOptions<T>(y: Argv<T>, idRequired = true) {
   return y
     // `--no-pivot`, `--no-new-keyring` are runc's flags, not negations of `pivot`, `new-keyring`.
     .parserConfiguration({ 'boolean-negation': false })
-    .positional('id', { type: 'string', describe: 'container id', demandOption: true })
+    .positional('id', { type: 'string', describe: idRequired ? 'container id' : 'container id (optional with --image)', demandOption: idRequired })
     .option('bundle', { alias: 'b', type: 'string', default: '.', describe: 'bundle directory (holds config.json)' })
     .option('pid-file', { type: 'string', describe: 'write the container process id to this file' })
     .option('console-socket', { type: 'string', describe: 'AF_UNIX socket to send the pty master to (process.terminal), as runc' })
@@ -21,6 +21,13 @@ function bundleOptions<T>(y: Argv<T>) {
 }
 
 const withId = <T>(y: Argv<T>) => y.positional('id', { type: 'string', demandOption: true });
+
+/** The options of the verbs that read images. */
+function imageOptions<T>(y: Argv<T>) {
+  return y
+    .option('store', { type: 'string', describe: 'image store directory (default $LAUNCH_STORE, else /var/lib/launch as root, $XDG_DATA_HOME/launch otherwise)' })
+    .option('tls-verify', { type: 'boolean', default: true, describe: 'verify the registry\'s certificate; --tls-verify=false also allows plain HTTP' });
+}
 
 /** `handle(verb)` is what a command runs: the shared handler, or (tests) a recorder. */
 export function buildParser(argv: string[], handle: (verb: string) => (args: Args) => Promise<void>): Argv {
@@ -38,10 +45,11 @@ export function buildParser(argv: string[], handle: (verb: string) => (args: Arg
     .option('rootless', { describe: 'auto|true|false, accepted for runc compatibility: launch decides from the caller\'s uid' })
     .option('systemd-cgroup', { type: 'boolean', default: false, describe: 'create the container\'s cgroup as a transient systemd unit (linux.cgroupsPath is slice:prefix:name)' })
     .command(
-      'run <id>',
-      'create and run a container in the foreground',
+      'run [id]',
+      'create and run a container in the foreground (from --bundle, or from --image)',
       (y) =>
-        bundleOptions(y)
+        imageOptions(bundleOptions(y, false))
+          .option('image', { type: 'string', describe: 'run this image (pulled and unpacked as needed) instead of a bundle; words after `--` replace its Cmd' })
           .option('detach', { alias: 'd', type: 'boolean', default: false, describe: 'return once the container runs; it stays until `launch delete`' })
           .option('keep', { type: 'boolean', default: false, describe: 'keep the state and cgroup after a foreground run ends (for `launch state`, `events`; then `launch delete`)' }),
       h('run'),
@@ -150,6 +158,48 @@ export function buildParser(argv: string[], handle: (verb: string) => (args: Arg
           .option('cpuset-mems', { type: 'string', describe: 'memory nodes allowed' })
           .option('blkio-weight', { type: 'number', describe: 'block IO weight (10-1000)' }),
       h('update'),
+    )
+    .command(
+      'pull <ref>',
+      'download an image from a registry into the image store',
+      (y) =>
+        imageOptions(y)
+          .positional('ref', { type: 'string', demandOption: true, describe: 'busybox, quay.io/org/app:1.2, host:5000/app@sha256:...' })
+          .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'no progress bars' }),
+      h('pull'),
+    )
+    .command(
+      'unpack <image> <bundle>',
+      'make a bundle (rootfs and config.json) from an image',
+      (y) =>
+        imageOptions(y)
+          .positional('image', { type: 'string', demandOption: true, describe: 'REF, docker://REF, oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:REF]' })
+          .positional('bundle', { type: 'string', demandOption: true, describe: 'a new or empty directory' }),
+      h('unpack'),
+    )
+    .command(
+      'images',
+      'list the images in the image store',
+      (y) =>
+        imageOptions(y)
+          .option('format', { alias: 'f', choices: ['table', 'json'], default: 'table', describe: 'output format' })
+          .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'image ids only' }),
+      h('images'),
+    )
+    .command(
+      'rmi [refs..]',
+      'remove images from the image store, and every blob no image needs any more',
+      (y) =>
+        imageOptions(y)
+          .positional('refs', { type: 'string', array: true, describe: 'the images to remove' })
+          .option('prune', { type: 'boolean', default: false, describe: 'only collect garbage (interrupted pulls, unused unpacked trees)' }),
+      h('rmi'),
+    )
+    .command(
+      'unshare [command..]',
+      'run a command (default $SHELL) as root of a user namespace with your subordinate ids mapped, as image files are unpacked',
+      (y) => y.positional('command', { type: 'string', array: true, describe: 'the program and its arguments' }),
+      h('unshare'),
     )
     .demandCommand(1, 'launch: no command given (see launch --help)')
     .strict()

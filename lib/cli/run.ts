@@ -16,6 +16,8 @@ export interface RunVerbOptions extends GlobalOptions {
   keep?: boolean;
   noPivot?: boolean;
   noNewKeyring?: boolean;
+  /** `run --image`: the image and the words that replace its Cmd, in place of the bundle. */
+  image?: { image: string; args: string[]; store?: string; tlsVerify: boolean };
 }
 
 /** systemd socket activation, as runc: LISTEN_FDS fds (from 3) go on to the container, whose
@@ -43,7 +45,10 @@ function runOptions(o: RunVerbOptions): RunOptions {
 }
 
 function loadWithListenFds(bundle: string): Spec {
-  const spec = loadSpec(bundle);
+  return withListenFds(loadSpec(bundle));
+}
+
+function withListenFds(spec: Spec): Spec {
   const n = listenFds(process.env);
   if (n && spec.process) spec.process.env = [...(spec.process.env ?? []).filter((e) => !/^LISTEN_(FDS|PID)=/.test(e)), `LISTEN_FDS=${n}`, 'LISTEN_PID=1'];
   return spec;
@@ -51,7 +56,13 @@ function loadWithListenFds(bundle: string): Spec {
 
 export async function runVerb(o: RunVerbOptions): Promise<number> {
   const opts = runOptions(o);
-  const spec = loadWithListenFds(opts.bundle);
+  let spec: Spec;
+  if (o.image) {
+    const { imageRun } = await import('./image.js');
+    const made = await imageRun({ ...o, ...o.image });
+    spec = withListenFds(made.spec);
+    opts.bundle = made.bundle;
+  } else spec = loadWithListenFds(opts.bundle);
   if (!o.detach) return runForeground(spec, opts);
   await runDetached(spec, { ...opts, create: false });
   return 0;
