@@ -10,14 +10,17 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanupBase, ownedDir, testBase } from '../helpers/bundle.js';
 import { eachMode, runAs, type RunAs } from '../helpers/env.js';
-import { writeImage, writeLayout } from '../helpers/image.js';
+import { skopeoCopy, writeImage, writeLayout } from '../helpers/image.js';
 import { checkLayeredTree, rawTar, writeLayeredImage, type LayeredExpect } from '../helpers/layered-image.js';
 import { launchSync, type Result } from '../helpers/launch.js';
+import { diffManifests, treeManifest } from '../helpers/tree.js';
 import { pushLayout, registryMissing, startRegistry, type RunningRegistry } from '../helpers/registry.js';
 
 const noRegistry = registryMissing();
 let registry: RunningRegistry | undefined;
 let layout: string;
+/** The same image with its zstd layer gzipped (docker-archive has no zstd). */
+let gzipLayout: string;
 let want: LayeredExpect;
 
 beforeAll(async () => {
@@ -26,6 +29,7 @@ beforeAll(async () => {
   const image = await writeLayeredImage(dir);
   layout = image.layout;
   want = image.expect;
+  gzipLayout = (await writeLayeredImage(join(testBase(), 'layered-gzip'), { zstd: false })).layout;
   registry = await startRegistry();
   pushLayout(layout, image.tag, registry.host, 'layered');
   pushLayout(layout, image.tag, registry.host, 'spoiled');
@@ -135,6 +139,28 @@ eachMode('images', ['busybox', 'dist', 'addon', 'newuidmap'], (mode, baseSkip) =
     const run = launch(['run', '--bundle', bundle, `unpacked-${mode}`]);
     expect(run.stderr).toBe('');
     expect(run.stdout).toBe(want.stdout);
+  });
+
+  it.skipIf(skip)('unpacks the same image as docker-archive and oci-archive to identical trees', () => {
+    const dir = ownedDir(who(), 'archives');
+    // skopeo 1.9 makes no docker-archive of a zstd layer: both archives come from the gzip twin.
+    const oci = join(dir, 'image.oci.tar');
+    const docker = join(dir, 'image.docker.tar');
+    skopeoCopy(`oci:${gzipLayout}:v1`, `oci-archive:${oci}:v1`);
+    skopeoCopy(`oci:${gzipLayout}:v1`, `docker-archive:${docker}:example.test/layered:v1`);
+    chmodSync(oci, 0o644);
+    chmodSync(docker, 0o644);
+    const trees = [`oci-archive:${oci}:v1`, `docker-archive:${docker}:example.test/layered:v1`].map((name, i) => {
+      const bundle = join(dir, `bundle-${i}`);
+      const r = launch(['unpack', '--store', store, name, bundle]);
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(0);
+      return { bundle, manifest: treeManifest(join(bundle, 'rootfs'), { ids: owners() }) };
+    });
+    const diff = diffManifests(trees[0]!.manifest, trees[1]!.manifest, ['oci-archive', 'docker-archive']);
+    expect(diff, diff).toBe('');
+    expect(trees[0]!.manifest.join('\n')).toMatch(/data\/owned-by-1234 file 0640 1234:1234/);
+    expect(readFileSync(join(trees[0]!.bundle, 'config.json'), 'utf8')).toBe(readFileSync(join(trees[1]!.bundle, 'config.json'), 'utf8'));
   });
 
   it.skipIf(skip)('refuses a blob whose content is not its digest, and leaves the store as it was', () => {
