@@ -6,10 +6,10 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LaunchError, formatError } from '../../lib/errors.js';
 import { MANIFEST_TYPES, RegistryClient } from '../../lib/image/registry.js';
 import { parseReference } from '../../lib/image/reference.js';
 import { busyboxTree, layerTar, sha256, writeImage, writeLayout, type Desc } from '../helpers/image.js';
+import { rejection } from '../helpers/thrown.js';
 import { pushLayout, registryMissing, startRegistry, type RunningRegistry } from '../helpers/registry.js';
 
 const skip = registryMissing();
@@ -28,15 +28,7 @@ function client(name: string, credentials: { username: string; password: string;
   return c;
 }
 
-async function failure(p: Promise<unknown>): Promise<{ err: LaunchError; line: string }> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(LaunchError);
-    return { err: err as LaunchError, line: formatError(err) };
-  }
-  throw new Error('expected a LaunchError, the call succeeded');
-}
+const failure = rejection;
 
 const blob = (desc: { digest: string }) => readFileSync(join(layoutDir, 'blobs/sha256', desc.digest.slice('sha256:'.length)));
 

@@ -12,7 +12,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { LaunchError, formatError } from '../../lib/errors.js';
+import { rejection } from '../helpers/thrown.js';
 import { MANIFEST_TYPES, RegistryClient, type RegistryOptions } from '../../lib/image/registry.js';
 
 const sha256 = (data: Buffer | string) => `sha256:${createHash('sha256').update(data).digest('hex')}`;
@@ -80,15 +80,7 @@ function client(f: Fake, opts: Partial<RegistryOptions> = {}, repository = 'test
   return c;
 }
 
-async function failure(p: Promise<unknown>): Promise<{ err: LaunchError; line: string }> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(LaunchError);
-    return { err: err as LaunchError, line: formatError(err) };
-  }
-  throw new Error('expected a LaunchError, the call succeeded');
-}
+const failure = rejection;
 
 const MANIFEST = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MANIFEST_TYPES.ociManifest, config: {}, layers: [] }));
 const BLOB = Buffer.from(Array.from({ length: 100_000 }, (_, i) => (i * 7) % 251));
