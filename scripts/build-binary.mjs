@@ -129,6 +129,9 @@ async function bundle(file) {
   // through a dynamic import() (the image verbs, say) are evaluated on first use and may take
   // them; what the entry reaches through static imports must not (take such a builtin with
   // process.getBuiltinModule where it is used).
+  // A single executable's script has no ESM loader: import('node:fs') throws there at run time.
+  const dynamic = /\bimport\("(node:[a-z_/]+)"\)/.exec(readFileSync(file, 'utf8'));
+  if (dynamic) die(`the main bundle imports ${dynamic[1]} with import(), which a single executable cannot run: import it statically or take it with process.getBuiltinModule`);
   const heavy = loadTimeBuiltins(metafile, 'lib/cli/binary.ts');
   if (heavy) die(`${heavy.module} requires ${heavy.builtin} at load time: take it with process.getBuiltinModule where it is used, or import that module lazily`);
   const files = {};

@@ -54,9 +54,10 @@ const HANDLERS: Record<string, (args: Args, ctx: Ctx) => Promise<void>> = {
     if (image !== undefined && args.bundle !== '.') throw usageError('run: --image and --bundle name the same thing; give one', { exitCode: 125 });
     const words = rest(args);
     if (image === undefined && words.length) throw usageError(`run: words after the id (${words[0]}) are only taken with --image`, { exitCode: 125 });
+    if (image === undefined && args.tty) throw usageError('run: --tty is for --image; a bundle says so in process.terminal', { exitCode: 125 });
     const base = { ...bundleArgs(args), id: args.id === undefined ? generatedId() : id(args), detach: Boolean(args.detach), keep: Boolean(args.keep), ...globals(args, ctx) };
     ctx.setContext(`run ${base.id}`);
-    ctx.setExit(await runVerb(image === undefined ? base : { ...base, image: { image, args: words, ...imageArgs(args) } }));
+    ctx.setExit(await runVerb(image === undefined ? base : { ...base, image: { image, args: words, tty: Boolean(args.tty), ...imageArgs(args) } }));
   },
   async unshare(args, ctx) {
     const { unshareVerb } = await import('./image.js');

@@ -198,6 +198,8 @@ export interface RunImageOptions {
   image: string;
   /** Words that replace the image's Cmd. */
   args: string[];
+  /** -t: process.terminal. */
+  tty: boolean;
 }
 
 /** `run --image`: the bundle is the image's cached tree, read-only under a per-container tmpfs
@@ -210,6 +212,7 @@ export async function imageRun(o: ImageOptions & RunImageOptions): Promise<{ spe
   const tree = await cachedRootfs(store, loc, digest, host, note);
   const spec = imageSpec(config, host, o.args.length ? o.args : undefined, tree);
   spec.root = { path: tree.rootfs, readonly: false };
+  if (o.tty) spec.process!.terminal = true;
   spec.annotations = { ...spec.annotations, [ROOT_OVERLAY]: 'scratch' };
   return { spec, bundle: tree.dir };
 }

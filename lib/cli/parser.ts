@@ -50,6 +50,7 @@ export function buildParser(argv: string[], handle: (verb: string) => (args: Arg
       (y) =>
         imageOptions(bundleOptions(y, false))
           .option('image', { type: 'string', describe: 'run this image (pulled and unpacked as needed) instead of a bundle; words after `--` replace its Cmd' })
+          .option('tty', { alias: 't', type: 'boolean', default: false, describe: 'with --image: give the container a terminal (process.terminal)' })
           .option('detach', { alias: 'd', type: 'boolean', default: false, describe: 'return once the container runs; it stays until `launch delete`' })
           .option('keep', { type: 'boolean', default: false, describe: 'keep the state and cgroup after a foreground run ends (for `launch state`, `events`; then `launch delete`)' }),
       h('run'),

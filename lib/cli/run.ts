@@ -17,7 +17,7 @@ export interface RunVerbOptions extends GlobalOptions {
   noPivot?: boolean;
   noNewKeyring?: boolean;
   /** `run --image`: the image and the words that replace its Cmd, in place of the bundle. */
-  image?: { image: string; args: string[]; store?: string; tlsVerify: boolean };
+  image?: { image: string; args: string[]; tty: boolean; store?: string; tlsVerify: boolean };
 }
 
 /** systemd socket activation, as runc: LISTEN_FDS fds (from 3) go on to the container, whose

@@ -1,7 +1,7 @@
 // An image, by whatever name, into a root filesystem: its layers applied in order
 // (unpack.ts), as root in place, rootless in a user namespace with the subordinate ids mapped
 // (userns.ts), and the image's /etc/passwd and /etc/group read from the result for `User`.
-import { closeSync, constants as fsc, lstatSync, openSync, readFileSync, readlinkSync } from 'node:fs';
+import { chmodSync, closeSync, constants as fsc, lstatSync, openSync, readFileSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import { LaunchError, hostError } from '../errors.js';
 import type { HostFacts } from '../host.js';
 import type { IdMap } from '../plan/idmap.js';
@@ -131,7 +131,6 @@ export async function removeTree(path: string, host: HostFacts, resultFile: stri
 
 /** rm -rf that also removes what an image made unwritable (a 0555 /usr/bin as its owner). */
 export async function removeJob(job: Job): Promise<void> {
-  const { chmodSync, readdirSync, rmSync } = await import('node:fs');
   const path = job.path as string;
   const openUp = (dir: string) => {
     try {

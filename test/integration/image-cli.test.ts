@@ -5,6 +5,7 @@
 // registry, a corrupt layout, an escaping entry), each one clear line that leaves the store as
 // it was. Rootless, files the image gives to uid 1234 must still be 1234's in the container:
 // launch unpacks in a user namespace with the test user's subordinate ids mapped.
+import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, readFileSync, readdirSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,11 +13,12 @@ import { cleanupBase, ownedDir, testBase } from '../helpers/bundle.js';
 import { eachMode, runAs, type RunAs } from '../helpers/env.js';
 import { skopeoCopy, writeImage, writeLayout } from '../helpers/image.js';
 import { checkLayeredTree, rawTar, writeLayeredImage, type LayeredExpect } from '../helpers/layered-image.js';
-import { launchSync, type Result } from '../helpers/launch.js';
+import { launchShell, launchSync, spawnOptions, type Result } from '../helpers/launch.js';
 import { diffManifests, treeManifest } from '../helpers/tree.js';
 import { pushLayout, registryMissing, startRegistry, type RunningRegistry } from '../helpers/registry.js';
 
 const noRegistry = registryMissing();
+const noScript = spawnSync('script', ['--version'], { stdio: 'ignore' }).status === 0 ? undefined : 'needs script (util-linux)';
 let registry: RunningRegistry | undefined;
 let layout: string;
 /** The same image with its zstd layer gzipped (docker-archive has no zstd). */
@@ -107,6 +109,22 @@ eachMode('images', ['busybox', 'dist', 'addon', 'newuidmap'], (mode, baseSkip) =
     // Each container writes to its own layer: the cached tree is as the image made it.
     const again = launch(['run', '--image', ref('layered'), '--store', store, '--', 'ls /tmp; cat /etc/hello.txt']);
     expect(again.stdout).toBe(want.present['/etc/hello.txt']!.content);
+  });
+
+  it.skipIf(skip || noScript)('draws progress bars on a terminal (and nothing elsewhere, as the pull above)', () => {
+    const fresh = join(ownedDir(who(), 'store-tty'), 'store');
+    const cmd = `${launchShell()} pull --tls-verify=false --store "${fresh}" ${ref('layered')}`;
+    const r = spawnSync('script', ['-qec', cmd, '/dev/null'], { ...spawnOptions(who()), encoding: 'utf8', timeout: 60_000 });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/Copying blob [0-9a-f]{12}/);
+    expect(r.stdout).toMatch(/\x1b\[\d*A/); // redrawn in place
+  });
+
+  it.skipIf(skip || noScript)('gives an image a terminal with -t', () => {
+    const cmd = `${launchShell()} run --image ${ref('layered')} --store "${store}" -t -- '[ -t 0 ] && [ -t 1 ] && echo tty-ok'`;
+    const r = spawnSync('script', ['-qec', cmd, '/dev/null'], { ...spawnOptions(who()), encoding: 'utf8', timeout: 60_000 });
+    expect(r.stdout).toContain('tty-ok');
+    expect(r.status).toBe(0);
   });
 
   it.skipIf(skip)('keeps one unpacked tree per image, lists images, and rmi collects what is unused', () => {
