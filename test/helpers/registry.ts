@@ -122,9 +122,10 @@ export async function startRegistry(o: RegistryOptions = {}): Promise<RunningReg
   throw new Error('docker-registry: no free port found');
 }
 
-/** Push the image tagged `tag` in the OCI layout `layoutDir` to `host/repo:tag`. */
-export function pushLayout(layoutDir: string, tag: string, host: string, repo: string, creds?: string): void {
-  const args = ['--insecure-policy', 'copy', '--quiet', '--dest-tls-verify=false'];
+/** Push the image tagged `tag` in the OCI layout `layoutDir` to `host/repo:tag`; `all`: an
+ * image index with every image it lists (skopeo --all). */
+export function pushLayout(layoutDir: string, tag: string, host: string, repo: string, creds?: string, all = false): void {
+  const args = ['--insecure-policy', 'copy', '--quiet', '--dest-tls-verify=false', ...(all ? ['--all'] : [])];
   if (creds) args.push('--dest-creds', creds);
   args.push(`oci:${layoutDir}:${tag}`, `docker://${host}/${repo}:${tag}`);
   // No stored credentials: skopeo would otherwise read the caller's auth files, and as an

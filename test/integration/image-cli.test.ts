@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanupBase, ownedDir, testBase } from '../helpers/bundle.js';
 import { eachMode, runAs, type RunAs } from '../helpers/env.js';
-import { skopeoCopy, writeImage, writeLayout } from '../helpers/image.js';
+import { skopeoCopy, writeImage, writeIndexBlob, writeLayout } from '../helpers/image.js';
 import { checkLayeredTree, rawTar, writeLayeredImage, type LayeredExpect } from '../helpers/layered-image.js';
 import { launchShell, launchSync, spawnOptions, type Result } from '../helpers/launch.js';
 import { diffManifests, treeManifest } from '../helpers/tree.js';
@@ -36,6 +36,15 @@ beforeAll(async () => {
   pushLayout(layout, image.tag, registry.host, 'layered');
   pushLayout(layout, image.tag, registry.host, 'spoiled');
   pushLayout(layout, image.tag, registry.host, 'cut');
+  // A multi-platform image: an index of the layered image (this host's platform) and a tiny
+  // image for another architecture, which the pull must pass over.
+  const hostDesc = JSON.parse(readFileSync(join(layout, 'index.json'), 'utf8')).manifests[0];
+  const foreign = hostDesc.platform.architecture === 'amd64' ? { architecture: 'arm64', variant: 'v8' } : { architecture: 'amd64' };
+  const other = writeImage(layout, { architecture: foreign.architecture, layers: [rawTar([{ path: 'foreign', type: 'file', body: 'no\n' }])] });
+  const { annotations: _tag, ...hostManifest } = hostDesc;
+  const index = writeIndexBlob(layout, [hostManifest, { ...other, platform: { os: 'linux', ...foreign } }]);
+  writeLayout(layout, [{ desc: hostDesc, tag: 'v1' }, { desc: index, tag: 'multi' }]);
+  pushLayout(layout, 'multi', registry.host, 'multi', undefined, true);
 }, 120_000);
 
 afterAll(async () => {
@@ -127,16 +136,31 @@ eachMode('images', ['busybox', 'dist', 'addon', 'newuidmap'], (mode, baseSkip) =
     expect(r.status).toBe(0);
   });
 
+  it.skipIf(skip)('resolves an image index to the host\'s platform', () => {
+    const r = launch(['run', '--image', `${registry!.host}/multi:multi`, '--store', store, '--tls-verify=false', '--', 'ls /foreign 2>&1; cat /etc/hello.txt']);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe(`ls: /foreign: No such file or directory\n${want.present['/etc/hello.txt']!.content}`);
+    const stored = JSON.parse(readFileSync(join(store, 'images/index.json'), 'utf8')).manifests;
+    expect(stored.find((m: { annotations: Record<string, string> }) => m.annotations['org.opencontainers.image.ref.name'].endsWith('/multi:multi')).platform.architecture).toBe(process.arch === 'x64' ? 'amd64' : 'arm64');
+  });
+
   it.skipIf(skip)('keeps one unpacked tree per image, lists images, and rmi collects what is unused', () => {
     // The runs above all used one tree (copy-free: each container had an overlay on it).
     expect(readdirSync(join(store, 'rootfs'))).toHaveLength(1);
     const listed = JSON.parse(launch(['images', '--store', store, '--format', 'json']).stdout);
-    expect(listed).toEqual([expect.objectContaining({ name: `${registry!.host}/layered:v1`, id: expect.stringMatching(/^sha256:/) })]);
+    expect(listed).toEqual([
+      expect.objectContaining({ name: `${registry!.host}/layered:v1`, id: expect.stringMatching(/^sha256:/) }),
+      expect.objectContaining({ name: `${registry!.host}/multi:multi`, id: listed[0].id }),
+    ]);
     expect(listed[0].size).toBeGreaterThan(100_000);
     const missing = launch(['rmi', '--store', store, `${registry!.host}/nothing:v1`]);
     expect(missing.status).toBe(125);
     expect(oneLine(missing)).toMatch(/no such image in the store: .*nothing:v1/);
-    const removed = launch(['rmi', '--store', store, ref('layered')]);
+    // One of two names of the same image: its blobs and tree stay for the other.
+    const one = launch(['rmi', '--store', store, ref('layered')]);
+    expect(one.status).toBe(0);
+    expect(readdirSync(join(store, 'rootfs'))).toHaveLength(1);
+    const removed = launch(['rmi', '--store', store, `${registry!.host}/multi:multi`]);
     expect(removed.stderr).toBe('');
     expect(removed.status).toBe(0);
     expect(tags(store)).toEqual([]);
