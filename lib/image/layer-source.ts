@@ -55,7 +55,7 @@ export interface OpenedLayer {
 
 export async function openLayer(
   layer: Readable | Buffer,
-  opts: { mediaType?: string; prefix: string; note: (msg: string) => void },
+  opts: { mediaType?: string; plain?: boolean; prefix: string; note: (msg: string) => void },
 ): Promise<OpenedLayer> {
   if (opts.mediaType?.includes('encrypted')) {
     throw usageError(`${opts.prefix}encrypted layers are not supported (media type \`${opts.mediaType}\`)`, { code: 'LAYER_UNSUPPORTED' });
@@ -98,6 +98,13 @@ export async function openLayer(
   );
 
   const compression = sniffCompression(head);
+  if (opts.plain && compression !== 'none') {
+    // The image source decompressed the blob already (and checked it against its DiffID):
+    // compressed data inside is a layer compressed twice, which docker and containerd refuse
+    // as not a tar (the tar parser here would quietly decompress it once more).
+    rest.destroy();
+    throw usageError(`${opts.prefix}the uncompressed layer is ${compression} data again, not a tar`, { code: 'LAYER_CORRUPT' });
+  }
   const claimed = opts.mediaType === undefined ? undefined : mediaTypeCompression(opts.mediaType);
   if (claimed !== undefined && claimed !== compression) {
     opts.note(`${opts.prefix}media type \`${opts.mediaType}\` says ${claimed === 'none' ? 'plain tar' : claimed} but the data is ${compression === 'none' ? 'not compressed' : compression}: decoding it as the data says`);

@@ -37,7 +37,7 @@ export async function openLocated(loc: ImageLocator): Promise<OpenedImage> {
 /** Apply every layer of `image` onto `rootfs`, bottom first. */
 export async function applyImage(image: ResolvedImage, rootfs: string, opts: { rootless: boolean; note: (msg: string) => void }): Promise<void> {
   for (const layer of image.layers) {
-    await applyLayer(rootfs, layer.openTar(), { rootless: opts.rootless, name: layer.digest, note: opts.note });
+    await applyLayer(rootfs, layer.openTar(), { rootless: opts.rootless, plain: true, name: layer.digest, note: opts.note });
   }
 }
 

@@ -25,6 +25,9 @@ export interface ApplyLayerOptions {
   rootless: boolean;
   /** The descriptor's media type: only checked against the data (layer-source.ts). */
   mediaType?: string;
+  /** The bytes are the uncompressed tar already (ImageLayer.openTar()): compressed data is an
+   * error, not something to decode once more. */
+  plain?: boolean;
   /** How messages name the layer (its digest or file name). */
   name?: string;
   /** Receives what was skipped or guessed, one line each: warnings, not errors. */
@@ -61,7 +64,7 @@ export async function applyLayer(rootfs: string, layer: Readable | Buffer, opts:
   const applier = new LayerApplier(root, opts.rootless, prefix, note);
   let compression: Compression | undefined;
   try {
-    const opened = await openLayer(layer, { mediaType: opts.mediaType, prefix, note });
+    const opened = await openLayer(layer, { mediaType: opts.mediaType, plain: opts.plain, prefix, note });
     compression = opened.compression;
     await parseTar(opened.tar, (entry) => applier.entry(entry), prefix, compression, note);
     applier.finish();

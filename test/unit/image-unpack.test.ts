@@ -172,6 +172,15 @@ describe('layers in order', () => {
     expect(notes).toEqual(['layer `l1`: media type `application/vnd.oci.image.layer.v1.tar+gzip` says gzip but the data is zstd: decoding it as the data says']);
   });
 
+  it('an image\'s uncompressed layer (plain) must be a tar: compressed once more, it is refused', async () => {
+    await apply(tarOf([{ path: 'p', body: 'plain' }]), { plain: true });
+    expect(readFileSync(r('p'), 'utf8')).toBe('plain');
+    const twice = zlib.gzipSync(tarOf([{ path: 'q', body: 'inner' }]));
+    const err = await rejection(apply(twice, { plain: true, name: 'l2' }));
+    expect(formatError(err)).toBe('launch: layer `l2`: the uncompressed layer is gzip data again, not a tar');
+    expect(existsSync(r('q'))).toBe(false);
+  });
+
   it('an empty layer (docker\'s gzipped end-of-archive blocks, or nothing at all) changes nothing', async () => {
     writeFileSync(r('keep'), 'x');
     await apply(zlib.gzipSync(Buffer.alloc(1024)));
