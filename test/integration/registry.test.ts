@@ -10,6 +10,9 @@ import { MANIFEST_TYPES, RegistryClient } from '../../lib/image/registry.js';
 import { parseReference } from '../../lib/image/reference.js';
 import { busyboxTree, layerTar, sha256, writeImage, writeLayout, type Desc } from '../helpers/image.js';
 import { rejection } from '../helpers/thrown.js';
+import { cleanupBase, ownedDir } from '../helpers/bundle.js';
+import { runAs } from '../helpers/env.js';
+import { launchSync } from '../helpers/launch.js';
 import { pushLayout, registryMissing, startRegistry, type RunningRegistry } from '../helpers/registry.js';
 
 const skip = registryMissing();
@@ -45,6 +48,7 @@ afterAll(async () => {
   for (const c of clients) c.close();
   for (const r of registries) await r.stop();
   if (base) rmSync(base, { recursive: true, force: true });
+  cleanupBase();
 });
 
 describe.skipIf(skip)('docker-registry', () => {
@@ -125,5 +129,19 @@ describe.skipIf(skip)('docker-registry with htpasswd', () => {
     const wrong = await failure(client(`${host}/private/busybox:1.0`, { username: 'tester', password: 'nope', file: '/test/auth.json' }).getManifest('1.0'));
     expect(wrong.err.code).toBe('REGISTRY_AUTH');
     expect(wrong.line).toMatch(new RegExp(`^launch: registry ${host} \\(http://${host}/v2/\\) denied access to private/busybox with the credentials from \`/test/auth.json\`: `));
+  });
+
+  it('launch pull takes the credentials `podman login` stores, from $REGISTRY_AUTH_FILE', () => {
+    const who = runAs('root') ?? runAs('rootless')!;
+    const store = join(ownedDir(who, 'auth-store'), 'store');
+    const auth = join(ownedDir(who, 'auth'), 'auth.json');
+    writeFileSync(auth, JSON.stringify({ auths: { [host]: { auth: Buffer.from('tester:s3cret').toString('base64') } } }), { mode: 0o644 });
+    const args = ['pull', '--tls-verify=false', '--store', store, `${host}/private/busybox:1.0`];
+    const denied = launchSync(who, args, { env: { REGISTRY_AUTH_FILE: join(base, 'none.json') }, timeout: 60_000 });
+    expect(denied.status).toBe(125);
+    expect(denied.stderr).toBe(`launch: pull: registry ${host} requires credentials (docker login / $REGISTRY_AUTH_FILE) for http://${host}/v2/\n`);
+    const pulled = launchSync(who, args, { env: { REGISTRY_AUTH_FILE: auth }, timeout: 60_000 });
+    expect(pulled.stderr).toBe('');
+    expect(pulled.status).toBe(0);
   });
 });
