@@ -252,6 +252,14 @@ eachMode('images', ['busybox', 'dist', 'addon', 'newuidmap'], (mode, baseSkip) =
     expect(tags(fresh)).toEqual([`${registry!.host}/cut:v1`]);
   });
 
+  it.skipIf(skip)('says so in one line when a digest names nothing the registry has', () => {
+    const before = storeContents(store);
+    const r = launch(['pull', '--tls-verify=false', '--store', store, `${registry!.host}/layered@sha256:${'0'.repeat(64)}`]);
+    expect(r.status).toBe(125);
+    expect(oneLine(r)).toMatch(new RegExp(`^launch: pull: image ${registry!.host}/layered@sha256:0{64} not found`));
+    expect(storeContents(store)).toEqual(before);
+  });
+
   it.skipIf(skip)('says so in one line when the registry cannot be reached', () => {
     const before = storeContents(store);
     const r = launch(['pull', '--tls-verify=false', '--store', store, '127.0.0.1:1/nothing:v1']);
