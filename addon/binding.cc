@@ -14,6 +14,7 @@
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -304,6 +305,44 @@ Napi::Value MkFifo(const Napi::CallbackInfo &info) {
   return Napi::Number::New(env, r < 0 ? errno : 0);
 }
 
+// lsetxattr(path, name, value): errno, 0 on success. Node has no xattr calls, and image
+// layers carry file capabilities (security.capability) and user.* attributes. The l- form:
+// a layer's symlink gets the attribute itself, its target (perhaps outside the root) never.
+Napi::Value LSetXattr(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  const uint8_t *data;
+  size_t len;
+  if (info.Length() < 3 || !info[0].IsString() || !info[1].IsString() || !BufferArg(info, 2, &data, &len)) {
+    Napi::TypeError::New(env, "lsetxattr(path, name, value: Buffer)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  std::string name = info[1].As<Napi::String>().Utf8Value();
+  // A NUL would silently cut the string short at c_str(): another file, another attribute.
+  if (path.find('\0') != std::string::npos || name.find('\0') != std::string::npos) return Napi::Number::New(env, EINVAL);
+  int r = lsetxattr(path.c_str(), name.c_str(), data, len, 0);
+  return Napi::Number::New(env, r < 0 ? errno : 0);
+}
+
+// lgetxattr(path, name): the value as a Buffer, or the errno (a Number). Reads back what
+// lsetxattr wrote; the size is asked first, so a value changed in between is ERANGE.
+Napi::Value LGetXattr(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsString() || !info[1].IsString()) {
+    Napi::TypeError::New(env, "lgetxattr(path, name)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  std::string name = info[1].As<Napi::String>().Utf8Value();
+  if (path.find('\0') != std::string::npos || name.find('\0') != std::string::npos) return Napi::Number::New(env, EINVAL);
+  ssize_t n = lgetxattr(path.c_str(), name.c_str(), nullptr, 0);
+  if (n < 0) return Napi::Number::New(env, errno);
+  std::vector<uint8_t> buf((size_t)n + 1);  // +1: never a zero-length data() to pass on
+  n = lgetxattr(path.c_str(), name.c_str(), buf.data(), (size_t)n);
+  if (n < 0) return Napi::Number::New(env, errno);
+  return Napi::Buffer<uint8_t>::Copy(env, buf.data(), (size_t)n);
+}
+
 // attachDeviceFilter(cgroupDir, insns): loads the cgroup v2 device program and makes it the
 // cgroup's only one. A verifier refusal carries the verifier's log (as `log` and in the message).
 Napi::Value AttachDeviceFilter(const Napi::CallbackInfo &info) {
@@ -497,6 +536,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setWinsize", Napi::Function::New(env, SetWinsize));
   exports.Set("setOutputProcessing", Napi::Function::New(env, SetOutputProcessing));
   exports.Set("mkfifo", Napi::Function::New(env, MkFifo));
+  exports.Set("lsetxattr", Napi::Function::New(env, LSetXattr));
+  exports.Set("lgetxattr", Napi::Function::New(env, LGetXattr));
   exports.Set("flock", Napi::Function::New(env, Flock));
   exports.Set("waitReadable", Napi::Function::New(env, WaitReadable));
   exports.Set("attachDeviceFilter", Napi::Function::New(env, AttachDeviceFilter));

@@ -2,6 +2,10 @@
 // filesystem, as image-spec layer.md describes: entries in order, whiteouts (`.wh.NAME`,
 // `.wh..wh..opq`) deleting what lower layers put there, every entry kept inside the root.
 //
+// Extended attributes (file capabilities above all) come from pax-xattrs.ts, which reads the
+// PAX headers the tar package cannot give in full; they are set after the chown, which clears
+// security.capability.
+//
 // tar.x is not used: its protections (no `..`, strip `/`) do not cover an entry whose parent
 // is a symlink planted by an earlier layer, nor whiteouts. The tar package only parses; each
 // entry is written here, with every path resolved by inroot.ts.
@@ -13,10 +17,11 @@ import {
 } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { Parser, type ReadEntry } from 'tar';
-import { LaunchError, errnoName, fromNodeError, hostError, usageError } from '../errors.js';
+import { LaunchError, errnoName, fromNodeError, hostError, nodeErrno, strerror, usageError } from '../errors.js';
 import { native } from '../runtime/native.js';
 import { InRoot, ResolveError, entryComponents, joinRel } from './inroot.js';
 import { SourceError, isDecodeError, openLayer, type Compression } from './layer-source.js';
+import { PaxXattrReader, xattrPolicy } from './pax-xattrs.js';
 
 export interface ApplyLayerOptions {
   /** Not root of the initial user namespace (HostFacts.rootless): device nodes are skipped
@@ -34,6 +39,9 @@ export interface ApplyLayerOptions {
   note?: (msg: string) => void;
 }
 
+type Xattrs = ReadonlyMap<string, Buffer>;
+const NO_XATTRS: Xattrs = new Map();
+
 const WHITEOUT = '.wh.';
 const OPAQUE = '.wh..wh..opq';
 
@@ -44,6 +52,10 @@ interface Meta {
   gid: number;
   atime: Date | undefined;
   mtime: Date | undefined;
+  /** Extended attributes from the entry's PAX headers (pax-xattrs.ts). */
+  xattrs: Xattrs;
+  /** The entry's name, for messages. */
+  name: string;
 }
 
 /** Applies `layer` onto the directory `rootfs`. Rejects with a LaunchError naming the entry
@@ -66,7 +78,7 @@ export async function applyLayer(rootfs: string, layer: Readable | Buffer, opts:
   try {
     const opened = await openLayer(layer, { mediaType: opts.mediaType, plain: opts.plain, prefix, note });
     compression = opened.compression;
-    await parseTar(opened.tar, (entry) => applier.entry(entry), prefix, compression, note);
+    await parseTar(opened.tar, (entry, xattrs) => applier.entry(entry, xattrs), prefix, compression, note);
     applier.finish();
   } catch (err) {
     if (err instanceof LaunchError) throw err;
@@ -86,11 +98,23 @@ export async function applyLayer(rootfs: string, layer: Readable | Buffer, opts:
 
 /** Feeds `tar` to tar's Parser and runs `onEntry` for each entry, one at a time, in order:
  * the parser holds back the next entry until this one is read to its end, and its write()
- * says when to stop reading the stream, so memory stays bounded by one chunk. */
+ * says when to stop reading the stream, so memory stays bounded by one chunk. The entry's
+ * extended attributes come from a PaxXattrReader fed each chunk just before the parser. */
 async function parseTar(
-  tar: Readable, onEntry: (e: ReadEntry) => Promise<void>, prefix: string, compression: string, note: (msg: string) => void,
+  tar: Readable, onEntry: (e: ReadEntry, xattrs: Xattrs) => Promise<void>, prefix: string, compression: string, note: (msg: string) => void,
 ): Promise<void> {
   const parser = new Parser({ zstd: false, brotli: false });
+  const pax = new PaxXattrReader();
+  let inStep = true;
+  // The reader has seen every byte the parser has, so it has queued this entry already. Once
+  // the two disagree, no attribute is trusted to belong where the reader says.
+  const xattrsOf = (e: ReadEntry): Xattrs => {
+    const found = inStep ? pax.next() : undefined;
+    if (found?.path === e.path) return found.xattrs;
+    if (inStep) note(`${prefix}extended attributes not applied from \`${e.path}\` on: the tar headers could not be followed`);
+    inStep = false;
+    return NO_XATTRS;
+  };
   let failure: unknown;
   let allZero = true; // an empty layer (only end-of-archive blocks) is valid, not "no tar"
   let chain: Promise<void> = Promise.resolve();
@@ -114,11 +138,15 @@ async function parseTar(
       fail(invalid(msg));
     });
     parser.on('error', (err: Error) => fail(isDecodeError(err) || err instanceof SourceError ? err : invalid(err.message)));
-    parser.on('ignoredEntry', (e: ReadEntry) => note(`${prefix}skipped \`${e.path}\`: unsupported tar entry type ${e.header.type}`));
+    parser.on('ignoredEntry', (e: ReadEntry) => {
+      if (!e.meta && failure === undefined) xattrsOf(e); // an entry to the reader too (an oversized meta header is not)
+      note(`${prefix}skipped \`${e.path}\`: unsupported tar entry type ${e.header.type}`);
+    });
     parser.on('entry', (e: ReadEntry) => {
+      const xattrs = failure === undefined ? xattrsOf(e) : NO_XATTRS;
       chain = chain.then(() => {
         current = e;
-        return failure === undefined ? onEntry(e) : void e.resume();
+        return failure === undefined ? onEntry(e, xattrs) : void e.resume();
       });
       chain.catch(fail);
     });
@@ -129,6 +157,7 @@ async function parseTar(
     for await (const chunk of tar as AsyncIterable<Buffer>) {
       if (failure !== undefined) break; // leaving the loop destroys the stream and the source
       if (allZero && chunk.some((b) => b !== 0)) allZero = false;
+      if (inStep) pax.write(chunk);
       if (!parser.write(chunk)) {
         try {
           await once(parser, 'drain', { signal: stop.signal });
@@ -175,12 +204,12 @@ class LayerApplier {
     return usageError(`${this.prefix}${what}`, { file, code });
   }
 
-  async entry(e: ReadEntry): Promise<void> {
+  async entry(e: ReadEntry, xattrs: Xattrs): Promise<void> {
     const name = e.path;
     try {
       const parts = entryComponents(name);
       if (!parts) throw this.refuse('entry leaves the root filesystem', name, 'LAYER_ESCAPE');
-      await this.apply(e, name, parts);
+      await this.apply(e, name, parts, xattrs);
     } catch (err) {
       if (err instanceof LaunchError) throw err;
       if (err instanceof ResolveError) {
@@ -192,7 +221,7 @@ class LayerApplier {
     }
   }
 
-  private async apply(e: ReadEntry, name: string, parts: string[]): Promise<void> {
+  private async apply(e: ReadEntry, name: string, parts: string[], xattrs: Xattrs): Promise<void> {
     const base = parts[parts.length - 1];
     if (base === undefined) {
       // `./` itself: the root directory's metadata belongs to whoever made the bundle
@@ -215,6 +244,8 @@ class LayerApplier {
       gid: e.gid ?? 0,
       mtime: e.mtime,
       atime: e.atime ?? e.mtime,
+      xattrs,
+      name,
     };
     switch (e.type) {
       case 'Directory':
@@ -284,6 +315,8 @@ class LayerApplier {
       this.fs.withAccess(dir, () => mkdirSync(this.fs.abs(rel), 0o700));
     }
     this.chown(() => lchownSync(this.fs.abs(rel), meta.uid, meta.gid));
+    // A lower layer's directory may be 0555 by now: user.* needs write access to the inode.
+    this.setXattrs(rel, meta, (fn) => this.fs.withAccess(rel, fn));
     this.written.add(rel);
     this.dirMeta.set(rel, meta);
   }
@@ -298,8 +331,10 @@ class LayerApplier {
       for await (const chunk of e as AsyncIterable<Buffer>) {
         for (let off = 0; off < chunk.length; ) off += writeSync(fd, chunk, off);
       }
-      // chown before chmod: chown clears setuid/setgid.
+      // chown before chmod: chown clears setuid/setgid. Attributes after chown (which clears
+      // security.capability) and before chmod (user.* needs write access to the inode).
       this.chown(() => fchownSync(fd, meta.uid, meta.gid));
+      this.setXattrs(rel, meta);
       fchmodSync(fd, meta.mode);
       if (meta.mtime) futimesSync(fd, meta.atime ?? meta.mtime, meta.mtime);
     } finally {
@@ -341,8 +376,31 @@ class LayerApplier {
     const abs = this.fs.abs(rel);
     this.written.add(rel);
     this.chown(() => lchownSync(abs, meta.uid, meta.gid));
+    this.setXattrs(rel, meta);
     if (chmod) chmodSync(abs, meta.mode); // not a symlink (Linux has no lchmod): just made by us
     if (meta.mtime) lutimesSync(abs, meta.atime ?? meta.mtime, meta.mtime);
+  }
+
+  /** The entry's extended attributes (xattrPolicy decides which), never following a symlink.
+   * What an ordinary user may not set (security.capability, trusted.*: EPERM; a file system
+   * without them: EOPNOTSUPP) is a note, as is any refused attribute that is only set where
+   * possible; as root a refused capability is an error: the image would run without it. */
+  private setXattrs(rel: string, meta: Meta, access: (fn: () => void) => void = (fn) => fn()): void {
+    for (const [key, value] of meta.xattrs) {
+      const policy = xattrPolicy(key);
+      if (policy === 'skip') continue;
+      try {
+        access(() => lsetxattr(this.fs.abs(rel), key, value));
+      } catch (err) {
+        const errno = nodeErrno(err) ?? 0;
+        const code = errnoName(errno);
+        if (policy === 'optional' || (this.rootless && (code === 'EPERM' || code === 'ENOTSUP' || code === 'EOPNOTSUPP'))) {
+          this.note(`${this.prefix}skipped the extended attribute \`${key}\` of \`${meta.name}\`: ${strerror(errno)} (${code})`);
+          continue;
+        }
+        throw fromNodeError('host', `${this.prefix}cannot set the extended attribute \`${key}\` of`, err, { file: meta.name, code: 'LAYER_WRITE' });
+      }
+    }
   }
 
   /** Root always owns what it unpacks as the layer says. Without root, a chown may be refused
@@ -380,6 +438,12 @@ class LayerApplier {
       this.note(`${this.prefix}skipped ${this.skippedDevices.length} device node(s) a rootless unpack cannot create: ${shown}${more}`);
     }
   }
+}
+
+/** Node has no lsetxattr either. Fails as fs calls do: InRoot.withAccess looks for EACCES. */
+function lsetxattr(abs: string, name: string, value: Buffer): void {
+  const errno = native().lsetxattr(abs, name, value);
+  if (errno !== 0) throw Object.assign(new Error(`lsetxattr ${abs} ${name}`), { code: errnoName(errno), errno: -errno, syscall: 'lsetxattr' });
 }
 
 /** Node has no mkfifo; the addon does (it needs one for `create`'s exec FIFO). */

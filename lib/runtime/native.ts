@@ -20,6 +20,10 @@ export interface NativeAddon {
   setOutputProcessing(fd: number, on: boolean): number;
   /** errno, 0 on success. */
   mkfifo(path: string, mode: number): number;
+  /** lsetxattr(2) with flags 0 (create or replace); errno, 0 on success. */
+  lsetxattr(path: string, name: string, value: Buffer): number;
+  /** lgetxattr(2): the value, or the errno as a number. */
+  lgetxattr(path: string, name: string): Buffer | number;
   /** flock(2); errno, 0 on success. */
   flock(fd: number, op: number): number;
   /** poll(2) for input or hang-up: the revents, 0 on timeout, or -errno. */
