@@ -33,8 +33,8 @@ function imageArgs(args: Args) {
   return { store: str(args.store), tlsVerify: args['tls-verify'] !== false };
 }
 
-/** `launch run --image IMAGE` without an id, as `launch DIR`: one of launch's own making. */
-function generatedId(): string {
+/** An id of launch's own making: `launch DIR`, and `launch run --image IMAGE` without one. */
+export function generatedId(): string {
   return `launch-${process.pid.toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
 }
 

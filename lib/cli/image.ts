@@ -229,18 +229,12 @@ export async function usernsJobVerb(text: string): Promise<number> {
  * at or remove (`launch unshare rm -rf BUNDLE`) files an image gave to other ids. */
 export async function unshareVerb(o: GlobalOptions & { command: string[] }): Promise<number> {
   const host = probeHost();
-  const { imageIdMap, noIdMapReason } = await import('../image/userns.js');
+  const { execInUserns, imageIdMap, noIdMapReason } = await import('../image/userns.js');
   const idmap = imageIdMap(host);
   if (!idmap) {
     throw usageError(host.uid === 0 ? 'unshare is for ordinary users: root owns every id already' : `no subordinate ids to map: ${noIdMapReason(host)}`, { code: 'USAGE' });
   }
   const args = o.command.length ? o.command : [process.env.SHELL || '/bin/sh'];
-  const env = Object.entries(process.env).map(([k, v]) => `${k}=${v}`);
-  const { buildUsernsPlan } = await import('../plan/build.js');
-  const { startContainer } = await import('../runtime/launcher.js');
-  const plan = buildUsernsPlan({ args, env, cwd: process.cwd(), user: { uid: 0, gid: 0 } }, { host, idmap });
-  const started = await startContainer(plan, { host });
-  const status = await started.exited;
-  started.release();
+  const status = await execInUserns(args, host, idmap);
   return status.signal ? 128 + status.signal : (status.code ?? 125);
 }

@@ -6,7 +6,7 @@ import { statSync } from 'node:fs';
 import { LaunchError, formatError } from '../errors.js';
 import { execArgv } from './exec.js';
 import { fastParse } from './fastpath.js';
-import { type Ctx, runHandler } from './handlers.js';
+import { type Ctx, generatedId, runHandler } from './handlers.js';
 import { logTarget, writeLog } from './log.js';
 
 /** lib/image/userns.ts USERNS_VERB (not imported: that module is not needed at start-up). */
@@ -41,10 +41,6 @@ export function expandShorthand(argv: string[], isDir: (p: string) => boolean, m
     return [...argv.slice(0, i), 'run', '--bundle', word, ...argv.slice(i + 1), makeId()];
   }
   return argv;
-}
-
-function randomId(): string {
-  return `launch-${process.pid.toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
 }
 
 /** yargs reads a lone `-` as a positional, not as a flag's value: `update --resources -`
@@ -93,7 +89,7 @@ export async function main(rawArgv: string[]): Promise<number> {
         return false;
       }
     },
-    randomId,
+    generatedId,
   );
   let exitCode = 0;
   let context: string | undefined;

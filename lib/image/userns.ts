@@ -15,6 +15,7 @@ import type { HostFacts } from '../host.js';
 import { buildUsernsPlan } from '../plan/build.js';
 import type { IdMap, Mapping } from '../plan/idmap.js';
 import { isBinary } from '../runtime/embedded.js';
+import type { ExitStatus } from '../runtime/launcher.js';
 
 /** The verb the helper is started with; not part of the documented command line. */
 export const USERNS_VERB = '__userns-job';
@@ -66,16 +67,22 @@ function selfArgv(): string[] {
   return [process.execPath, fileURLToPath(new URL('../../bin/launch', import.meta.url))];
 }
 
-/** Run `job` in the helper and return its value; its failure is rethrown here as it was. */
-export async function runInUserns(job: Job, host: HostFacts, idmap: IdMap): Promise<unknown> {
+/** Run `args` as root of a new user namespace with `idmap`, in our environment and working
+ * directory, and wait for it (`launch unshare`, and the helper below). */
+export async function execInUserns(args: string[], host: HostFacts, idmap: IdMap): Promise<ExitStatus> {
   const { startContainer } = await import('../runtime/launcher.js');
   const env = Object.entries(process.env).map(([k, v]) => `${k}=${v}`);
-  const args = [...selfArgv(), USERNS_VERB, JSON.stringify(job)];
   const plan = buildUsernsPlan({ args, env, cwd: process.cwd(), user: { uid: 0, gid: 0 } }, { host, idmap });
+  const started = await startContainer(plan, { host });
+  const status = await started.exited;
+  started.release();
+  return status;
+}
+
+/** Run `job` in the helper and return its value; its failure is rethrown here as it was. */
+export async function runInUserns(job: Job, host: HostFacts, idmap: IdMap): Promise<unknown> {
   try {
-    const started = await startContainer(plan, { host });
-    const status = await started.exited;
-    started.release();
+    const status = await execInUserns([...selfArgv(), USERNS_VERB, JSON.stringify(job)], host, idmap);
     let result: JobResult | undefined;
     try {
       result = JSON.parse(readFileSync(job.resultFile, 'utf8')) as JobResult;
