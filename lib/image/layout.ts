@@ -41,12 +41,12 @@ const LAYER_TYPES: Record<string, Compression> = {
 // An index pointing at an index pointing at ... is legal; a cycle of them is not.
 const MAX_INDEX_DEPTH = 4;
 
-interface Checked {
+export interface Checked {
   desc: Descriptor;
   digest: Digest;
 }
 
-function checkDescriptor(v: unknown, where: string, path: string): Checked {
+export function checkDescriptor(v: unknown, where: string, path: string): Checked {
   const bad = (why: string) => imageError('spec', 'IMAGE_DESCRIPTOR', `${where}: ${why}`, path);
   if (!isObject(v)) throw bad('must be a JSON object');
   const digest = parseDigest(v.digest);
@@ -90,7 +90,7 @@ function checkedList(doc: unknown, subject: string, path: string): Checked[] {
 }
 
 /** The entry of an image index that runs on `want`. */
-function choosePlatform(list: Checked[], want: Platform, subject: string, path: string): Checked {
+export function choosePlatform(list: Checked[], want: Platform, subject: string, path: string): Checked {
   let best: Checked | undefined;
   let bestScore = 0;
   for (const c of list) {

@@ -7,12 +7,12 @@
 //   lock                  the pid of the launch that changes the store now
 // Blobs land in blobs/ only once verified, by rename, and index.json is replaced by rename:
 // a store is never half-written, whatever kills launch.
-import { closeSync, constants as fsc, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, constants as fsc, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { LaunchError, fromNodeError, hostError } from '../errors.js';
 import { isObject } from './config.js';
-import { blobPath, parseDigest, type Digest } from './digest.js';
+import { blobPath, type Digest } from './digest.js';
 import { REF_NAME } from './layout.js';
 import { DirStore, imageError } from './store.js';
 import type { Descriptor } from './types.js';
@@ -215,11 +215,5 @@ export class LocalStore {
     } finally {
       rmSync(file, { force: true });
     }
-  }
-
-  /** A blob file's digest from its name under blobs/. */
-  static digestOf(alg: string, hex: string): Digest | undefined {
-    const d = parseDigest(`${alg}:${hex}`);
-    return typeof d === 'string' ? undefined : d;
   }
 }

@@ -6,12 +6,12 @@
 // that fails at any point leaves the store as it was, plus resumable partial files.
 import { isObject } from './config.js';
 import { parseDigest, type Digest } from './digest.js';
-import { readLayout } from './layout.js';
+import { checkDescriptor, choosePlatform, readLayout } from './layout.js';
 import type { LocalStore } from './local.js';
-import { formatPlatform, hostPlatform, platformScore } from './platform.js';
+import { hostPlatform } from './platform.js';
 import { formatReference, parseReference, type Reference } from './reference.js';
 import { MANIFEST_TYPES, RegistryClient, type Manifest } from './registry.js';
-import { imageError } from './store.js';
+import { imageError, parseJsonIn } from './store.js';
 import type { Descriptor, Platform } from './types.js';
 
 export interface PullOptions {
@@ -33,22 +33,9 @@ export interface Pulled {
 /** Layers fetched at once: enough to hide one slow connection, few enough for two cores. */
 const PARALLEL = 3;
 
-function descriptorOf(v: unknown, where: string, name: string): Descriptor & { parsed: Digest } {
-  const bad = (why: string) => imageError('spec', 'IMAGE_DESCRIPTOR', `${where}: ${why}`, name);
-  if (!isObject(v)) throw bad('must be a JSON object');
-  const parsed = parseDigest(v.digest);
-  if (typeof parsed === 'string') throw bad(parsed);
-  if (typeof v.size !== 'number' || !Number.isSafeInteger(v.size) || v.size < 0) throw bad('size must be a non-negative integer');
-  return { ...(v as unknown as Descriptor), parsed };
-}
-
-function parseJson(m: Manifest, subject: string, name: string): Record<string, unknown> {
-  let doc: unknown;
-  try {
-    doc = JSON.parse(m.data.toString('utf8'));
-  } catch (err) {
-    throw imageError('spec', 'IMAGE_JSON', `${subject}: invalid JSON (${(err as Error).message})`, name, err);
-  }
+/** A manifest or index from the registry as a JSON object, with a syntax error's position. */
+async function parseJson(m: Manifest, subject: string, name: string): Promise<Record<string, unknown>> {
+  const doc = await parseJsonIn(m.data, subject, name);
   if (!isObject(doc)) throw imageError('spec', 'IMAGE_MANIFEST', `${subject}: not a JSON object`, name);
   return doc;
 }
@@ -59,19 +46,10 @@ async function platformManifest(client: RegistryClient, top: Manifest, want: Pla
   for (let depth = 0; depth < 4; depth++) {
     const isIndex = current.mediaType === MANIFEST_TYPES.ociIndex || current.mediaType === MANIFEST_TYPES.dockerList;
     if (!isIndex) return current;
-    const doc = parseJson(current, `index ${current.digest}`, name);
-    const list = Array.isArray(doc.manifests) ? doc.manifests : [];
-    let best: { desc: Descriptor; score: number } | undefined;
-    list.forEach((m, i) => {
-      const desc = descriptorOf(m, `index ${current.digest}: manifests[${i}]`, name);
-      const score = desc.platform ? platformScore(want, desc.platform) : undefined;
-      if (score !== undefined && score > (best?.score ?? 0)) best = { desc, score };
-    });
-    if (!best) {
-      const have = [...new Set(list.map((m) => formatPlatform(isObject(m) ? (m.platform as Platform) : undefined)))].join(', ');
-      throw imageError('usage', 'IMAGE_PLATFORM', `no image for ${formatPlatform(want)} (it has ${have || 'no images'})`, name);
-    }
-    const chosen: Descriptor = best.desc;
+    const subject = `index ${current.digest}`;
+    const doc = await parseJson(current, subject, name);
+    const list = (Array.isArray(doc.manifests) ? doc.manifests : []).map((m, i) => checkDescriptor(m, `${subject}: manifests[${i}]`, name));
+    const chosen = choosePlatform(list, want, subject, name).desc;
     current = { ...(await client.getManifest(chosen.digest)), platform: chosen.platform };
   }
   throw imageError('spec', 'IMAGE_INDEX', 'image indexes nested too deep', name);
@@ -109,18 +87,19 @@ export async function pullImage(store: LocalStore, text: string, opts: PullOptio
     if (manifest.mediaType !== MANIFEST_TYPES.ociManifest && manifest.mediaType !== MANIFEST_TYPES.dockerManifest) {
       throw imageError('spec', 'IMAGE_MANIFEST', `manifest ${manifest.digest}: unsupported media type ${JSON.stringify(manifest.mediaType)}`, name);
     }
-    const doc = parseJson(manifest, `manifest ${manifest.digest}`, name);
-    const config = descriptorOf(doc.config, `manifest ${manifest.digest}: config`, name);
-    const layers = (Array.isArray(doc.layers) ? doc.layers : []).map((l, i) => descriptorOf(l, `manifest ${manifest.digest}: layers[${i}]`, name));
-    const blobs = [config, ...layers.filter((l, i) => layers.findIndex((o) => o.digest === l.digest) === i)];
+    const doc = await parseJson(manifest, `manifest ${manifest.digest}`, name);
+    const config = checkDescriptor(doc.config, `manifest ${manifest.digest}: config`, name);
+    const layers = (Array.isArray(doc.layers) ? doc.layers : []).map((l, i) => checkDescriptor(l, `manifest ${manifest.digest}: layers[${i}]`, name));
+    const blobs = [config, ...layers.filter((l, i) => layers.findIndex((o) => o.digest.text === l.digest.text) === i)];
     await store.lock(async () => {
       await inParallel(
         blobs.map((b) => async () => {
-          if (store.has(b.parsed, b.size)) return;
-          const bar = b === config ? undefined : progress?.blob(b.parsed.text, b.size);
-          const partial = store.partialFile(b.parsed);
-          await client.fetchBlob({ digest: b.parsed.text, size: b.size }, partial, bar ? (done) => bar.update(done) : undefined);
-          store.commit(partial, b.parsed);
+          const size = b.desc.size;
+          if (store.has(b.digest, size)) return;
+          const bar = b === config ? undefined : progress?.blob(b.digest.text, size);
+          const partial = store.partialFile(b.digest);
+          await client.fetchBlob({ digest: b.digest.text, size }, partial, bar ? (done) => bar.update(done) : undefined);
+          store.commit(partial, b.digest);
           bar?.done();
         }),
         PARALLEL,
@@ -140,7 +119,7 @@ export async function pullImage(store: LocalStore, text: string, opts: PullOptio
         throw err;
       }
     }, (pid) => opts.note(`waiting for launch pid ${pid}, which is changing the image store`));
-    return { name, manifestDigest: manifest.digest, configDigest: config.parsed.text };
+    return { name, manifestDigest: manifest.digest, configDigest: config.digest.text };
   } finally {
     progress?.finish();
     client.close();
