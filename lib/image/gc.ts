@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { HostFacts } from '../host.js';
 import { isObject } from './config.js';
 import { parseDigest } from './digest.js';
-import { LocalStore } from './local.js';
+import { LocalStore, alive } from './local.js';
 import { removeTree } from './unpack-image.js';
 
 export interface GcResult {
@@ -51,13 +51,7 @@ export function reachable(store: LocalStore): { blobs: Set<string>; configs: Set
 
 function alivePid(name: string): boolean {
   const pid = Number(/-(\d+)-/.exec(name)?.[1]);
-  if (!Number.isSafeInteger(pid) || pid <= 0 || pid === process.pid) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
+  return Number.isSafeInteger(pid) && pid > 0 && pid !== process.pid && alive(pid);
 }
 
 /** Remove what no tag reaches. `inUse`: cache entry directories (rootfs/<alg>-<hex>) that

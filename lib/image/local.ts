@@ -40,7 +40,8 @@ export interface StoredImage {
 
 const LOCK_WAIT_MS = 10 * 60_000;
 
-function alive(pid: number): boolean {
+/** Whether the process `pid` exists (EPERM: it does, as another user's). */
+export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
