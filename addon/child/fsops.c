@@ -24,12 +24,23 @@
 
 static int root_fd = -1;
 
+/* With RESOLVE_IN_ROOT the kernel answers EAGAIN when a mount or rename anywhere on the host
+ * (its global seqcounts) happened while it resolved a `..`: it cannot prove the walk stayed
+ * inside, and openat2(2) says to retry. Containers started side by side make that common
+ * enough to fail a start now and then (seen in CI: process.cwd `/data/../../..`). */
+#define OPENAT2_TRIES 64
+
 static int sys_openat2(int dirfd, const char *path, uint64_t flags, uint64_t resolve) {
   struct open_how how;
   memset(&how, 0, sizeof how);
   how.flags = flags;
   how.resolve = resolve;
-  return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof how);
+  int fd = -1;
+  for (int i = 0; i < OPENAT2_TRIES; i++) {
+    fd = (int)syscall(SYS_openat2, dirfd, path, &how, sizeof how);
+    if (fd >= 0 || errno != EAGAIN) break;
+  }
+  return fd;
 }
 
 static int sys_pivot_root(const char *new_root, const char *put_old) {
