@@ -79,7 +79,7 @@ function readText(path: string): string {
   }
 }
 
-function findExecutable(name: string): string | undefined {
+export function findExecutable(name: string): string | undefined {
   for (const dir of ['/usr/bin', '/bin', '/usr/sbin', '/sbin', '/usr/local/bin']) {
     try {
       accessSync(`${dir}/${name}`, constants.X_OK);

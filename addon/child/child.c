@@ -317,6 +317,7 @@ void lc_child_main(const struct lc_plan *plan) {
     case LP_FORK_INIT: r = do_fork_init((int)op->n[0]); break;
     case LP_WAIT_START: r = do_wait_start(i, (int)op->n[0], op->s[1]); break;
     case LP_SESSION_KEYRING: r = lc_session_keyring(op->s[0]); break;
+    case LP_LOOPBACK: r = lc_loopback(); break;
     case LP_RUN_HOOK: {
       uint32_t aux = 0;
       r = lc_run_hook(op, &aux);

@@ -1,9 +1,12 @@
-/* RUN_HOOK and SESSION_KEYRING: two steps of the child's op loop (child.c), kept apart from
+/* RUN_HOOK, SESSION_KEYRING and LOOPBACK: two steps of the child's op loop (child.c), kept apart from
  * it; the same rules: raw syscalls, nothing that locks or allocates. */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/close_range.h>
 #include <linux/keyctl.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <linux/sched.h>
 #include <poll.h>
 #include <signal.h>
@@ -119,4 +122,26 @@ int lc_session_keyring(const char *name) {
   }
   if (syscall(SYS_keyctl, KEYCTL_SETPERM, id, perm | 0x00080000ul /* KEY_USR_SEARCH */, 0, 0) < 0) return -errno;
   return 0;
+}
+
+/* LOOPBACK: a new network namespace has only `lo`, and it is down: nothing, not even
+ * 127.0.0.1, answers until it is up. runc and crun bring it up; so do we, with the ioctl the
+ * kernel has always had rather than a netlink exchange (one socket, two calls). Needs
+ * CAP_NET_ADMIN in the namespace's owning user namespace: after the id maps (USERMAP).
+ * Man pages: netdevice(7). */
+int lc_loopback(void) {
+  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -errno;
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  memcpy(ifr.ifr_name, "lo", 3);
+  int r = 0;
+  if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0) {
+    r = -errno;
+  } else if (!(ifr.ifr_flags & IFF_UP)) {
+    ifr.ifr_flags |= IFF_UP;
+    if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0) r = -errno;
+  }
+  close(fd);
+  return r;
 }

@@ -17,6 +17,8 @@ int lc_console(uint32_t index, const struct lc_op *op);
 /* steps.c: RUN_HOOK (aux gets the LP_HOOK_* failure) and SESSION_KEYRING. */
 int lc_run_hook(const struct lc_op *op, uint32_t *aux);
 int lc_session_keyring(const char *name);
+/* steps.c: LOOPBACK. */
+int lc_loopback(void);
 
 /* execimage.c: EXEC_IMAGE, and the exec of the container's program through that trampoline
  * (CVE-2019-5736); returns only on failure, with -errno. */

@@ -86,7 +86,8 @@ struct lp_op {
   X(RUN_HOOK, 33, "sL#L#n", "fork and execve hook path (argv, envp), state on stdin from fd (arg5 low 32 bits), wait; timeout in s (arg5 high 32 bits, 0 none)") \
   X(SESSION_KEYRING, 34, "s-----", "join a new session keyring named arg0 and make it searchable by its user (as runc)") \
   X(EXEC_IMAGE, 36, "b#----", "put the trampoline image arg0 in a sealed memfd; EXEC then execs the program through it (CVE-2019-5736)") \
-  X(SECCOMP, 35, "b#n---", "mark fds for the exec, then seccomp(SET_MODE_FILTER, flags arg2) with the BPF program arg0; with NEW_LISTENER the listener fd goes to the parent (LP_MSG_SECCOMP), then wait for its ack")
+  X(SECCOMP, 35, "b#n---", "mark fds for the exec, then seccomp(SET_MODE_FILTER, flags arg2) with the BPF program arg0; with NEW_LISTENER the listener fd goes to the parent (LP_MSG_SECCOMP), then wait for its ack") \
+  X(LOOPBACK, 37, "------", "bring up `lo` of the (new) network namespace, as runc does")
 /* Code 25 (TTY: a pty opened on the host) is retired: its slave was a node of the host's devpts,
  * invisible in the container's own (`tty` said "not a tty"). */
 

@@ -29,7 +29,7 @@
 #endif
 
 struct opts {
-  int pidfd, pty;
+  int pidfd, pty, stop;
   sigset_t forward;
   const char *state;
   struct mon_hook *hooks;
@@ -68,7 +68,7 @@ static void once(const char *opt, int seen) {
 static void parse(int argc, char **argv, struct opts *o) {
   int have_forward = 0;
   // Every repeatable list is shorter than argv: one allocation each, sized by it.
-  o->pidfd = o->pty = -1;
+  o->pidfd = o->pty = o->stop = -1;
   sigemptyset(&o->forward);
   o->hooks = calloc((size_t)argc, sizeof *o->hooks);
   o->rmdirs = calloc((size_t)argc, sizeof *o->rmdirs);
@@ -86,6 +86,10 @@ static void parse(int argc, char **argv, struct opts *o) {
       NEED(1);
       once(opt, o->pty >= 0);
       o->pty = (int)number(opt, argv[++i], 0, INT_MAX);
+    } else if (!strcmp(opt, "--stop-pidfd")) {
+      NEED(1);
+      once(opt, o->stop >= 0);
+      o->stop = (int)number(opt, argv[++i], 0, INT_MAX);
     } else if (!strcmp(opt, "--state")) {
       NEED(1);
       once(opt, o->state != NULL);
@@ -146,6 +150,7 @@ static void prepare_fds(const struct opts *o) {
       mon_fail("cannot open /dev/null on fd %d", fd);
   if (fcntl(o->pidfd, F_SETFD, FD_CLOEXEC) < 0) mon_fail("--pidfd %d: %s", o->pidfd, strerror(errno));
   if (o->pty >= 0 && fcntl(o->pty, F_SETFD, FD_CLOEXEC) < 0) mon_fail("--pty %d: %s", o->pty, strerror(errno));
+  if (o->stop >= 0 && fcntl(o->stop, F_SETFD, FD_CLOEXEC) < 0) mon_fail("--stop-pidfd %d: %s", o->stop, strerror(errno));
 }
 
 static void handle_signals(int sfd, const struct opts *o, struct relay *r) {
@@ -179,6 +184,17 @@ static void wait_loop(int sfd, const struct opts *o, struct relay *r) {
     if (master && p[master].revents) relay_master(r, p[master].revents);
     if (p[0].revents) return;  // the init exited (or the pidfd is bad: waitid will say)
   }
+}
+
+// --stop-pidfd: the network helper (pasta, slirp4netns) lives as long as the container. It is
+// not our child (pasta daemonizes): SIGTERM through its pidfd, wait up to a second for it to
+// go (POLLIN on a pidfd: the process has exited), then SIGKILL. Man pages: pidfd_open(2).
+static void stop_helper(int pidfd) {
+  if (syscall(SYS_pidfd_send_signal, pidfd, SIGTERM, NULL, 0) < 0) return;  // gone already
+  struct pollfd p = {.fd = pidfd, .events = POLLIN};
+  int rc;
+  do rc = poll(&p, 1, 1000); while (rc < 0 && errno == EINTR);
+  if (rc == 0) syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
 }
 
 static int reap_init(int pidfd) {
@@ -224,6 +240,8 @@ int main(int argc, char **argv) {
     relay_restore(r);
   }
 
+  // Before the poststop hooks, as podman tears the network down before its cleanup.
+  if (o.stop >= 0) stop_helper(o.stop);
   for (size_t i = 0; i < o.nhooks; i++) hook_run(&o.hooks[i], o.state);
   for (size_t i = 0; i < o.nrmdirs; i++) remove_path(o.rmdirs[i]);
   if (o.remove_dir) remove_state_dir(o.remove_dir);

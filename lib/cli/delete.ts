@@ -6,6 +6,7 @@ import { killCgroup } from '../cgroups/control.js';
 import { removeDirs } from '../cgroups/manager.js';
 import { LaunchError, stateError } from '../errors.js';
 import { bundleHooks, runHooksSync } from '../runtime/hooks.js';
+import { stopHelper } from '../network/helper.js';
 import { StateStore } from '../state/store.js';
 import { isAlive, sleepSync } from '../state/proc.js';
 import type { GlobalOptions } from './main.js';
@@ -23,6 +24,7 @@ export async function deleteVerb(o: GlobalOptions & { id: string; force: boolean
       // A launch killed before its state was written may have made the cgroups already; its
       // child dies with it (the sync socket closes), so they empty within moments.
       removeDirsPatiently(store.recordedCgroups(o.id));
+      stopHelper(store.dir(o.id));
       store.remove(o.id);
       return;
     }
@@ -40,7 +42,9 @@ export async function deleteVerb(o: GlobalOptions & { id: string; force: boolean
     if (alive) process.kill(state.pid!, 'SIGKILL');
     for (let i = 0; i < 500 && alive && isAlive(state.pid!, state.started); i++) sleepSync(10);
   }
-  // As runc's destroy: the process is gone, its resources not yet. Failures are warnings.
+  // The network helper (pasta, slirp4netns) of a container launch connected lives as long as
+  // its state; then, as runc's destroy, the poststop hooks. Failures of those are warnings.
+  stopHelper(store.dir(o.id));
   runHooksSync(bundleHooks(state.bundle), 'poststop', { ...state, status: 'stopped' }, { warnOnly: true });
   // --systemd-cgroup: the cgroup is a systemd unit; stopping it removes it (lib/cgroups/systemd.ts).
   const unit = state.cgroup?.systemd;

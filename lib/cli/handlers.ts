@@ -55,7 +55,8 @@ const HANDLERS: Record<string, (args: Args, ctx: Ctx) => Promise<void>> = {
     const words = rest(args);
     if (image === undefined && words.length) throw usageError(`run: words after the id (${words[0]}) are only taken with --image`, { exitCode: 125 });
     if (image === undefined && args.tty) throw usageError('run: --tty is for --image; a bundle says so in process.terminal', { exitCode: 125 });
-    const base = { ...bundleArgs(args), id: args.id === undefined ? generatedId() : id(args), detach: Boolean(args.detach), keep: Boolean(args.keep), ...globals(args, ctx) };
+    const network = { network: str(args.network), publish: ((args.publish as unknown[] | undefined) ?? []).map(String) };
+    const base = { ...bundleArgs(args), id: args.id === undefined ? generatedId() : id(args), detach: Boolean(args.detach), keep: Boolean(args.keep), network, ...globals(args, ctx) };
     ctx.setContext(`run ${base.id}`);
     ctx.setExit(await runVerb(image === undefined ? base : { ...base, image: { image, args: words, tty: Boolean(args.tty), ...imageArgs(args) } }));
   },

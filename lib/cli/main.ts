@@ -27,18 +27,26 @@ const VERBS = [
 /** Global flags that take a separate value word. */
 const VALUED = ['--root', '--log', '--log-format', '--rootless'];
 
+/** `run` flags with a value that may come before the DIR of `launch DIR`. */
+const RUN_VALUED = ['--network', '--publish', '-p'];
+
 /** `launch DIR` is `launch run --bundle DIR <generated id>`. */
 export function expandShorthand(argv: string[], isDir: (p: string) => boolean, makeId: () => string): string[] {
+  // Run flags given before DIR go after `run`, where yargs looks for them.
+  const global: string[] = [];
+  const run: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const word = argv[i]!;
     if (word === '--') return argv;
     if (word.startsWith('-')) {
-      // Global flags that take a separate value: skip the value, it is not a bundle.
-      if (VALUED.includes(word)) i++;
+      // Flags that take a separate value: skip the value, it is not a bundle.
+      const to = RUN_VALUED.includes(word.split('=')[0]!) ? run : global;
+      to.push(word);
+      if ((VALUED.includes(word) || RUN_VALUED.includes(word)) && i + 1 < argv.length) to.push(argv[++i]!);
       continue;
     }
     if (VERBS.includes(word) || !isDir(word)) return argv;
-    return [...argv.slice(0, i), 'run', '--bundle', word, ...argv.slice(i + 1), makeId()];
+    return [...global, 'run', ...run, '--bundle', word, ...argv.slice(i + 1), makeId()];
   }
   return argv;
 }

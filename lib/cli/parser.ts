@@ -52,7 +52,9 @@ export function buildParser(argv: string[], handle: (verb: string) => (args: Arg
           .option('image', { type: 'string', describe: 'run this image (pulled and unpacked as needed) instead of a bundle; words after `--` replace its Cmd' })
           .option('tty', { alias: 't', type: 'boolean', default: false, describe: 'with --image: give the container a terminal (process.terminal)' })
           .option('detach', { alias: 'd', type: 'boolean', default: false, describe: 'return once the container runs; it stays until `launch delete`' })
-          .option('keep', { type: 'boolean', default: false, describe: 'keep the state and cgroup after a foreground run ends (for `launch state`, `events`; then `launch delete`)' }),
+          .option('keep', { type: 'boolean', default: false, describe: 'keep the state and cgroup after a foreground run ends (for `launch state`, `events`; then `launch delete`)' })
+          .option('network', { type: 'string', describe: 'pasta|slirp4netns|none|host|auto: the container\'s network (default auto: pasta, else slirp4netns, else loopback only)' })
+          .option('publish', { alias: 'p', type: 'string', array: true, describe: '[IP:]HOST_PORT:CONTAINER_PORT[/tcp|udp]: forward a host port into the container (pasta, slirp4netns)' }),
       h('run'),
     )
     .command('create <id>', 'set a container up, its process waiting for `launch start`', (y) => bundleOptions(y), h('create'))

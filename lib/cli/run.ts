@@ -16,6 +16,8 @@ export interface RunVerbOptions extends GlobalOptions {
   keep?: boolean;
   noPivot?: boolean;
   noNewKeyring?: boolean;
+  /** --network and --publish (run only; `create` reads the config's annotations alone). */
+  network?: { network?: string; publish: string[] };
   /** `run --image`: the image and the words that replace its Cmd, in place of the bundle. */
   image?: { image: string; args: string[]; tty: boolean; store?: string; tlsVerify: boolean };
 }
@@ -40,6 +42,7 @@ function runOptions(o: RunVerbOptions): RunOptions {
     noNewKeyring: o.noNewKeyring,
     ignoreCgroupLimits: o.ignoreCgroupLimits,
     systemdCgroup: o.systemdCgroup,
+    network: o.network ?? { publish: [] },
     debug: o.debug ? (line) => process.stderr.write(`launch: debug: ${line}\n`) : undefined,
   };
 }

@@ -59,6 +59,8 @@ export interface PlanOptions {
   seccomp?: SeccompCompiler;
   /** The exec trampoline's image (lib/runtime/execimage.ts): the program is exec'd through it. */
   execImage?: Uint8Array;
+  /** A network helper opens the init's namespaces at its first sync (lib/network/). */
+  openNamespaces?: boolean;
 }
 
 export interface Plan {
@@ -337,8 +339,8 @@ function checkSize(ops: readonly Op[], spec: Spec): void {
 /** The child is not dumpable (CVE-2019-5736), so its /proc files belong to root: an
  * unprivileged launch writing its id maps or oom_score_adj at the USERMAP sync needs it
  * dumpable for that while (OPF.DUMPABLE). Root may write them anyway. */
-function procWrites(host: HostFacts, idmap: boolean, proc: Spec['process']): { flags?: number } {
-  return host.rootless && (idmap || proc?.oomScoreAdj !== undefined) ? { flags: OPF.DUMPABLE } : {};
+function procWrites(host: HostFacts, idmap: boolean, proc: Spec['process'], openNamespaces = false): { flags?: number } {
+  return host.rootless && (idmap || openNamespaces || proc?.oomScoreAdj !== undefined) ? { flags: OPF.DUMPABLE } : {};
 }
 
 /** Insert `add` before the first op named `before` (at the end if there is none). */
@@ -364,7 +366,12 @@ export function buildPlan(spec: Spec, opts: PlanOptions): Plan {
     ops.push({ op: 'FORK_INIT', args: [opts.dieWithParent ? 9 : 0], origin: { configPath: 'linux.namespaces', what: 'start the pid namespace\'s init' } });
   }
   // The parent writes the id maps (and, later, cgroup placement) while the child waits.
-  ops.push({ op: 'SYNC', args: [STAGE.USERMAP], ...procWrites(opts.host, Boolean(idmap), spec.process), origin: { what: 'wait for the id mappings' } });
+  ops.push({ op: 'SYNC', args: [STAGE.USERMAP], ...procWrites(opts.host, Boolean(idmap), spec.process, opts.openNamespaces), origin: { what: 'wait for the id mappings' } });
+  // As runc: a new network namespace's loopback is down until someone brings it up. After the
+  // id maps: it takes CAP_NET_ADMIN in the namespace's user namespace.
+  if ((ns.cloneFlags | ns.unshareAfterSync) & CLONE.NEWNET) {
+    ops.push({ op: 'LOOPBACK', args: [], origin: { configPath: 'linux.namespaces', what: 'bring up the loopback interface `lo`' } });
+  }
   // With the host's /proc still in reach (lsm.ts).
   append(ops, lsmOps(spec.process, opts.host.lsm));
   for (const j of ns.joins.filter((j) => j.type !== 'user')) {

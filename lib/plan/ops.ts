@@ -38,6 +38,7 @@ export const OPS = {
   SESSION_KEYRING: { code: 34, sig: 's-----' },
   EXEC_IMAGE: { code: 36, sig: 'b#----' },
   SECCOMP: { code: 35, sig: 'b#n---' },
+  LOOPBACK: { code: 37, sig: '------' },
 } as const;
 
 export type OpName = keyof typeof OPS;

@@ -4,7 +4,7 @@
 // resident is a small static program instead of a Node heap. The monitor forwards signals,
 // relays the terminal, reaps the init, and then does the teardown TypeScript planned here:
 // poststop hooks, the cgroup directories, the state directory.
-import { existsSync } from 'node:fs';
+import { closeSync, existsSync } from 'node:fs';
 import type { Hook } from '../spec/schema.js';
 import { asset, isBinary } from './embedded.js';
 import { hookEnvEntries, hookTimeout } from './hooks.js';
@@ -16,8 +16,10 @@ export interface Teardown {
   poststop: { hooks: readonly Hook[]; state: string };
   /** In order, children first; one still busy is left for `launch delete`. */
   rmdirs: readonly string[];
-  /** The state directory (plain files and FIFOs only). */
+  /** The state directory (plain files, FIFOs and sockets only). */
   stateDir: string;
+  /** The network helper (lib/network/), stopped first. */
+  stopPid?: number;
 }
 
 export interface Handover {
@@ -28,6 +30,8 @@ export interface Handover {
   ptyMaster?: number;
   /** Absent with --keep. */
   teardown?: Teardown;
+  /** A pidfd of teardown.stopPid, opened by handOver. */
+  stopPidfd?: number;
 }
 
 /** The monitor's command line (its grammar: addon/monitor/monitor.c). */
@@ -45,6 +49,7 @@ export function monitorArgv(h: Handover): string[] {
       if (env) argv.push(String(env.length), ...env);
       else argv.push('-1');
     });
+    if (h.stopPidfd !== undefined) argv.push('--stop-pidfd', String(h.stopPidfd));
     for (const dir of t.rmdirs) argv.push('--rmdir', dir);
     argv.push('--remove-dir', t.stateDir);
   }
@@ -60,11 +65,19 @@ export function monitorImage(): Buffer | string | undefined {
 }
 
 /** Become the monitor. Returns only if the exec failed (the caller then waits itself). */
-export function handOver(image: Buffer | string, h: Handover): unknown {
-  const keep = [h.pidfd, ...(h.ptyMaster === undefined ? [] : [h.ptyMaster])];
+export function handOver(image: Buffer | string, given: Handover): unknown {
+  let h = given;
+  try {
+    // A pidfd, not the pid: the helper is not our child, and its pid could be reused.
+    if (h.teardown?.stopPid) h = { ...h, stopPidfd: native().pidfdOpen(h.teardown.stopPid) };
+  } catch {
+    /* gone already: nothing to stop */
+  }
+  const keep = [h.pidfd, ...(h.ptyMaster === undefined ? [] : [h.ptyMaster]), ...(h.stopPidfd === undefined ? [] : [h.stopPidfd])];
   try {
     native().execMonitor(image, monitorArgv(h), keep);
   } catch (err) {
+    if (h.stopPidfd !== undefined) closeSync(h.stopPidfd);
     return err;
   }
   return new Error('execMonitor returned');

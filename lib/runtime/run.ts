@@ -1,6 +1,6 @@
 // `run` in the foreground: start the container, pass signals on, relay the terminal if there
 // is one, and come back with the shell's idea of the exit status (code, or 128+signal).
-import { chmodSync, closeSync, constants as fsConstants, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, constants as fsConstants, openSync, readFileSync, readlinkSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { createCgroup, joinCgroup, planCgroup, removeDirs, v1Hierarchies, wantsLimits } from '../cgroups/manager.js';
 import { ignoredFields } from '../cgroups/values.js';
@@ -10,6 +10,9 @@ import { type Plan, type PlanOptions, buildPlan } from '../plan/build.js';
 import type { Spec } from '../spec/schema.js';
 import { processStartTime } from '../state/proc.js';
 import { type ContainerState, EXEC_FIFO, StateStore } from '../state/store.js';
+import { stopHelper } from '../network/helper.js';
+import { networkRequest } from '../network/options.js';
+import { type NetworkPlan, connectNetwork, planNetwork } from '../network/setup.js';
 import { HookStateFiles, hasContainerHooks, hookInput, runHooks } from './hooks.js';
 import { startContainer } from './launcher.js';
 import { type Teardown, handOver, monitorImage } from './monitor.js';
@@ -38,6 +41,9 @@ export interface RunOptions {
   systemdCgroup?: boolean;
   /** --console-socket: where the pty master of process.terminal goes (terminal.ts). */
   consoleSocket?: string;
+  /** --network and --publish of `run` (lib/network/options.ts); the config's annotations
+   * decide what they leave out. */
+  network?: { network?: string; publish?: readonly string[] };
   /** Called with --debug notes (e.g. "added a user namespace"). */
   debug?: (line: string) => void;
 }
@@ -79,10 +85,14 @@ interface Prepared {
 
 /** Everything before the clone: the state directory (claims the id), the cgroup with its
  * limits, the plan. On failure nothing is left behind. */
-async function prepare(spec: Spec, opts: RunOptions, extra: { dieWithParent: boolean; waitStart?: (stateDir: string) => PlanOptions['waitStart'] }): Promise<Prepared> {
+async function prepare(given: Spec, opts: RunOptions, extra: { dieWithParent: boolean; verb: 'run' | 'create'; waitStart?: (stateDir: string) => PlanOptions['waitStart'] }): Promise<Prepared> {
   const host = probeHost();
   const store = new StateStore(opts.stateRoot);
   store.claim(opts.id);
+  const stateDir = store.dir(opts.id);
+  let spec = given;
+  let network: NetworkPlan | undefined;
+  let helperPid: number | undefined;
   let cgroupDirs: string[] = [];
   let systemd: import('../cgroups/systemd.js').SystemdDriver | undefined;
   let state: ContainerState | undefined;
@@ -90,6 +100,8 @@ async function prepare(spec: Spec, opts: RunOptions, extra: { dieWithParent: boo
   const teardown = async () => {
     hookFiles?.close();
     // As runc's destroy: the process is gone, its resources not yet.
+    // The network goes first, as podman's cleanup: nothing uses it any more.
+    if (network) stopHelper(stateDir);
     if (state) await runHooks(spec.hooks, 'poststop', { ...state, status: 'stopped' }, { warnOnly: true });
     // The container has been reaped by now (on failure too): its cgroups are empty.
     const left = removeDirs(cgroupDirs);
@@ -98,6 +110,9 @@ async function prepare(spec: Spec, opts: RunOptions, extra: { dieWithParent: boo
     store.remove(opts.id);
   };
   try {
+    network = planNetwork(spec, networkRequest(spec, opts.network ?? {}), extra.verb, stateDir);
+    spec = network.spec;
+    for (const note of network.decision.notes) opts.debug?.(note);
     const selfCgroup = readFileSync('/proc/self/cgroup', 'utf8');
     // --systemd-cgroup: checked and connected now, the unit is made with the init in it below.
     if (opts.systemdCgroup) systemd = await (await import('../cgroups/systemd.js')).systemdDriver(spec, opts.id, { uid: host.uid, cgroupVersion: host.cgroupVersion, debug: opts.debug });
@@ -128,11 +143,14 @@ async function prepare(spec: Spec, opts: RunOptions, extra: { dieWithParent: boo
       cgroupV1: host.cgroupVersion === 1 ? v1Hierarchies(selfCgroup, cgroup, '/sys/fs/cgroup') : undefined,
       seccomp: seccompCompiler(join(opts.stateRoot, SECCOMP_CACHE)),
       execImage: execImage(),
+      // The helper is handed the init's namespaces at its first sync.
+      openNamespaces: network.decision.mode === 'pasta' || network.decision.mode === 'slirp4netns',
     });
     for (const note of plan.notes) opts.debug?.(note);
     const record = async (pid: number, status: ContainerState['status']) => {
       if (!state) {
         if (cgroup) joinCgroup(cgroup, pid);
+        helperPid = await connectNetwork(network!.decision, pid, { stateDir, userns: () => ownUserns(pid) });
         const where = systemd ? await systemd.start(pid) : cgroup && { version: cgroup.version, dirs: cgroup.dirs };
         state = {
           ociVersion: spec.ociVersion ?? '1.2.0',
@@ -165,7 +183,8 @@ async function prepare(spec: Spec, opts: RunOptions, extra: { dieWithParent: boo
         : {
             poststop: { hooks: spec.hooks?.poststop ?? [], state: hookInput({ ...state, status: 'stopped' }) },
             rmdirs: [...cgroupDirs].reverse(),
-            stateDir: store.dir(opts.id),
+            stateDir,
+            ...(helperPid ? { stopPid: helperPid } : {}),
           };
     // A notify fd arrives after the first sync: the state (status `creating`) exists by then.
     const onSeccomp = (fd: number) => sendSeccompFd(plan.seccompListener!, fd, { ...state!, status: 'creating' });
@@ -176,9 +195,18 @@ async function prepare(spec: Spec, opts: RunOptions, extra: { dieWithParent: boo
   }
 }
 
+/** The init is in a user namespace other than launch's: a network helper must join it too. */
+function ownUserns(pid: number): boolean {
+  try {
+    return readlinkSync(`/proc/${pid}/ns/user`) !== readlinkSync('/proc/self/ns/user');
+  } catch (err) {
+    throw fromNodeError('host', "cannot read the container's user namespace", err, { file: `/proc/${pid}/ns/user` });
+  }
+}
+
 export async function runForeground(spec: Spec, opts: RunOptions): Promise<number> {
   checkConsoleSocket(spec.process?.terminal, opts.consoleSocket);
-  const prepared = await prepare(spec, opts, { dieWithParent: true });
+  const prepared = await prepare(spec, opts, { dieWithParent: true, verb: 'run' });
   const { plan, host } = prepared;
   const terminal = Boolean(spec.process?.terminal);
   const pty = new ConsoleMaster(opts.consoleSocket);
@@ -234,6 +262,7 @@ export async function runDetached(spec: Spec, opts: RunOptions & { create: boole
     // names the directory's fd is built.
     prepared = await prepare(spec, opts, {
       dieWithParent: false,
+      verb: opts.create ? 'create' : 'run',
       ...(opts.create ? { waitStart: (dir: string) => ({ dirFd: (dirFd = openFifoDir(dir)), fifo: EXEC_FIFO }) } : {}),
     });
     const p = prepared;

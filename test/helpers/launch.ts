@@ -70,7 +70,7 @@ export function spawnOptions(who: RunAs, extra: SpawnOptions = {}): SpawnOptions
 
 /** The command line that runs launch as `who`: node directly, or, for a delegated user,
  * through a root shell that enters the user's leaf cgroup and then drops to the user. */
-function command(who: RunAs, args: string[], node = process.execPath): [string, string[]] {
+export function command(who: RunAs, args: string[], node = process.execPath): [string, string[]] {
   const argv = [...launchWords(node), '--root', stateRoot(who), ...args];
   if (!who.cgroupLeaf) return [argv[0]!, argv.slice(1)];
   const script = 'leaf=$1 u=$2 g=$3; shift 3; echo $$ > "$leaf/cgroup.procs" && exec setpriv --reuid="$u" --regid="$g" --clear-groups -- "$@"';

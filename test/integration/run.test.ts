@@ -277,6 +277,8 @@ eachMode('run', ['busybox', 'dist', 'addon'], (mode, skip) => {
       args: sh('ls /sys/class/net | tr "\\n" " "; echo; ipcs -q >/dev/null 2>&1; echo done'),
       edit: (s) => {
         if (!s.linux!.namespaces!.some((n) => n.type === 'network')) s.linux!.namespaces!.push({ type: 'network' });
+        // No user-mode network (`run` would add one): the namespace as the config makes it.
+        s.annotations = { 'run.launch.network': 'none' };
         // With a network namespace of its own, even a rootless container may mount sysfs.
         const sys = s.mounts!.find((m) => m.destination === '/sys')!;
         Object.assign(sys, { type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] });

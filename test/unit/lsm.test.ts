@@ -42,7 +42,7 @@ describe('placement', () => {
     delete spec.linux!.seccomp;
     spec.process!.apparmorProfile = 'p';
     const names = buildPlan(spec, { bundle, host }).ops.map((o) => o.op);
-    expect(names.slice(0, 4)).toEqual(['SYNC', 'WRITE_FILE', 'MOUNT_ROOT_PROPAGATION', 'ROOTFS']);
+    expect(names.slice(0, 5)).toEqual(['SYNC', 'LOOPBACK', 'WRITE_FILE', 'MOUNT_ROOT_PROPAGATION', 'ROOTFS']);
   });
 
   it('exec: before the container\'s mount namespace is joined', () => {

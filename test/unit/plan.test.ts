@@ -55,7 +55,7 @@ describe('buildPlan as root', () => {
   it('default spec: op sequence, clone flags, no idmap', () => {
     const p = plan(rootSpec());
     expect(names(p)).toEqual([
-      'SYNC', 'MOUNT_ROOT_PROPAGATION', 'ROOTFS', 'UMASK', ...rep(7, 'MOUNT'), ...rep(6, 'MKNOD'), ...rep(5, 'SYMLINK'),
+      'SYNC', 'LOOPBACK', 'MOUNT_ROOT_PROPAGATION', 'ROOTFS', 'UMASK', ...rep(7, 'MOUNT'), ...rep(6, 'MKNOD'), ...rep(5, 'SYMLINK'),
       'PIVOT', 'SETHOSTNAME', 'SETSID', 'CONSOLE', ...rep(5, 'READONLY'), ...rep(10, 'MASK'), ...TAIL,
     ]);
     expect(p.cloneFlags).toBe(CLONE.NEWPID | CLONE.NEWNET | CLONE.NEWIPC | CLONE.NEWUTS | CLONE.NEWNS);
@@ -63,8 +63,8 @@ describe('buildPlan as root', () => {
     expect(p.idmap).toBeUndefined();
     expect(p.pidnsPath).toBeUndefined();
     expect(p.ops[0]!.args).toEqual([1]);
-    expect(p.ops[1]!.args).toEqual([MS.SLAVE]);
-    expect(p.ops[2]!.args).toEqual([join(bundle, 'rootfs')]);
+    expect(p.ops[2]!.args).toEqual([MS.SLAVE]);
+    expect(p.ops[3]!.args).toEqual([join(bundle, 'rootfs')]);
     expect(find(p, (o) => o.op === 'SETHOSTNAME')[0]!.args).toEqual(['runc']);
     expect(find(p, (o) => o.op === 'SYMLINK').map((o) => o.args)).toEqual([
       ['/proc/self/fd', '/dev/fd'], ['/proc/self/fd/0', '/dev/stdin'], ['/proc/self/fd/1', '/dev/stdout'],

@@ -1,0 +1,100 @@
+// The network a container gets, decided before anything is made: which helper (if any) will
+// connect its namespace, and the config's linux.namespaces adjusted to match. Pure apart from
+// looking for the helper programs and /dev/net/tun, so it is tested without a container.
+import { accessSync, constants } from 'node:fs';
+import { specError, usageError } from '../errors.js';
+import { findExecutable } from '../host.js';
+import type { Spec } from '../spec/schema.js';
+import type { NetworkMode, NetworkRequest, Publish } from './options.js';
+
+export type Helper = 'pasta' | 'slirp4netns';
+
+export interface NetworkDecision {
+  /** The config to run: a network namespace added (a helper needs one) or removed (host). */
+  spec: Spec;
+  /** What launch does: connect the namespace with a helper, share the host's, leave it with
+   * loopback only (none), or leave the config's choice alone (a namespace joined by path, no
+   * namespace at all, or `create` without a request). */
+  mode: Helper | 'host' | 'none' | 'config';
+  /** The helper's program when mode is one. */
+  program?: string;
+  publish: Publish[];
+  /** For --debug. */
+  notes: string[];
+}
+
+export interface HelperFacts {
+  /** The program, when installed. */
+  find(helper: Helper): string | undefined;
+  /** Why /dev/net/tun cannot be used by this user, or undefined when it can. */
+  tunProblem(): string | undefined;
+}
+
+const TUN = '/dev/net/tun';
+
+export const hostHelperFacts: HelperFacts = {
+  find: (h) => findExecutable(h),
+  tunProblem() {
+    try {
+      accessSync(TUN, constants.R_OK | constants.W_OK);
+      return undefined;
+    } catch (err) {
+      // Distributions ship it 0666; some machines (this project's CI among them) have 0600.
+      return `${TUN} is not readable and writable by uid ${process.getuid!()} (${(err as NodeJS.ErrnoException).code}); user-mode networking opens it in the container's namespace (most distributions ship it mode 0666)`;
+    }
+  },
+};
+
+/** Why `helper` cannot run here, or undefined. */
+function helperProblem(helper: Helper, facts: HelperFacts): string | undefined {
+  if (!facts.find(helper)) return `${helper} is not installed (Debian: apt-get install ${helper === 'pasta' ? 'passt' : 'slirp4netns'})`;
+  return facts.tunProblem();
+}
+
+export function decideNetwork(spec: Spec, req: NetworkRequest, verb: 'run' | 'create', facts: HelperFacts = hostHelperFacts): NetworkDecision {
+  const notes: string[] = [];
+  const namespaces = spec.linux?.namespaces ?? [];
+  const index = namespaces.findIndex((n) => n.type === 'network');
+  const entry = index < 0 ? undefined : namespaces[index];
+  const joined = entry?.path ? `linux.namespaces[${index}].path` : undefined;
+  const mode: NetworkMode | undefined = req.mode ?? (verb === 'run' ? 'auto' : undefined);
+  const fail = (msg: string) => (req.modeFrom === '--network' ? usageError(`--network ${mode}: ${msg}`) : specError(`${mode}: ${msg}`, { configPath: req.modeFrom }));
+  const withNamespaces = (list: typeof namespaces): Spec => ({ ...spec, linux: { ...spec.linux, namespaces: list } });
+  const publishing = (what: string) => {
+    if (!req.publish.length) return;
+    const msg = `publishing ports needs pasta or slirp4netns; ${what}`;
+    throw req.publishFrom === '--publish' ? usageError(`--publish: ${msg}`) : specError(msg, { configPath: req.publishFrom });
+  };
+  if (mode === undefined || (mode === 'auto' && (!entry || joined))) {
+    // The caller's own network (podman, CNI: a namespace by path) or the host's: not ours.
+    publishing(joined ? `the container joins the network namespace at ${joined}` : entry ? 'this verb leaves the network to its caller' : 'the config has no network namespace (the host network)');
+    return { spec, mode: 'config', publish: [], notes };
+  }
+  if (joined) throw fail(`the config joins the network namespace at ${joined}; remove its path to let launch make one`);
+  if (mode === 'host') {
+    publishing('--network host already uses the host\'s ports');
+    if (entry) notes.push(`--network host: the container shares the host's network namespace (linux.namespaces[${index}] left out)`);
+    return { spec: entry ? withNamespaces(namespaces.filter((_, i) => i !== index)) : spec, mode: 'host', publish: [], notes };
+  }
+  const own = entry ? spec : withNamespaces([...namespaces, { type: 'network' }]);
+  if (!entry) notes.push(`network ${mode}: added a network namespace (the config has none)`);
+  if (mode === 'none') {
+    publishing('--network none has no way in');
+    return { spec: own, mode: 'none', publish: [], notes };
+  }
+  if (mode === 'auto') {
+    const problems: string[] = [];
+    for (const helper of ['pasta', 'slirp4netns'] as const) {
+      const problem = helperProblem(helper, facts);
+      if (!problem) return { spec: own, mode: helper, program: facts.find(helper)!, publish: req.publish, notes };
+      problems.push(problem);
+    }
+    const why = [...new Set(problems)].join('; ');
+    publishing(`neither can run here: ${why}`);
+    notes.push(`network: loopback only, no user-mode networking: ${why}`);
+    return { spec: own, mode: 'none', publish: [], notes };
+  }
+  const problem = helperProblem(mode, facts);
+  if (problem) throw fail(problem);
+  return { spec: own, mode, program: facts.find(mode)!, publish: req.publish, notes };
+}

@@ -1,0 +1,90 @@
+// Network tests: launch started so that user-mode networking can work for `who`, a server on
+// the host's loopback, and free ports. Nothing here talks to an address off this machine.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { accessSync, constants, existsSync } from 'node:fs';
+import { type Server, createServer } from 'node:http';
+import { createServer as createTcpServer } from 'node:net';
+import type { RunAs } from './env.js';
+import { ownedDir } from './bundle.js';
+import { type Result, SLOW, command, spawnOptions } from './launch.js';
+
+const isRoot = () => process.getuid!() === 0;
+
+/** Root binds a 0666 /dev/net/tun over this machine's 0600 one in a private mount namespace,
+ * then becomes the user: as the issue allows (distributions ship 0666). */
+const TUN_WRAP =
+  'u=$1 g=$2 n=$3; shift 3; mknod -m 666 "$n" c 10 200 && mount --bind "$n" /dev/net/tun && rm -f "$n" && exec setpriv --reuid="$u" --regid="$g" --clear-groups -- "$@"';
+
+function tunUsable(): boolean {
+  try {
+    accessSync('/dev/net/tun', constants.R_OK | constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Why user-mode networking cannot be tested for `who` with `helper`, or undefined. */
+export function netMissing(who: RunAs | undefined, helper: 'pasta' | 'slirp4netns'): string | undefined {
+  if (!existsSync(`/usr/bin/${helper}`)) return `needs ${helper} (apt-get install ${helper === 'pasta' ? 'passt' : 'slirp4netns'})`;
+  if (!who || who.uid === 0 || isRoot() || tunUsable()) return undefined;
+  return 'needs /dev/net/tun usable by the test user (mode 0666, or root to bind such a node over it; .ci/run does)';
+}
+
+/** launch ARGS as `who`, able to open /dev/net/tun. */
+export function netChild(who: RunAs, args: string[]): ChildProcess {
+  const [file, argv] = command(who, args);
+  const opts = spawnOptions(who, { stdio: 'pipe' });
+  if (who.uid === 0 || !isRoot()) return spawn(file, argv, opts);
+  const node = `${ownedDir(who, 'tun')}/tun`;
+  const { uid: _u, gid: _g, ...asRoot } = opts;
+  return spawn('unshare', ['-m', '--propagation', 'private', '/bin/sh', '-c', TUN_WRAP, 'sh', String(who.uid), String(who.gid), node, file, ...argv], asRoot);
+}
+
+/** Run to the end, collecting the output (the event loop stays free for a test's server). */
+export function netRun(who: RunAs, args: string[], ms = 30_000): Promise<Result> {
+  const child = netChild(who, args);
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d) => (stdout += d));
+  child.stderr!.on('data', (d) => (stderr += d));
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), ms * SLOW);
+    child.on('close', (status, signal) => {
+      clearTimeout(timer);
+      resolve({ status, signal, stdout, stderr });
+    });
+  });
+}
+
+/** An HTTP server on the host's 127.0.0.1 answering `body`; its port. */
+export async function hostServer(body: string): Promise<{ port: number; server: Server }> {
+  const server = createServer((_req, res) => res.end(body));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { port: (server.address() as { port: number }).port, server };
+}
+
+/** A TCP port free on the host right now (the kernel's pick, released again). */
+export async function freePort(): Promise<number> {
+  const s = createTcpServer();
+  await new Promise<void>((resolve) => s.listen(0, resolve));
+  const { port } = s.address() as { port: number };
+  await new Promise((resolve) => s.close(resolve));
+  return port;
+}
+
+/** GET http://127.0.0.1:port/ until it answers (the container may still be starting). */
+export async function fetchUntil(port: number, ms = 10_000): Promise<string> {
+  const end = Date.now() + ms * SLOW;
+  let last: unknown;
+  while (Date.now() < end) {
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(2000) });
+      return await res.text();
+    } catch (err) {
+      last = err;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  throw new Error(`nothing answered on 127.0.0.1:${port}: ${String(last)}`);
+}

@@ -1,0 +1,145 @@
+// Networking, root and rootless: loopback in a new namespace, user-mode networking with pasta
+// and slirp4netns (the host's loopback as host.containers.internal, a published port into
+// busybox httpd), the helper gone once the container is, and the errors. Every address used
+// is on this machine: 127.0.0.1, and the namespaces the tests make.
+import { afterAll, describe, expect, it } from 'vitest';
+import { existsSync, readFileSync, readlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { isAlive } from '../../lib/state/proc.js';
+import { makeBundle } from '../helpers/bundle.js';
+import { eachMode, runAs } from '../helpers/env.js';
+import { exitOf, launchSync, runBundle, stateRoot, until } from '../helpers/launch.js';
+import { fetchUntil, freePort, hostServer, netChild, netMissing, netRun } from '../helpers/net.js';
+
+const sh = (script: string) => ['sh', '-c', script];
+const newId = (tag: string) => `net-${tag}-${process.pid}-${Math.random().toString(36).slice(2, 6)}`;
+/** The rootless default config shares the host's network; these tests want a namespace. */
+const ownNetns = (s: import('../../lib/spec/schema.js').Spec) => {
+  if (!s.linux!.namespaces!.some((n) => n.type === 'network')) s.linux!.namespaces!.push({ type: 'network' });
+};
+
+/** The helper's pid, from the record launch keeps in the state directory while it runs. */
+function helperPid(root: string, id: string): number | undefined {
+  try {
+    return (JSON.parse(readFileSync(join(root, id, 'network.json'), 'utf8')) as { pid: number }).pid;
+  } catch {
+    return undefined;
+  }
+}
+
+const servers: import('node:http').Server[] = [];
+afterAll(() => servers.forEach((s) => s.close()));
+
+eachMode('loopback', ['userns', 'busybox'], (mode, skip) => {
+  const who = () => runAs(mode)!;
+
+  it.skipIf(skip)('a new network namespace has `lo` up: 127.0.0.1 answers inside', () => {
+    const bundle = makeBundle(who(), {
+      args: sh('ip link show lo | grep -o "state UNKNOWN\\|UP," | head -1; echo served > /dev/shm/index.html; httpd -p 127.0.0.1:8080 -h /dev/shm && wget -q -O - http://127.0.0.1:8080/'),
+      edit: ownNetns,
+    });
+    const r = launchSync(who(), ['run', '--network', 'none', '--bundle', bundle, newId('lo')]);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('UP,\nserved\n');
+    expect(r.status).toBe(0);
+  });
+
+  it.skipIf(skip)('--network host shares the host\'s namespace; its loopback names the host', () => {
+    const bundle = makeBundle(who(), { args: sh('readlink /proc/self/ns/net; grep host.containers.internal /etc/hosts') });
+    const r = launchSync(who(), ['run', '--network', 'host', '--bundle', bundle, newId('host')]);
+    expect(r.stderr).toBe('');
+    const [ns, hosts] = r.stdout.split('\n');
+    expect(ns).toBe(readlinkSync('/proc/self/ns/net'));
+    expect(hosts).toBe('127.0.0.1\thost.containers.internal host.docker.internal');
+  });
+});
+
+for (const helper of ['pasta', 'slirp4netns'] as const) {
+  for (const mode of ['root', 'rootless'] as const) {
+    const skip = netMissing(runAs(mode), helper) ?? (runAs(mode) ? undefined : `needs the ${mode} user`);
+    describe(skip ? `${helper} as ${mode} (skipped: ${skip})` : `${helper} as ${mode}`, () => {
+      const who = () => runAs(mode)!;
+
+      it.skipIf(skip)('reaches a server on the host\'s loopback as host.containers.internal; resolv.conf names the forwarder', async () => {
+        const { port, server } = await hostServer(`hello from the host (${helper})`);
+        servers.push(server);
+        const bundle = makeBundle(who(), { args: sh(`head -1 /etc/resolv.conf; wget -q -O - http://host.containers.internal:${port}/`), edit: ownNetns });
+        const r = await netRun(who(), ['run', '--network', helper, '--bundle', bundle, newId('out')]);
+        expect(r.stderr).toBe('');
+        expect(r.stdout).toBe(`nameserver ${helper === 'pasta' ? '169.254.1.1' : '10.0.2.3'}\nhello from the host (${helper})`);
+        expect(r.status).toBe(0);
+      });
+
+      it.skipIf(skip)('a published port reaches busybox httpd inside; the helper is gone after the exit', async () => {
+        const port = await freePort();
+        const id = newId('pub');
+        const root = stateRoot(who());
+        const bundle = makeBundle(who(), {
+          args: sh(`echo "inside ${id}" > /dev/shm/index.html; exec httpd -f -p 80 -h /dev/shm`),
+          edit: ownNetns,
+        });
+        const child = netChild(who(), ['run', '--network', helper, '-p', `127.0.0.1:${port}:80`, '--bundle', bundle, id]);
+        let stderr = '';
+        child.stderr!.on('data', (d) => (stderr += d));
+        const exited = exitOf(child);
+        try {
+          expect(await fetchUntil(port)).toBe(`inside ${id}\n`);
+        } catch (err) {
+          throw new Error(`${String(err)}; launch said: ${stderr}`);
+        }
+        const pid = helperPid(root, id);
+        expect(pid).toBeGreaterThan(0);
+        expect(isAlive(pid!)).toBe(true);
+        expect(launchSync(who(), ['kill', id, 'KILL']).status).toBe(0);
+        expect(await exited).toEqual({ code: 137, signal: null });
+        // The monitor stopped it on the way out (not later: the check is right after the exit).
+        expect(isAlive(pid!)).toBe(false);
+        expect(existsSync(join(root, id))).toBe(false);
+        await expect(fetch(`http://127.0.0.1:${port}/`)).rejects.toThrow();
+      });
+    });
+  }
+}
+
+eachMode('network lifetime and errors', ['userns', 'busybox'], (mode, skip) => {
+  const who = () => runAs(mode)!;
+  const noPasta = skip ?? netMissing(runAs(mode), 'pasta');
+
+  it.skipIf(noPasta)('run --detach: the helper stays with the container until `launch delete`', async () => {
+    const id = newId('det');
+    const root = stateRoot(who());
+    // Off launch's pipes at once: they would stay open as long as the container.
+    const bundle = makeBundle(who(), { args: sh('exec >/dev/null 2>&1; exec sleep 60'), edit: ownNetns });
+    const r = await netRun(who(), ['run', '-d', '--network', 'pasta', '--bundle', bundle, id]);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const pid = helperPid(root, id);
+    expect(pid && isAlive(pid)).toBe(true);
+    expect(launchSync(who(), ['delete', '--force', id]).status).toBe(0);
+    await until('the helper has gone', () => !isAlive(pid!));
+  });
+
+  it.skipIf(skip)('a config that joins a network namespace by path refuses --network pasta: one line, nothing left', () => {
+    const bundle = makeBundle(who(), {
+      args: ['true'],
+      edit: (s) => {
+        ownNetns(s);
+        s.linux!.namespaces = s.linux!.namespaces!.map((n) => (n.type === 'network' ? { ...n, path: '/proc/self/ns/net' } : n));
+      },
+    });
+    const id = newId('bad');
+    const r = launchSync(who(), ['run', '--network', 'pasta', '--bundle', bundle, id]);
+    expect(r.stderr).toMatch(/^launch: run net-bad-\S+: --network pasta: the config joins the network namespace at linux\.namespaces\[\d+\]\.path; remove its path to let launch make one\n$/);
+    expect(r.status).toBe(125);
+    expect(existsSync(join(stateRoot(who()), id))).toBe(false);
+  });
+
+  it.skipIf(skip)('a bad --publish or annotation is one line naming it', () => {
+    const bundle = makeBundle(who(), { args: ['true'], edit: (s) => void (s.annotations = { 'run.launch.publish': '8080:80/sctp' }) });
+    const bad = runBundle(who(), bundle);
+    expect(bad.stderr).toMatch(/: annotations\["run\.launch\.publish"\]: `8080:80\/sctp`: the protocol must be tcp or udp, not `sctp`\n$/);
+    expect(bad.status).toBe(125);
+    const flag = launchSync(who(), ['run', '-p', '80', '--bundle', bundle, newId('flag')]);
+    expect(flag.stderr).toMatch(/: --publish: `80` is not \[IP:\]HOST_PORT:CONTAINER_PORT\[\/tcp\|udp\]\n$/);
+  });
+});
