@@ -65,6 +65,13 @@ export function decideNetwork(spec: Spec, req: NetworkRequest, verb: 'run' | 'cr
     const msg = `publishing ports needs pasta or slirp4netns; ${what}`;
     throw req.publishFrom === '--publish' ? usageError(`--publish: ${msg}`) : specError(msg, { configPath: req.publishFrom });
   };
+  // -p with no namespace in the config (the rootless default, an image run): publishing needs
+  // a namespace and a helper, so ask for them as --network auto would for a namespace.
+  if (mode === 'auto' && !entry && req.publish.length) {
+    const d = decideNetwork(withNamespaces([...namespaces, { type: 'network' }]), req, verb, facts);
+    d.notes.unshift('--publish: added a network namespace for the user-mode network (the config has none)');
+    return d;
+  }
   if (mode === undefined || (mode === 'auto' && (!entry || joined))) {
     // The caller's own network (podman, CNI: a namespace by path) or the host's: not ours.
     publishing(joined ? `the container joins the network namespace at ${joined}` : entry ? 'this verb leaves the network to its caller' : 'the config has no network namespace (the host network)');

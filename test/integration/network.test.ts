@@ -6,8 +6,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { existsSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { isAlive } from '../../lib/state/proc.js';
-import { makeBundle } from '../helpers/bundle.js';
-import { eachMode, runAs } from '../helpers/env.js';
+import { cleanupBase, makeBundle, ownedDir, testBase } from '../helpers/bundle.js';
+import { writeLayeredImage } from '../helpers/layered-image.js';
+import { eachMode, missing, runAs } from '../helpers/env.js';
 import { exitOf, launchSync, runBundle, stateRoot, until } from '../helpers/launch.js';
 import { fetchUntil, freePort, hostServer, netChild, netMissing, netRun } from '../helpers/net.js';
 
@@ -28,7 +29,13 @@ function helperPid(root: string, id: string): number | undefined {
 }
 
 const servers: import('node:http').Server[] = [];
-afterAll(() => servers.forEach((s) => s.close()));
+afterAll(() => {
+  servers.forEach((s) => s.close());
+  // An image store unpacked by the test user holds files of its subordinate ids.
+  const user = runAs('rootless');
+  if (process.getuid!() !== 0 && user) launchSync(user, ['unshare', '--', 'rm', '-rf', testBase()]);
+  cleanupBase();
+});
 
 eachMode('loopback', ['userns', 'busybox'], (mode, skip) => {
   const who = () => runAs(mode)!;
@@ -97,6 +104,27 @@ for (const helper of ['pasta', 'slirp4netns'] as const) {
         expect(existsSync(join(root, id))).toBe(false);
         await expect(fetch(`http://127.0.0.1:${port}/`)).rejects.toThrow();
       });
+
+      it.skipIf(skip ?? missing('newuidmap'))('run --image -p: the image\'s own httpd answers on the published port', async () => {
+        const image = await writeLayeredImage(join(ownedDir(who(), 'image'), 'layered'));
+        const store = join(ownedDir(who(), 'store'), 'store');
+        const port = await freePort();
+        const id = newId('img');
+        // The image's entrypoint is `sh -c`: the words after `--` are its script.
+        const child = netChild(who(), [
+          'run', id, '--image', `oci:${image.layout}:${image.tag}`, '--store', store, '--network', helper, '-p', `127.0.0.1:${port}:8080`,
+          '--', 'echo "image $(cat /etc/hello.txt)" > /dev/shm/index.html; exec busybox httpd -f -p 8080 -h /dev/shm',
+        ]);
+        let stderr = '';
+        child.stderr!.on('data', (d) => (stderr += d));
+        const exited = exitOf(child);
+        try {
+          expect(await fetchUntil(port, 60_000)).toBe('image hello from layer two\n');
+        } finally {
+          launchSync(who(), ['kill', id, 'KILL']);
+        }
+        expect(await exited, stderr).toEqual({ code: 137, signal: null });
+      }, 120_000);
     });
   }
 }

@@ -106,6 +106,11 @@ describe('decideNetwork', () => {
     const host = spec();
     host.linux!.namespaces = host.linux!.namespaces!.filter((n) => n.type !== 'network');
     expect(decide(host, {}).mode).toBe('config');
+    // -p needs a namespace and a helper: run (auto) makes both.
+    const published = decide(host, { publish: ['8080:80'] });
+    expect(published).toMatchObject({ mode: 'pasta', publish: [{ hostPort: 8080 }] });
+    expect(netns(published.spec)).toEqual([{ type: 'network' }]);
+    expect(published.notes[0]).toContain('--publish: added a network namespace');
     // Asked for: a namespace is added for the helper.
     const d = decide(host, { network: 'slirp4netns' });
     expect(d.mode).toBe('slirp4netns');
