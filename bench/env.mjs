@@ -125,6 +125,9 @@ export function setUpMode(mode, tmp, runtimes, crunNs) {
       cfg.root.path = rootfs;
       cfg.process.terminal = false;
       cfg.process.args = args;
+      // The same work for every runtime: runc and crun leave a new network namespace with its
+      // loopback, so launch is told not to start its user-mode network (pasta) for `run`.
+      cfg.annotations = { 'run.launch.network': 'none' };
       // crun as root would put runc's device rules (deny all) into a cgroup-v2 eBPF filter,
       // after raising RLIMIT_MEMLOCK, which this host denies (no CAP_SYS_RESOURCE). Without
       // resources it still makes the container's cgroup (in the cgroup2 hierarchy).
