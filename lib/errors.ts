@@ -79,7 +79,7 @@ const STRERROR: Record<string, string> = {
   ENOSPC: 'No space left on device', ESPIPE: 'Illegal seek', EROFS: 'Read-only file system',
   EMLINK: 'Too many links', EPIPE: 'Broken pipe', ERANGE: 'Numerical result out of range',
   ENAMETOOLONG: 'File name too long', ENOSYS: 'Function not implemented', ELOOP: 'Too many levels of symbolic links',
-  ECONNREFUSED: 'Connection refused', ECONNRESET: 'Connection reset by peer', EHOSTUNREACH: 'No route to host',
+  ECONNREFUSED: 'Connection refused', EADDRINUSE: 'Address already in use', EADDRNOTAVAIL: 'Cannot assign requested address', ECONNRESET: 'Connection reset by peer', EHOSTUNREACH: 'No route to host',
   ENETUNREACH: 'Network is unreachable', ECONNABORTED: 'Software caused connection abort', EPROTO: 'Protocol error',
   ENOTEMPTY: 'Directory not empty', EOPNOTSUPP: 'Operation not supported', EUSERS: 'Too many users',
   ENOTSUP: 'Operation not supported', ETIMEDOUT: 'Connection timed out', ENOTSOCK: 'Socket operation on non-socket',

@@ -28,6 +28,7 @@ export function planNetwork(spec: Spec, req: NetworkRequest, verb: 'run' | 'crea
  * too); returns the helper's pid, recorded in the state directory, or undefined for none. */
 export async function connectNetwork(d: NetworkDecision, pid: number, o: { stateDir: string; userns: () => boolean }): Promise<number | undefined> {
   if (d.mode !== 'pasta' && d.mode !== 'slirp4netns') return undefined;
+  await (await import('./ports.js')).checkPorts(d.publish);
   const start = { program: d.program!, pid, stateDir: o.stateDir, publish: d.publish, userns: o.userns() };
   // Loaded only when a helper runs (child_process, net): not part of every start.
   const helper = d.mode === 'pasta' ? await (await import('./pasta.js')).startPasta(start) : await (await import('./slirp.js')).startSlirp(start);

@@ -3,7 +3,8 @@
 // busybox httpd), the helper gone once the container is, and the errors. Every address used
 // is on this machine: 127.0.0.1, and the namespaces the tests make.
 import { afterAll, describe, expect, it } from 'vitest';
-import { existsSync, readFileSync, readlinkSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { isAlive } from '../../lib/state/proc.js';
 import { cleanupBase, makeBundle, ownedDir, testBase } from '../helpers/bundle.js';
@@ -26,6 +27,20 @@ function helperPid(root: string, id: string): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Live helper processes whose command line names a directory under `root`. */
+function helpersNaming(root: string): number[] {
+  return readdirSync('/proc')
+    .filter((p) => /^\d+$/.test(p))
+    .filter((p) => {
+      try {
+        return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(root) && isAlive(Number(p));
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
 }
 
 const servers: import('node:http').Server[] = [];
@@ -102,6 +117,7 @@ for (const helper of ['pasta', 'slirp4netns'] as const) {
         // The monitor stopped it on the way out (not later: the check is right after the exit).
         expect(isAlive(pid!)).toBe(false);
         expect(existsSync(join(root, id))).toBe(false);
+        expect(helpersNaming(join(root, id))).toEqual([]);
         await expect(fetch(`http://127.0.0.1:${port}/`)).rejects.toThrow();
       });
 
@@ -145,6 +161,24 @@ eachMode('network lifetime and errors', ['userns', 'busybox'], (mode, skip) => {
     expect(pid && isAlive(pid)).toBe(true);
     expect(launchSync(who(), ['delete', '--force', id]).status).toBe(0);
     await until('the helper has gone', () => !isAlive(pid!));
+  });
+
+  it.skipIf(noPasta)('a published port the host already uses: one line, and no container, state or helper left', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '0.0.0.0', resolve));
+    const port = (taken.address() as { port: number }).port;
+    try {
+      const id = newId('busy');
+      const bundle = makeBundle(who(), { args: ['true'], edit: ownNetns });
+      const r = await netRun(who(), ['run', '--network', 'pasta', '-p', `${port}:80`, '--bundle', bundle, id]);
+      expect(r.stderr).toBe(`launch: run ${id}: cannot publish ${port}:80/tcp: cannot listen on host port ${port}/tcp: Address already in use (EADDRINUSE)\n`);
+      expect(r.status).toBe(125);
+      const root = stateRoot(who());
+      expect(existsSync(join(root, id))).toBe(false);
+      expect(helpersNaming(root)).toEqual([]);
+    } finally {
+      taken.close();
+    }
   });
 
   it.skipIf(skip)('a config that joins a network namespace by path refuses --network pasta: one line, nothing left', () => {
