@@ -71,7 +71,8 @@ export function parseSubIds(text: string, user: string | undefined, uid: number)
   return out;
 }
 
-function readText(path: string): string {
+/** A file's text, or '' when it cannot be read. */
+export function readText(path: string): string {
   try {
     return readFileSync(path, 'utf8');
   } catch {

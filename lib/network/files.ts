@@ -2,10 +2,11 @@
 // its state directory and bound over the root filesystem's own (as podman does), so the
 // bundle is not changed and the files go with the state. A mount of the config's own on
 // either path wins.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { fromNodeError } from '../errors.js';
+import { readText } from '../host.js';
 import type { Spec } from '../spec/schema.js';
 import type { NetworkDecision } from './decide.js';
 
@@ -39,14 +40,6 @@ export function defaultRoute(table = readText('/proc/net/route'), ifaces = netwo
     return { iface, gateway, ...(address ? { address } : {}) };
   }
   return undefined;
-}
-
-function readText(file: string): string {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch {
-    return '';
-  }
 }
 
 /** The container's resolv.conf: its name server, and the host's search and options lines. */
