@@ -88,3 +88,17 @@ export async function fetchUntil(port: number, ms = 10_000): Promise<string> {
   }
   throw new Error(`nothing answered on 127.0.0.1:${port}: ${String(last)}`);
 }
+
+/** A one-file TFTP server (RFC 1350, read requests only) on the host's 127.0.0.1 over UDP,
+ * for busybox `tftp` inside: the plainest UDP exchange a busybox container can start. */
+export async function tftpServer(body: string): Promise<{ port: number; close(): void }> {
+  const { createSocket } = await import('node:dgram');
+  const sock = createSocket('udp4');
+  sock.on('message', (msg, peer) => {
+    if (msg.readUInt16BE(0) !== 1) return; // RRQ; the ACK of our one block needs no answer
+    const data = Buffer.concat([Buffer.from([0, 3, 0, 1]), Buffer.from(body)]); // DATA, block 1 (< 512 bytes: the last)
+    sock.send(data, peer.port, peer.address);
+  });
+  await new Promise<void>((resolve) => sock.bind(0, '127.0.0.1', resolve));
+  return { port: sock.address().port, close: () => sock.close() };
+}

@@ -11,7 +11,7 @@ import { cleanupBase, makeBundle, ownedDir, testBase } from '../helpers/bundle.j
 import { writeLayeredImage } from '../helpers/layered-image.js';
 import { eachMode, missing, runAs } from '../helpers/env.js';
 import { exitOf, launchSync, runBundle, stateRoot, until } from '../helpers/launch.js';
-import { fetchUntil, freePort, hostServer, netChild, netMissing, netRun } from '../helpers/net.js';
+import { fetchUntil, freePort, hostServer, netChild, netMissing, netRun, tftpServer } from '../helpers/net.js';
 
 const sh = (script: string) => ['sh', '-c', script];
 const newId = (tag: string) => `net-${tag}-${process.pid}-${Math.random().toString(36).slice(2, 6)}`;
@@ -90,6 +90,19 @@ for (const helper of ['pasta', 'slirp4netns'] as const) {
         expect(r.stderr).toBe('');
         expect(r.stdout).toBe(`nameserver ${helper === 'pasta' ? '169.254.1.1' : '10.0.2.3'}\nhello from the host (${helper})`);
         expect(r.status).toBe(0);
+      });
+
+      it.skipIf(skip)('UDP out: busybox tftp fetches a file from a server on the host\'s loopback', async () => {
+        const tftp = await tftpServer(`udp through ${helper}\n`);
+        try {
+          const bundle = makeBundle(who(), { args: sh(`tftp -g -r greeting -l /dev/shm/got host.containers.internal ${tftp.port} && cat /dev/shm/got`), edit: ownNetns });
+          const r = await netRun(who(), ['run', '--network', helper, '--bundle', bundle, newId('udp')]);
+          expect(r.stderr).toBe('');
+          expect(r.stdout).toBe(`udp through ${helper}\n`);
+          expect(r.status).toBe(0);
+        } finally {
+          tftp.close();
+        }
       });
 
       it.skipIf(skip)('a published port reaches busybox httpd inside; the helper is gone after the exit', async () => {
