@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -305,6 +306,28 @@ Napi::Value MkFifo(const Napi::CallbackInfo &info) {
   return Napi::Number::New(env, r < 0 ? errno : 0);
 }
 
+// openTree(path): a detached copy of the mount at `path` (open_tree(2) OPEN_TREE_CLONE), as an
+// fd the container's init attaches with move_mount(2). Root's container in a user namespace
+// mounts as a subordinate uid that may not search launch's 0700 state directory; the detached
+// copy needs no path lookup there. Throws with errno. Needs CAP_SYS_ADMIN (root).
+Napi::Value OpenTree(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsString()) {
+    Napi::TypeError::New(env, "openTree(path)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  int fd = (int)syscall(SYS_open_tree, AT_FDCWD, path.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+  if (fd < 0) {
+    Napi::Error e = Napi::Error::New(env, std::string("open_tree: ") + strerror(errno));
+    e.Set("errno", Napi::Number::New(env, errno));
+    e.Set("syscall", Napi::String::New(env, "open_tree"));
+    e.ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  return Napi::Number::New(env, fd);
+}
+
 // lsetxattr(path, name, value): errno, 0 on success. Node has no xattr calls, and image
 // layers carry file capabilities (security.capability) and user.* attributes. The l- form:
 // a layer's symlink gets the attribute itself, its target (perhaps outside the root) never.
@@ -536,6 +559,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setWinsize", Napi::Function::New(env, SetWinsize));
   exports.Set("setOutputProcessing", Napi::Function::New(env, SetOutputProcessing));
   exports.Set("mkfifo", Napi::Function::New(env, MkFifo));
+  exports.Set("openTree", Napi::Function::New(env, OpenTree));
   exports.Set("lsetxattr", Napi::Function::New(env, LSetXattr));
   exports.Set("lgetxattr", Napi::Function::New(env, LGetXattr));
   exports.Set("flock", Napi::Function::New(env, Flock));

@@ -134,6 +134,16 @@ static int do_user(const struct lc_op *op) {
   return 0;
 }
 
+/* BECOME_ROOT: after clone(CLONE_NEWUSER) the child keeps the parent's ids, which for root
+ * with a subordinate mapping (0 -> 100000) are not mapped in the new namespace: files it
+ * makes on a filesystem of that namespace (the /dev tmpfs) fail with EOVERFLOW. Become the
+ * namespace's root, as runc's nsexec does; the capabilities stay (full in the namespace). */
+static int do_become_root(void) {
+  if (syscall(SYS_setresgid, 0, 0, 0) < 0) return -errno;
+  if (syscall(SYS_setresuid, 0, 0, 0) < 0) return -errno;
+  return 0;
+}
+
 static int do_capbset(const struct lc_op *op) {
   for (unsigned cap = 0; cap <= op->n[1] && cap < 64; cap++) {
     if (op->n[0] & (1ull << cap)) continue;
@@ -318,6 +328,7 @@ void lc_child_main(const struct lc_plan *plan) {
     case LP_WAIT_START: r = do_wait_start(i, (int)op->n[0], op->s[1]); break;
     case LP_SESSION_KEYRING: r = lc_session_keyring(op->s[0]); break;
     case LP_LOOPBACK: r = lc_loopback(); break;
+    case LP_BECOME_ROOT: r = do_become_root(); break;
     case LP_RUN_HOOK: {
       uint32_t aux = 0;
       r = lc_run_hook(op, &aux);

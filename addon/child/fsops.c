@@ -142,9 +142,15 @@ int fs_mount(const char *src, const char *target, const char *type, unsigned lon
   fd_path(procpath, fd);
   int r = 0;
   if (flags & MS_BIND) {
-    if (mount(src, procpath, NULL, flags & (MS_BIND | MS_REC), NULL) < 0) r = -errno;
+    if (opflags & LPF_TREE) {
+      /* A tree the parent cloned (open_tree): attach it here; the flags follow as for a bind. */
+      int tree = 0;
+      for (const char *p = src + sizeof "/proc/self/fd/" - 1; *p >= '0' && *p <= '9'; p++) tree = tree * 10 + (*p - '0');
+      /* The target by its fd: move_mount does not follow a /proc/self/fd link without T_SYMLINKS. */
+      if (syscall(SYS_move_mount, tree, "", fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0) r = -errno;
+    } else if (mount(src, procpath, NULL, flags & (MS_BIND | MS_REC), NULL) < 0) r = -errno;
     /* The new mount sits on top of the fd's dentry: address it by its path now. */
-    else if (flags & ~(unsigned long)(MS_BIND | MS_REC)) {
+    if (r == 0 && (flags & ~(unsigned long)(MS_BIND | MS_REC))) {
       close(fd);
       fd = fs_open_in_root(target, O_PATH);
       if (fd < 0) return fd;

@@ -44,6 +44,7 @@ struct lp_op {
 #define LPF_MKFILE 4u     /* create the mount target as an empty file first */
 #define LPF_IN_ROOT 8u    /* the path (or target) is resolved inside the container root */
 #define LPF_DUMPABLE 16u  /* SYNC: be dumpable while the parent acts (it writes our /proc files) */
+#define LPF_TREE 32u      /* MOUNT: src is /proc/self/fd/N of a detached tree (open_tree): move_mount it */
 
 /* Argument signatures: one letter per slot.
  *   n  number          s  required string      o  optional string (LP_NONE allowed)
@@ -87,7 +88,8 @@ struct lp_op {
   X(SESSION_KEYRING, 34, "s-----", "join a new session keyring named arg0 and make it searchable by its user (as runc)") \
   X(EXEC_IMAGE, 36, "b#----", "put the trampoline image arg0 in a sealed memfd; EXEC then execs the program through it (CVE-2019-5736)") \
   X(SECCOMP, 35, "b#n---", "mark fds for the exec, then seccomp(SET_MODE_FILTER, flags arg2) with the BPF program arg0; with NEW_LISTENER the listener fd goes to the parent (LP_MSG_SECCOMP), then wait for its ack") \
-  X(LOOPBACK, 37, "------", "bring up `lo` of the (new) network namespace, as runc does")
+  X(LOOPBACK, 37, "------", "bring up `lo` of the (new) network namespace, as runc does") \
+  X(BECOME_ROOT, 38, "------", "setresgid(0) and setresuid(0) in the new user namespace, once it is mapped")
 /* Code 25 (TTY: a pty opened on the host) is retired: its slave was a node of the host's devpts,
  * invisible in the container's own (`tty` said "not a tty"). */
 

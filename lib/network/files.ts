@@ -72,20 +72,21 @@ export function networkFiles(d: NetworkDecision, hostname: string | undefined, r
   }
 }
 
-/** Write the files into `dir` (the state directory) and bind them over the container's. */
-export function withNetworkFiles(spec: Spec, dir: string, files: Record<string, string>): Spec {
+/** Write the files into `dir` (the state directory) and bind them over the container's;
+ * `source` says what the mount names for a file written (default: its path). */
+export function withNetworkFiles(spec: Spec, dir: string, files: Record<string, string>, source = (file: string) => file): Spec {
   const mounts = [...(spec.mounts ?? [])];
   for (const [name, text] of Object.entries(files)) {
     const destination = `/etc/${name}`;
     if (mounts.some((m) => m.destination.replace(/\/+$/, '') === destination)) continue;
-    const source = join(dir, name);
+    const file = join(dir, name);
     try {
       // Readable by the container's users, whoever they map to on the host.
-      writeFileSync(source, text, { mode: 0o644 });
+      writeFileSync(file, text, { mode: 0o644 });
     } catch (err) {
-      throw fromNodeError('state', 'cannot write', err, { file: source });
+      throw fromNodeError('state', 'cannot write', err, { file });
     }
-    mounts.push({ destination, type: 'bind', source, options: ['bind', 'rprivate'] });
+    mounts.push({ destination, type: 'bind', source: source(file), options: ['bind', 'rprivate'] });
   }
   return { ...spec, mounts };
 }

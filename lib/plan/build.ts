@@ -61,6 +61,8 @@ export interface PlanOptions {
   execImage?: Uint8Array;
   /** A network helper opens the init's namespaces at its first sync (lib/network/). */
   openNamespaces?: boolean;
+  /** Bind sources that are detached trees launch opened (RootfsContext.treeSources). */
+  treeSources?: ReadonlySet<string>;
 }
 
 export interface Plan {
@@ -343,6 +345,8 @@ function procWrites(host: HostFacts, idmap: boolean, proc: Spec['process'], open
   return host.rootless && (idmap || openNamespaces || proc?.oomScoreAdj !== undefined) ? { flags: OPF.DUMPABLE } : {};
 }
 
+const maps0 = (maps: IdMap['uid']) => maps.some((m) => m.containerID === 0 && m.size > 0);
+
 /** Insert `add` before the first op named `before` (at the end if there is none). */
 function insertBefore(ops: Op[], before: Op['op'][], add: Op[]): void {
   const at = ops.findIndex((o) => before.includes(o.op));
@@ -367,6 +371,11 @@ export function buildPlan(spec: Spec, opts: PlanOptions): Plan {
   }
   // The parent writes the id maps (and, later, cgroup placement) while the child waits.
   ops.push({ op: 'SYNC', args: [STAGE.USERMAP], ...procWrites(opts.host, Boolean(idmap), spec.process, opts.openNamespaces), origin: { what: 'wait for the id mappings' } });
+  // The child still has the parent's ids, unmapped there when root maps subordinate ids: be the
+  // namespace's root before making anything in it (not needed, and harmless, otherwise).
+  if (idmap && maps0(idmap.uid) && maps0(idmap.gid)) {
+    ops.push({ op: 'BECOME_ROOT', args: [], origin: { configPath: 'linux.uidMappings', what: "become root of the container's user namespace" } });
+  }
   // As runc: a new network namespace's loopback is down until someone brings it up. After the
   // id maps: it takes CAP_NET_ADMIN in the namespace's user namespace.
   if ((ns.cloneFlags | ns.unshareAfterSync) & CLONE.NEWNET) {
@@ -392,6 +401,7 @@ export function buildPlan(spec: Spec, opts: PlanOptions): Plan {
       noPivot: opts.noPivot,
       cgroupVersion: opts.host.cgroupVersion,
       cgroupV1: opts.cgroupV1,
+      treeSources: opts.treeSources,
     }),
   );
   insertBefore(ops, ['PIVOT'], createHookOps(spec, opts));

@@ -39,12 +39,13 @@ export const OPS = {
   EXEC_IMAGE: { code: 36, sig: 'b#----' },
   SECCOMP: { code: 35, sig: 'b#n---' },
   LOOPBACK: { code: 37, sig: '------' },
+  BECOME_ROOT: { code: 38, sig: '------' },
 } as const;
 
 export type OpName = keyof typeof OPS;
 
 /** lp_op.flags */
-export const OPF = { OPTIONAL: 1, MKDIR: 2, MKFILE: 4, IN_ROOT: 8, DUMPABLE: 16 } as const;
+export const OPF = { OPTIONAL: 1, MKDIR: 2, MKFILE: 4, IN_ROOT: 8, DUMPABLE: 16, TREE: 32 } as const;
 
 /** Sync stages the child asks the parent for (lp_msg.aux of LP_MSG_SYNC). */
 export const STAGE = { USERMAP: 1, READY: 2, CREATED: 3, HOOKS: 4 } as const;

@@ -25,6 +25,8 @@ export interface RootfsContext {
   cgroupVersion: 1 | 2;
   /** v1: what a `cgroup` mount shows (lib/cgroups/manager.ts v1Hierarchies). */
   cgroupV1?: readonly { name: string; hostDir: string; links: string[] }[];
+  /** Bind sources that are /proc/self/fd/N of detached trees launch opened (OPF.TREE). */
+  treeSources?: ReadonlySet<string>;
 }
 
 const S_IFCHR = 0o020000;
@@ -107,7 +109,7 @@ function mountOps(ctx: RootfsContext): Op[] {
       ops.push({
         op: 'MOUNT',
         args: [src, dest, null, flags, null, opts.propagation],
-        flags: kind === 'dir' ? OPF.MKDIR : OPF.MKFILE,
+        flags: (kind === 'dir' ? OPF.MKDIR : OPF.MKFILE) | (ctx.treeSources?.has(src) ? OPF.TREE : 0),
         origin: { configPath, what: `bind mount \`${src}\` on`, file: dest },
       });
     } else {

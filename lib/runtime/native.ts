@@ -20,6 +20,9 @@ export interface NativeAddon {
   setOutputProcessing(fd: number, on: boolean): number;
   /** errno, 0 on success. */
   mkfifo(path: string, mode: number): number;
+  /** open_tree(2) OPEN_TREE_CLONE of `path`, close-on-exec: a detached bind for the child to
+   * move_mount (OPF.TREE). Throws with errno. Root only. */
+  openTree(path: string): number;
   /** lsetxattr(2) with flags 0 (create or replace); errno, 0 on success. */
   lsetxattr(path: string, name: string, value: Buffer): number;
   /** lgetxattr(2): the value, or the errno as a number. */

@@ -93,6 +93,7 @@ async function prepare(given: Spec, opts: RunOptions, extra: { dieWithParent: bo
   let spec = given;
   let network: NetworkPlan | undefined;
   let helperPid: number | undefined;
+  const closeNetworkFds = () => network?.fds.splice(0).forEach((fd) => closeSync(fd));
   let cgroupDirs: string[] = [];
   let systemd: import('../cgroups/systemd.js').SystemdDriver | undefined;
   let state: ContainerState | undefined;
@@ -101,6 +102,7 @@ async function prepare(given: Spec, opts: RunOptions, extra: { dieWithParent: bo
     hookFiles?.close();
     // As runc's destroy: the process is gone, its resources not yet.
     // The network goes first, as podman's cleanup: nothing uses it any more.
+    closeNetworkFds();
     if (network) stopHelper(stateDir);
     if (state) await runHooks(spec.hooks, 'poststop', { ...state, status: 'stopped' }, { warnOnly: true });
     // The container has been reaped by now (on failure too): its cgroups are empty.
@@ -110,7 +112,7 @@ async function prepare(given: Spec, opts: RunOptions, extra: { dieWithParent: bo
     store.remove(opts.id);
   };
   try {
-    network = planNetwork(spec, networkRequest(spec, opts.network ?? {}), extra.verb, stateDir);
+    network = planNetwork(spec, networkRequest(spec, opts.network ?? {}), extra.verb, stateDir, { openTree: openTreeOf });
     spec = network.spec;
     for (const note of network.decision.notes) opts.debug?.(note);
     const selfCgroup = readFileSync('/proc/self/cgroup', 'utf8');
@@ -145,6 +147,7 @@ async function prepare(given: Spec, opts: RunOptions, extra: { dieWithParent: bo
       execImage: execImage(),
       // The helper is handed the init's namespaces at its first sync.
       openNamespaces: network.decision.mode === 'pasta' || network.decision.mode === 'slirp4netns',
+      treeSources: network.treeSources,
     });
     for (const note of plan.notes) opts.debug?.(note);
     const record = async (pid: number, status: ContainerState['status']) => {
@@ -188,10 +191,22 @@ async function prepare(given: Spec, opts: RunOptions, extra: { dieWithParent: bo
           };
     // A notify fd arrives after the first sync: the state (status `creating`) exists by then.
     const onSeccomp = (fd: number) => sendSeccompFd(plan.seccompListener!, fd, { ...state!, status: 'creating' });
-    return { plan, host, record, teardown, runtimeHooks, poststart, onSeccomp, closeFds: () => hookFiles?.close(), nativeTeardown };
+    const closeFds = () => {
+      hookFiles?.close();
+      closeNetworkFds();
+    };
+    return { plan, host, record, teardown, runtimeHooks, poststart, onSeccomp, closeFds, nativeTeardown };
   } catch (err) {
     await teardown();
     throw err;
+  }
+}
+
+function openTreeOf(path: string): number {
+  try {
+    return native().openTree(path);
+  } catch (err) {
+    throw fromNodeError('host', 'cannot clone the mount of', err, { file: path });
   }
 }
 

@@ -55,6 +55,9 @@ export function busyboxRootfs(who: RunAs): string {
   chmodSync(join(root, 'tmp'), 0o1777);
   writeFileSync(join(root, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000:user:/home/user:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n');
   writeFileSync(join(root, 'etc/group'), 'root:x:0:\nuser:x:1000:\nnogroup:x:65534:\n');
+  // As images have them: what launch binds its network's files over.
+  writeFileSync(join(root, 'etc/hosts'), '127.0.0.1\tlocalhost\n');
+  writeFileSync(join(root, 'etc/resolv.conf'), '');
   writeFileSync(join(root, 'data/hello.txt'), 'hello from the rootfs\n');
   // A file the container may find but not execute (exit 126).
   writeFileSync(join(root, 'bin/not-executable'), '#!/bin/sh\necho never\n', { mode: 0o644 });

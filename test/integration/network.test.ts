@@ -158,6 +158,27 @@ for (const helper of ['pasta', 'slirp4netns'] as const) {
   }
 }
 
+describe(`root with a subordinate user namespace${missing('root', 'busybox') ?? netMissing(runAs('root'), 'pasta') ? ' (skipped)' : ''}`, () => {
+  const skip = missing('root', 'busybox') ?? netMissing(runAs('root'), 'pasta');
+  const subordinate = (s: import('../../lib/spec/schema.js').Spec) => {
+    // Container root is host uid 300000 (as rootful podman --userns=auto): it may not search
+    // launch's 0700 state root, nor is host root's uid 0 mapped there.
+    s.linux!.namespaces!.push({ type: 'user' });
+    s.linux!.uidMappings = [{ containerID: 0, hostID: 300000, size: 65536 }];
+    s.linux!.gidMappings = [{ containerID: 0, hostID: 300000, size: 65536 }];
+  };
+
+  it.skipIf(skip)('runs (devpts and all), with pasta, /etc files and the host\'s loopback', async () => {
+    const { port, server } = await hostServer('hello, subordinate root');
+    servers.push(server);
+    const bundle = makeBundle(runAs('root')!, { args: sh(`id -u; head -1 /etc/resolv.conf; wget -q -O - http://host.containers.internal:${port}/`), edit: subordinate });
+    const r = await netRun(runAs('root')!, ['run', '--network', 'pasta', '--bundle', bundle, newId('sub')]);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('0\nnameserver 169.254.1.1\nhello, subordinate root');
+    expect(r.status).toBe(0);
+  });
+});
+
 eachMode('network lifetime and errors', ['userns', 'busybox'], (mode, skip) => {
   const who = () => runAs(mode)!;
   const noPasta = skip ?? netMissing(runAs(mode), 'pasta');

@@ -46,13 +46,13 @@ describe('op table', () => {
   it('equals lib/plan/ops.ts exactly', () => {
     const js = Object.entries(OPS).map(([name, d]) => ({ name, code: d.code, sig: d.sig }));
     expect(addon.opTable()).toEqual(js);
-    expect(js.length).toBe(36);
+    expect(js.length).toBe(37);
   });
 
   it('flags and message types agree with plan.h', () => {
     const h = readFileSync(new URL('../../addon/common/plan.h', import.meta.url), 'utf8');
     const def = (name: string) => Number(new RegExp(`#define ${name} (\\d+)u\\b`).exec(h)?.[1]);
-    expect({ OPTIONAL: def('LPF_OPTIONAL'), MKDIR: def('LPF_MKDIR'), MKFILE: def('LPF_MKFILE'), IN_ROOT: def('LPF_IN_ROOT'), DUMPABLE: def('LPF_DUMPABLE') }).toEqual(OPF);
+    expect({ OPTIONAL: def('LPF_OPTIONAL'), MKDIR: def('LPF_MKDIR'), MKFILE: def('LPF_MKFILE'), IN_ROOT: def('LPF_IN_ROOT'), DUMPABLE: def('LPF_DUMPABLE'), TREE: def('LPF_TREE') }).toEqual(OPF);
     expect({ SYNC: def('LP_MSG_SYNC'), ERROR: def('LP_MSG_ERROR'), ACK: def('LP_MSG_ACK'), ABORT: def('LP_MSG_ABORT'), PID: def('LP_MSG_PID'), CONSOLE: def('LP_MSG_CONSOLE'), SECCOMP: def('LP_MSG_SECCOMP') }).toEqual(MSG);
     expect({ MOUNT: def('LP_CONSOLE_MOUNT') }).toEqual(CONSOLE_FLAGS);
     const hex = (name: string) => Number(new RegExp(`#define ${name} (0x[0-9a-f]+)u\\b`).exec(h)?.[1]);

@@ -188,7 +188,7 @@ describe('buildPlan rootless', () => {
     expect(p.notes).toEqual([]);
     expect(names(p)).toEqual([
       // The cgroup mount: no cgroup namespace of its own, so a read-only rbind of the host's.
-      'SYNC', 'MOUNT_ROOT_PROPAGATION', 'ROOTFS', 'UMASK', ...rep(7, 'MOUNT'), 'MOUNT_SETATTR', ...rep(6, 'MOUNT'), ...rep(5, 'SYMLINK'),
+      'SYNC', 'BECOME_ROOT', 'MOUNT_ROOT_PROPAGATION', 'ROOTFS', 'UMASK', ...rep(7, 'MOUNT'), 'MOUNT_SETATTR', ...rep(6, 'MOUNT'), ...rep(5, 'SYMLINK'),
       'PIVOT', 'SETHOSTNAME', 'SETSID', 'CONSOLE', ...rep(5, 'READONLY'), ...rep(10, 'MASK'), ...TAIL,
     ]);
     const mounts = find(p, (o) => o.op === 'MOUNT');
@@ -294,7 +294,7 @@ describe('encodePlan', () => {
     expect(buf.readUInt32LE(20)).toBe(buf.length - 32 - 56 * p.ops.length);
     expect(buf[buf.length - 1]).toBe(0);
     expect(native().validatePlan(buf)).toBe(p.ops.length);
-    expect(native().validatePlan(encodePlan(plan(rootlessSpec(), USER).ops))).toBe(51);
+    expect(native().validatePlan(encodePlan(plan(rootlessSpec(), USER).ops))).toBe(52);
   });
   it('slot layout: strings, NONE, lists with counts, 64-bit numbers', () => {
     const buf = encodePlan([
@@ -361,5 +361,33 @@ describe('plan edge cases the fuzzer found', () => {
 
   it('mount options named like Object.prototype members are options, not lookups', () => {
     expect(parseMountOptions(['constructor', 'toString', 'mode=755']).data).toEqual(['constructor', 'toString', 'mode=755']);
+  });
+});
+
+describe('network and user namespace steps', () => {
+  it('LOOPBACK only for a network namespace of its own; BECOME_ROOT only where 0 is mapped', () => {
+    const host = rootSpec();
+    host.linux!.namespaces = host.linux!.namespaces!.filter((n) => n.type !== 'network');
+    expect(names(plan(host))).not.toContain('LOOPBACK');
+    const joined = rootSpec();
+    joined.linux!.namespaces = joined.linux!.namespaces!.map((n) => (n.type === 'network' ? { ...n, path: '/proc/1/ns/net' } : n));
+    expect(names(plan(joined))).not.toContain('LOOPBACK');
+    expect(names(plan(rootSpec())).slice(0, 2)).toEqual(['SYNC', 'LOOPBACK']);
+    const sub = rootSpec();
+    sub.linux!.namespaces!.push({ type: 'user' });
+    sub.linux!.uidMappings = [{ containerID: 0, hostID: 300000, size: 65536 }];
+    sub.linux!.gidMappings = [{ containerID: 0, hostID: 300000, size: 65536 }];
+    // Become root first: the loopback and every mount after it are made as the namespace's root.
+    expect(names(plan(sub)).slice(0, 3)).toEqual(['SYNC', 'BECOME_ROOT', 'LOOPBACK']);
+    sub.linux!.uidMappings = [{ containerID: 1000, hostID: 300000, size: 1 }];
+    expect(names(plan({ ...sub, process: { ...sub.process!, user: { uid: 1000, gid: 0 } } }))).not.toContain('BECOME_ROOT');
+  });
+
+  it('a bind whose source is a detached tree is flagged TREE', () => {
+    const s = rootSpec();
+    s.mounts!.push({ destination: '/etc/hosts', type: 'bind', source: '/proc/self/fd/0', options: ['bind'] }, { destination: '/x', type: 'bind', source: '/etc', options: ['bind'] });
+    const p = buildPlan(s, { bundle, host: ROOT, treeSources: new Set(['/proc/self/fd/0']) });
+    const binds = p.ops.filter((o) => o.op === 'MOUNT' && (o.args[0] === '/proc/self/fd/0' || o.args[0] === '/etc'));
+    expect(binds.map((o) => [o.args[0], (o.flags! & OPF.TREE) !== 0])).toEqual([['/proc/self/fd/0', true], ['/etc', false]]);
   });
 });
