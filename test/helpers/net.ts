@@ -1,7 +1,8 @@
 // Network tests: launch started so that user-mode networking can work for `who`, a server on
 // the host's loopback, and free ports. Nothing here talks to an address off this machine.
-import { type ChildProcess, spawn } from 'node:child_process';
-import { accessSync, constants, existsSync } from 'node:fs';
+import { type ChildProcess, type SpawnOptions, spawn } from 'node:child_process';
+import { accessSync, closeSync, constants, existsSync, openSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { type Server, createServer } from 'node:http';
 import { createServer as createTcpServer } from 'node:net';
 import type { RunAs } from './env.js';
@@ -32,9 +33,9 @@ export function netMissing(who: RunAs | undefined, helper: 'pasta' | 'slirp4netn
 }
 
 /** launch ARGS as `who`, able to open /dev/net/tun. */
-export function netChild(who: RunAs, args: string[]): ChildProcess {
+export function netChild(who: RunAs, args: string[], stdio: SpawnOptions['stdio'] = 'pipe'): ChildProcess {
   const [file, argv] = command(who, args);
-  const opts = spawnOptions(who, { stdio: 'pipe' });
+  const opts = spawnOptions(who, { stdio });
   if (who.uid === 0 || !isRoot()) return spawn(file, argv, opts);
   const node = `${ownedDir(who, 'tun')}/tun`;
   const { uid: _u, gid: _g, ...asRoot } = opts;
@@ -55,6 +56,20 @@ export function netRun(who: RunAs, args: string[], ms = 30_000): Promise<Result>
       resolve({ status, signal, stdout, stderr });
     });
   });
+}
+
+/** A verb whose container outlives it (create, run -d): its stdio goes to a file, which the
+ * container may keep open, and the verb's own exit ends the wait. */
+export async function netDetached(who: RunAs, args: string[]): Promise<{ status: number | null; log: string }> {
+  const file = join(ownedDir(who, 'log'), 'log');
+  const fd = openSync(file, 'w');
+  try {
+    const child = netChild(who, args, ['ignore', fd, fd]);
+    const status = await new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    return { status, log: readFileSync(file, 'utf8') };
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** An HTTP server on the host's 127.0.0.1 answering `body`; its port. */

@@ -11,7 +11,7 @@ import { cleanupBase, makeBundle, ownedDir, testBase } from '../helpers/bundle.j
 import { writeLayeredImage } from '../helpers/layered-image.js';
 import { eachMode, missing, runAs } from '../helpers/env.js';
 import { exitOf, launchSync, runBundle, stateRoot, until } from '../helpers/launch.js';
-import { fetchUntil, freePort, hostServer, netChild, netMissing, netRun, tftpServer } from '../helpers/net.js';
+import { fetchUntil, freePort, hostServer, netChild, netDetached, netMissing, netRun, tftpServer } from '../helpers/net.js';
 
 const sh = (script: string) => ['sh', '-c', script];
 const newId = (tag: string) => `net-${tag}-${process.pid}-${Math.random().toString(36).slice(2, 6)}`;
@@ -60,7 +60,8 @@ eachMode('loopback', ['userns', 'busybox'], (mode, skip) => {
       args: sh('ip link show lo | grep -o "state UNKNOWN\\|UP," | head -1; echo served > /dev/shm/index.html; httpd -p 127.0.0.1:8080 -h /dev/shm && wget -q -O - http://127.0.0.1:8080/'),
       edit: ownNetns,
     });
-    const r = launchSync(who(), ['run', '--network', 'none', '--bundle', bundle, newId('lo')]);
+    // `launch --network none DIR`: the shorthand takes run's flags before the directory.
+    const r = launchSync(who(), ['--network', 'none', bundle]);
     expect(r.stderr).toBe('');
     expect(r.stdout).toBe('UP,\nserved\n');
     expect(r.status).toBe(0);
@@ -182,6 +183,30 @@ describe(`root with a subordinate user namespace${missing('root', 'busybox') ?? 
 eachMode('network lifetime and errors', ['userns', 'busybox'], (mode, skip) => {
   const who = () => runAs(mode)!;
   const noPasta = skip ?? netMissing(runAs(mode), 'pasta');
+
+  it.skipIf(noPasta)('create: no network of launch\'s unless the config\'s annotation asks; then until `delete`', async () => {
+    const plain = makeBundle(who(), { args: sh('exec >/dev/null 2>&1; exec sleep 60'), edit: ownNetns });
+    const asked = makeBundle(who(), { args: sh('exec >/dev/null 2>&1; exec sleep 60'), edit: (s) => {
+      ownNetns(s);
+      s.annotations = { 'run.launch.network': 'pasta' };
+    } });
+    const root = stateRoot(who());
+    const [a, b] = [newId('cr'), newId('cra')];
+    try {
+      expect(await netDetached(who(), ['create', '--bundle', plain, a])).toEqual({ status: 0, log: '' });
+      expect(existsSync(join(root, a, 'network.json'))).toBe(false);
+      expect(existsSync(join(root, a, 'resolv.conf'))).toBe(false);
+      expect(await netDetached(who(), ['create', '--bundle', asked, b])).toEqual({ status: 0, log: '' });
+      const pid = helperPid(root, b);
+      expect(pid && isAlive(pid)).toBe(true);
+      expect(launchSync(who(), ['start', b]).status).toBe(0);
+      expect(launchSync(who(), ['delete', '--force', b]).status).toBe(0);
+      await until('the helper has gone', () => !isAlive(pid!));
+    } finally {
+      launchSync(who(), ['delete', '--force', a]);
+      launchSync(who(), ['delete', '--force', b]);
+    }
+  });
 
   it.skipIf(noPasta)('run --detach: the helper stays with the container until `launch delete`', async () => {
     const id = newId('det');
