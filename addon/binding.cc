@@ -318,13 +318,7 @@ Napi::Value OpenTree(const Napi::CallbackInfo &info) {
   }
   std::string path = info[0].As<Napi::String>().Utf8Value();
   int fd = (int)syscall(SYS_open_tree, AT_FDCWD, path.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
-  if (fd < 0) {
-    Napi::Error e = Napi::Error::New(env, std::string("open_tree: ") + strerror(errno));
-    e.Set("errno", Napi::Number::New(env, errno));
-    e.Set("syscall", Napi::String::New(env, "open_tree"));
-    e.ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
+  if (fd < 0) return ThrowErrno(env, errno, "open_tree");
   return Napi::Number::New(env, fd);
 }
 
