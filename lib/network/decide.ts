@@ -16,7 +16,7 @@ export interface NetworkDecision {
    * loopback only (none), or leave the config's choice alone (a namespace joined by path, no
    * namespace at all, or `create` without a request). */
   mode: Helper | 'host' | 'none' | 'config';
-  /** The helper's program when mode is one. */
+  /** The helper's program: set exactly when mode is a helper. */
   program?: string;
   publish: Publish[];
   /** For --debug. */

@@ -48,9 +48,9 @@ export function planNetwork(
 /** Start the helper for the init `pid` (its network namespace made, maybe a user namespace
  * too); returns the helper's pid, recorded in the state directory, or undefined for none. */
 export async function connectNetwork(d: NetworkDecision, pid: number, o: { stateDir: string; userns: () => boolean }): Promise<number | undefined> {
-  if (d.mode !== 'pasta' && d.mode !== 'slirp4netns') return undefined;
+  if (d.program === undefined) return undefined;
   await (await import('./ports.js')).checkPorts(d.publish);
-  const start = { program: d.program!, pid, stateDir: o.stateDir, publish: d.publish, userns: o.userns() };
+  const start = { program: d.program, pid, stateDir: o.stateDir, publish: d.publish, userns: o.userns() };
   // Loaded only when a helper runs (child_process, net): not part of every start.
   const helper = d.mode === 'pasta' ? await (await import('./pasta.js')).startPasta(start) : await (await import('./slirp.js')).startSlirp(start);
   recordHelper(o.stateDir, helper);

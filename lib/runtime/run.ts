@@ -146,7 +146,7 @@ async function prepare(given: Spec, opts: RunOptions, extra: { dieWithParent: bo
       seccomp: seccompCompiler(join(opts.stateRoot, SECCOMP_CACHE)),
       execImage: execImage(),
       // The helper is handed the init's namespaces at its first sync.
-      openNamespaces: network.decision.mode === 'pasta' || network.decision.mode === 'slirp4netns',
+      openNamespaces: network.decision.program !== undefined,
       treeSources: network.treeSources,
     });
     for (const note of plan.notes) opts.debug?.(note);

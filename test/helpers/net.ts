@@ -4,7 +4,6 @@ import { type ChildProcess, type SpawnOptions, spawn } from 'node:child_process'
 import { accessSync, closeSync, constants, existsSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Server, createServer } from 'node:http';
-import { createServer as createTcpServer } from 'node:net';
 import type { RunAs } from './env.js';
 import { ownedDir } from './bundle.js';
 import { type Result, SLOW, command, spawnOptions } from './launch.js';
@@ -77,15 +76,6 @@ export async function hostServer(body: string): Promise<{ port: number; server: 
   const server = createServer((_req, res) => res.end(body));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return { port: (server.address() as { port: number }).port, server };
-}
-
-/** A TCP port free on the host right now (the kernel's pick, released again). */
-export async function freePort(): Promise<number> {
-  const s = createTcpServer();
-  await new Promise<void>((resolve) => s.listen(0, resolve));
-  const { port } = s.address() as { port: number };
-  await new Promise((resolve) => s.close(resolve));
-  return port;
 }
 
 /** GET http://127.0.0.1:port/ until it answers (the container may still be starting). */

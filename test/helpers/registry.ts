@@ -31,7 +31,8 @@ export interface RegistryOptions {
   htpasswd?: string;
 }
 
-function freePort(): Promise<number> {
+/** A TCP port of 127.0.0.1 free right now (the kernel's pick, released again). */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.on('error', reject);

@@ -9,9 +9,10 @@ import { join } from 'node:path';
 import { isAlive } from '../../lib/state/proc.js';
 import { cleanupBase, makeBundle, ownedDir, testBase } from '../helpers/bundle.js';
 import { writeLayeredImage } from '../helpers/layered-image.js';
+import { freePort } from '../helpers/registry.js';
 import { eachMode, missing, runAs } from '../helpers/env.js';
 import { exitOf, launchSync, runBundle, stateRoot, until } from '../helpers/launch.js';
-import { fetchUntil, freePort, hostServer, netChild, netDetached, netMissing, netRun, tftpServer } from '../helpers/net.js';
+import { fetchUntil, hostServer, netChild, netDetached, netMissing, netRun, tftpServer } from '../helpers/net.js';
 
 const sh = (script: string) => ['sh', '-c', script];
 const newId = (tag: string) => `net-${tag}-${process.pid}-${Math.random().toString(36).slice(2, 6)}`;
