@@ -13,6 +13,7 @@
         "addon/child/console.c",
         "addon/child/steps.c",
         "addon/child/fsops.c",
+        "addon/child/mountfd.c",
         "addon/child/seccomp.c",
         "addon/child/execimage.c"
       ],

@@ -303,6 +303,11 @@ void lc_child_main(const struct lc_plan *plan) {
     }
     case LP_MKNOD: r = fs_mknod(op->s[0], (unsigned)op->n[1], (unsigned long)op->n[2]); break;
     case LP_SYMLINK: r = fs_symlink(op->s[0], op->s[1]); break;
+    case LP_MOUNT_FS:
+      r = fs_mount_fs(op->s[0], op->s[1], (unsigned long)op->n[3], op->s[2], (unsigned long)op->n[4], (unsigned)op->n[5], op->flags);
+      break;
+    case LP_MASK_AT: r = fs_mask_at((unsigned)op->n[0], op->s[1]); break;
+    case LP_READONLY_AT: r = fs_readonly_at((unsigned)op->n[0], op->s[1]); break;
     case LP_MASK: r = fs_mask(op->s[0]); break;
     case LP_READONLY: r = fs_readonly(op->s[0]); break;
     case LP_PIVOT: r = fs_pivot((int)op->n[0]); break;

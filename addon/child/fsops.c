@@ -30,6 +30,13 @@ static int root_fd = -1;
  * enough to fail a start now and then (seen in CI: process.cwd `/data/../../..`). */
 #define OPENAT2_TRIES 64
 
+static int sys_openat2(int dirfd, const char *path, uint64_t flags, uint64_t resolve);
+
+int fs_openat2(int dirfd, const char *path, int flags, uint64_t resolve) {
+  int fd = sys_openat2(dirfd, path, (uint64_t)(flags | O_CLOEXEC), resolve);
+  return fd < 0 ? -errno : fd;
+}
+
 static int sys_openat2(int dirfd, const char *path, uint64_t flags, uint64_t resolve) {
   struct open_how how;
   memset(&how, 0, sizeof how);
@@ -48,7 +55,7 @@ static int sys_pivot_root(const char *new_root, const char *put_old) {
 }
 
 /* "/proc/self/fd/<fd>" into buf (at least 32 bytes). */
-static void fd_path(char *buf, int fd) {
+void fs_fd_path(char *buf, int fd) {
   static const char prefix[] = "/proc/self/fd/";
   char digits[12];
   int n = 0;
@@ -63,6 +70,34 @@ int fs_open_in_root(const char *path, int flags) {
   /* A magic link (/proc/self/fd/N, /proc/self/cwd) would lead out of the root: refuse. */
   int fd = sys_openat2(root_fd, path, (uint64_t)(flags | O_CLOEXEC), RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
   return fd < 0 ? -errno : fd;
+}
+
+/* As fs_open_in_root, but the last component must not be a symlink (runc: "must be mounted
+ * on ordinary directory"): the parent is resolved in the root, symlinks and all, then the name
+ * is opened beneath it with none. */
+int fs_open_in_root_nofollow(const char *path, int flags) {
+  char parent[4096];
+  size_t len = strlen(path);
+  while (len > 1 && path[len - 1] == '/') len--;
+  if (len >= sizeof parent) return -ENAMETOOLONG;
+  memcpy(parent, path, len);
+  parent[len] = '\0';
+  char *slash = strrchr(parent, '/');
+  const char *name = parent;
+  int pfd;
+  if (slash) {
+    *slash = '\0';
+    name = slash + 1;
+    pfd = fs_open_in_root(parent[0] ? parent : "/", O_PATH | O_DIRECTORY);
+  } else {
+    pfd = fs_open_in_root(".", O_PATH | O_DIRECTORY);
+  }
+  if (pfd < 0) return pfd;
+  if (!*name) name = ".";
+  int fd = sys_openat2(pfd, name, (uint64_t)(flags | O_CLOEXEC), RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
+  int r = fd < 0 ? -errno : fd;
+  close(pfd);
+  return r;
 }
 
 /* mkdir -p inside the root. With make_file, the last component is created as an empty file.
@@ -139,24 +174,20 @@ int fs_mount(const char *src, const char *target, const char *type, unsigned lon
   if (opflags & (LPF_MKDIR | LPF_MKFILE)) fd = fs_mkdirs_in_root(target, 0755, (opflags & LPF_MKFILE) != 0);
   else fd = fs_open_in_root(target, O_PATH);
   if (fd < 0) return fd;
-  fd_path(procpath, fd);
+  fs_fd_path(procpath, fd);
   int r = 0;
   if (flags & MS_BIND) {
+    /* Flags and propagation are set on the clone before or through its own fd, never by a
+     * second lookup of the target (mountfd.c). */
+    int tree = -1;
     if (opflags & LPF_TREE) {
-      /* A tree the parent cloned (open_tree): attach it here; the flags follow as for a bind. */
-      int tree = 0;
+      /* A tree the parent cloned (open_tree) for a source the container cannot reach. */
+      tree = 0;
       for (const char *p = src + sizeof "/proc/self/fd/" - 1; *p >= '0' && *p <= '9'; p++) tree = tree * 10 + (*p - '0');
-      /* The target by its fd: move_mount does not follow a /proc/self/fd link without T_SYMLINKS. */
-      if (syscall(SYS_move_mount, tree, "", fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0) r = -errno;
-    } else if (mount(src, procpath, NULL, flags & (MS_BIND | MS_REC), NULL) < 0) r = -errno;
-    /* The new mount sits on top of the fd's dentry: address it by its path now. */
-    if (r == 0 && (flags & ~(unsigned long)(MS_BIND | MS_REC))) {
-      close(fd);
-      fd = fs_open_in_root(target, O_PATH);
-      if (fd < 0) return fd;
-      fd_path(procpath, fd);
-      r = remount_bind(procpath, flags);
     }
+    r = fs_bind_fd(src, tree, fd, flags, propagation);
+    close(fd);
+    return r;
   } else if (mount(src, procpath, type, flags, data) < 0) {
     r = -errno;
   }
@@ -164,7 +195,7 @@ int fs_mount(const char *src, const char *target, const char *type, unsigned lon
     close(fd);
     fd = fs_open_in_root(target, O_PATH);
     if (fd < 0) return fd;
-    fd_path(procpath, fd);
+    fs_fd_path(procpath, fd);
     if (mount(NULL, procpath, NULL, propagation, NULL) < 0) r = -errno;
   }
   close(fd);
@@ -172,6 +203,8 @@ int fs_mount(const char *src, const char *target, const char *type, unsigned lon
 }
 
 int fs_rootfs(const char *path) {
+  /* The host's /dev/null, for masks (mountfd.c), while the host's tree is still ours. */
+  fs_open_devnull();
   if (mount(path, path, NULL, MS_BIND | MS_REC, NULL) < 0) return -errno;
   int fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return -errno;
@@ -219,41 +252,6 @@ int fs_symlink(const char *target, const char *path) {
   if (unlinkat(pfd, name, 0) < 0 && errno != ENOENT && errno != EISDIR) { int e = errno; close(pfd); return -e; }
   int r = symlinkat(target, pfd, name) < 0 ? -errno : 0;
   close(pfd);
-  return r;
-}
-
-int fs_mask(const char *path) {
-  int fd = fs_open_in_root(path, O_PATH);
-  if (fd < 0) return fd;
-  struct stat st;
-  int r = fstat(fd, &st) < 0 ? -errno : 0;
-  char procpath[32];
-  fd_path(procpath, fd);
-  if (r == 0) {
-    if (S_ISDIR(st.st_mode)) {
-      if (mount("tmpfs", procpath, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0k") < 0) r = -errno;
-    } else if (mount("/dev/null", procpath, NULL, MS_BIND, NULL) < 0) {
-      r = -errno;
-    }
-  }
-  close(fd);
-  return r;
-}
-
-int fs_readonly(const char *path) {
-  int fd = fs_open_in_root(path, O_PATH);
-  if (fd < 0) return fd;
-  char procpath[32];
-  fd_path(procpath, fd);
-  int r = mount(procpath, procpath, NULL, MS_BIND | MS_REC, NULL) < 0 ? -errno : 0;
-  close(fd);
-  if (r) return r;
-  fd = fs_open_in_root(path, O_PATH);
-  if (fd < 0) return fd;
-  fd_path(procpath, fd);
-  r = remount_bind(procpath, MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC);
-  if (r == -EPERM) r = remount_bind(procpath, MS_RDONLY);
-  close(fd);
   return r;
 }
 

@@ -21,6 +21,7 @@
 #define LP_NARGS 6
 #define LP_MAX_OPS 4096
 #define LP_MAX_LIST 65536
+#define LP_MOUNT_SLOTS 8 /* MOUNT_FS, MASK_AT, READONLY_AT: slots 1..8 */
 
 struct lp_header {
   uint32_t magic;
@@ -89,7 +90,10 @@ struct lp_op {
   X(EXEC_IMAGE, 36, "b#----", "put the trampoline image arg0 in a sealed memfd; EXEC then execs the program through it (CVE-2019-5736)") \
   X(SECCOMP, 35, "b#n---", "mark fds for the exec, then seccomp(SET_MODE_FILTER, flags arg2) with the BPF program arg0; with NEW_LISTENER the listener fd goes to the parent (LP_MSG_SECCOMP), then wait for its ack") \
   X(LOOPBACK, 37, "------", "bring up `lo` of the (new) network namespace, as runc does") \
-  X(BECOME_ROOT, 38, "------", "setresgid(0) and setresuid(0) in the new user namespace, once it is mapped")
+  X(BECOME_ROOT, 38, "------", "setresgid(0) and setresuid(0) in the new user namespace, once it is mapped") \
+  X(MOUNT_FS, 39, "ssonnn", "fsopen/fsmount a new type arg1 mount (flags arg3, data arg2) on directory arg0 (in root, no symlinks), propagation arg4; keep its fd in slot arg5 (0: none)") \
+  X(MASK_AT, 40, "ns----", "mask path arg1 beneath the mount of slot arg0 (no symlinks)") \
+  X(READONLY_AT, 41, "ns----", "bind path arg1 beneath the mount of slot arg0 onto itself read-only (no symlinks)")
 /* Code 25 (TTY: a pty opened on the host) is retired: its slave was a node of the host's devpts,
  * invisible in the container's own (`tty` said "not a tty"). */
 

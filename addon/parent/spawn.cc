@@ -117,6 +117,8 @@ bool DecodePlan(const uint8_t *data, size_t len, DecodedPlan &out, std::string &
     }
     if (d.code == LP_SECCOMP && (d.n[1] == 0 || d.n[1] % 8 != 0 || d.n[1] / 8 > 4096))
       return err = at + ": seccomp program must be 1 to 4096 instructions", false;
+    if ((d.code == LP_MOUNT_FS && d.n[5] > LP_MOUNT_SLOTS) || ((d.code == LP_MASK_AT || d.code == LP_READONLY_AT) && (d.n[0] == 0 || d.n[0] > LP_MOUNT_SLOTS)))
+      return err = at + ": mount slot out of range", false;
     if (d.code == LP_EXEC && (!d.list[0] || !d.list[0][0] || !d.list[2] || !d.list[2][0]))
       return err = at + ": exec needs a candidate and argv[0]", false;
   }

@@ -8,7 +8,7 @@ import { capNumber } from './caps.js';
 import { type IdMap, planIdMaps } from './idmap.js';
 import { lsmOps } from './lsm.js';
 import { CONSOLE_FLAGS, OPF, STAGE, type Op } from './ops.js';
-import { type RootfsContext, finalizeRootfsOps, rootfsOps } from './rootfs.js';
+import { type MountSlots, type RootfsContext, finalizeRootfsOps, rootfsOps } from './rootfs.js';
 import { type SeccompCompiler, compileFilter, seccompFilter } from './seccomp.js';
 
 export const CLONE = {
@@ -389,6 +389,7 @@ export function buildPlan(spec: Spec, opts: PlanOptions): Plan {
   if (ns.unshareAfterSync & CLONE.NEWCGROUP) {
     ops.push({ op: 'UNSHARE', args: [CLONE.NEWCGROUP], origin: { configPath: 'linux.namespaces', what: 'create the cgroup namespace' } });
   }
+  const slots: MountSlots = new Map();
   append(
     ops,
     rootfsOps({
@@ -402,7 +403,7 @@ export function buildPlan(spec: Spec, opts: PlanOptions): Plan {
       cgroupVersion: opts.host.cgroupVersion,
       cgroupV1: opts.cgroupV1,
       treeSources: opts.treeSources,
-    }),
+    }, slots),
   );
   insertBefore(ops, ['PIVOT'], createHookOps(spec, opts));
   if (spec.hostname !== undefined && spec.hostname !== '') {
@@ -421,7 +422,7 @@ export function buildPlan(spec: Spec, opts: PlanOptions): Plan {
     ops.push({ op: 'WRITE_FILE', args: [file, String(value)], origin: { configPath, what: `write \`${value}\` to`, file } });
   }
   append(ops, terminalOps(spec.process, true));
-  append(ops, finalizeRootfsOps(spec));
+  append(ops, finalizeRootfsOps(spec, slots));
   const plan: Plan = { ops, cloneFlags: ns.cloneFlags, notes };
   const proc = processOps(spec.process, { ...opts, seccompOp: seccompOp(linux.seccomp, opts.seccomp, plan) }, idmap, notes);
   // startContainer: after `start` (right after WAIT_START: `launch start` counts the ops of the

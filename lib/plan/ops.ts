@@ -40,6 +40,9 @@ export const OPS = {
   SECCOMP: { code: 35, sig: 'b#n---' },
   LOOPBACK: { code: 37, sig: '------' },
   BECOME_ROOT: { code: 38, sig: '------' },
+  MOUNT_FS: { code: 39, sig: 'ssonnn' },
+  MASK_AT: { code: 40, sig: 'ns----' },
+  READONLY_AT: { code: 41, sig: 'ns----' },
 } as const;
 
 export type OpName = keyof typeof OPS;

@@ -68,11 +68,45 @@ function statKind(path: string, configPath: string): 'dir' | 'file' {
   }
 }
 
-function mountOps(ctx: RootfsContext): Op[] {
+// Filesystems the kernel makes for the container (not the host's files): mounted with
+// fsopen/fsmount on a directory reached without any symlink (MOUNT_FS, addon/child/mountfd.c).
+const KERNEL_FS = new Set(['proc', 'sysfs', 'mqueue', 'devpts']);
+// Of those, the ones whose masked and read-only paths are opened beneath the mount's own fd.
+const SLOTTED_FS = new Set(['proc', 'sysfs']);
+const MOUNT_SLOTS = 8; // LP_MOUNT_SLOTS in addon/common/plan.h
+
+// What runc lets a config mount inside /proc (lxcfs and the like), and nothing else: a mount
+// there could hide a masked or read-only path, or put host data where proc's should be.
+const PROC_MOUNTS_ALLOWED = new Set([
+  '/proc/cpuinfo', '/proc/diskstats', '/proc/meminfo', '/proc/stat', '/proc/swaps', '/proc/uptime',
+  '/proc/loadavg', '/proc/slabinfo', '/proc/net/dev', '/proc/sys/kernel/ns_last_pid',
+]);
+
+const under = (path: string, dir: string) => path === dir || path.startsWith(dir === '/' ? '/' : `${dir}/`);
+
+/** Where proc and sysfs are mounted (MOUNT_FS slots): later steps under them use the mount's fd. */
+export type MountSlots = Map<string, number>;
+
+function checkProcDestination(dest: string, type: string, procDests: readonly string[], configPath: string): void {
+  for (const proc of ['/proc', ...procDests]) {
+    if (!under(dest, proc)) continue;
+    if (dest === proc ? type === 'proc' : PROC_MOUNTS_ALLOWED.has(dest.replace(proc, '/proc'))) return;
+    throw specError(`\`${dest}\` is inside /proc: only proc itself, or a file of ${[...PROC_MOUNTS_ALLOWED].join(', ')}, may be mounted there`, {
+      configPath: `${configPath}.destination`,
+    });
+  }
+}
+
+function mountOps(ctx: RootfsContext, slots: MountSlots): Op[] {
   const ops: Op[] = [];
+  const procDests: string[] = [];
+  let nextSlot = 1;
   (ctx.spec.mounts ?? []).forEach((m, i) => {
     const configPath = `mounts[${i}]`;
     const dest = posix.normalize(m.destination);
+    checkProcDestination(dest, m.type ?? '', procDests, configPath);
+    // A later mount over (or above) a slotted one hides it: paths there are the new mount's.
+    for (const d of [...slots.keys()]) if (under(d, dest)) slots.delete(d);
     let type = m.type ?? '';
     let source = m.source ?? type;
     const opts = parseMountOptions(m.options ?? []);
@@ -111,6 +145,20 @@ function mountOps(ctx: RootfsContext): Op[] {
         args: [src, dest, null, flags, null, opts.propagation],
         flags: (kind === 'dir' ? OPF.MKDIR : OPF.MKFILE) | (ctx.treeSources?.has(src) ? OPF.TREE : 0),
         origin: { configPath, what: `bind mount \`${src}\` on`, file: dest },
+      });
+    } else if (KERNEL_FS.has(type)) {
+      let slot = 0;
+      if (SLOTTED_FS.has(type)) {
+        if (nextSlot > MOUNT_SLOTS) throw specError(`more than ${MOUNT_SLOTS} proc and sysfs mounts`, { configPath });
+        slot = nextSlot++;
+        slots.set(dest, slot);
+      }
+      if (type === 'proc') procDests.push(dest);
+      ops.push({
+        op: 'MOUNT_FS',
+        args: [dest, type, opts.data.length ? opts.data.join(',') : null, flags, opts.propagation, slot],
+        flags: OPF.MKDIR,
+        origin: { configPath, what: `mount \`${type}\` on`, file: dest },
       });
     } else {
       ops.push({
@@ -242,8 +290,9 @@ function overlayOps(ctx: RootfsContext, root: string): Op[] {
   ];
 }
 
-/** Ops from making / non-shared up to and including pivot_root. */
-export function rootfsOps(ctx: RootfsContext): Op[] {
+/** Ops from making / non-shared up to and including pivot_root. `slots` receives where proc
+ * and sysfs are mounted, for finalizeRootfsOps. */
+export function rootfsOps(ctx: RootfsContext, slots: MountSlots = new Map()): Op[] {
   const root = rootfsPath(ctx.spec, ctx.bundle);
   try {
     if (!statSync(root).isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
@@ -268,22 +317,34 @@ export function rootfsOps(ctx: RootfsContext): Op[] {
     // Devices and mount points get exactly the modes the config names (runc does the same);
     // the process's own umask is set just before exec.
     { op: 'UMASK', args: [0], origin: { what: 'clear the umask for setup' } },
-    ...mountOps(ctx),
+    ...mountOps(ctx, slots),
     ...deviceOps(ctx),
     { op: 'PIVOT', args: [ctx.noPivot ? 1 : 0], origin: { configPath: 'root.path', what: ctx.noPivot ? 'move and chroot into' : 'pivot_root into', file: root } },
   ];
   return ops;
 }
 
-/** Ops after pivot_root and sysctl: readonlyPaths, maskedPaths, then root.readonly. */
-export function finalizeRootfsOps(spec: Spec): Op[] {
+/** The slot whose mount holds `path`, and the path beneath it (the deepest such mount). */
+function slotOf(path: string, slots: MountSlots): { slot: number; rel: string } | undefined {
+  let best: [string, number] | undefined;
+  for (const [dest, slot] of slots) if (under(path, dest) && (!best || dest.length > best[0].length)) best = [dest, slot];
+  if (!best) return undefined;
+  const rel = posix.relative(best[0], path);
+  return { slot: best[1], rel: rel || '.' };
+}
+
+/** Ops after pivot_root and sysctl: readonlyPaths, maskedPaths, then root.readonly. A path
+ * under proc or sysfs is opened beneath that mount's fd, without symlinks: never by looking
+ * its whole path up again, which a swapped rootfs entry could send elsewhere. */
+export function finalizeRootfsOps(spec: Spec, slots: MountSlots = new Map()): Op[] {
   const ops: Op[] = [];
-  (spec.linux?.readonlyPaths ?? []).forEach((p, i) =>
-    ops.push({ op: 'READONLY', args: [p], flags: OPF.OPTIONAL, origin: { configPath: `linux.readonlyPaths[${i}]`, what: 'make read-only', file: p } }),
-  );
-  (spec.linux?.maskedPaths ?? []).forEach((p, i) =>
-    ops.push({ op: 'MASK', args: [p], flags: OPF.OPTIONAL, origin: { configPath: `linux.maskedPaths[${i}]`, what: 'mask', file: p } }),
-  );
+  const step = (kind: 'READONLY' | 'MASK', p: string, configPath: string, what: string) => {
+    const at = slotOf(posix.normalize(posix.join('/', p)), slots);
+    if (at) ops.push({ op: `${kind}_AT`, args: [at.slot, at.rel], flags: OPF.OPTIONAL, origin: { configPath, what, file: p } });
+    else ops.push({ op: kind, args: [p], flags: OPF.OPTIONAL, origin: { configPath, what, file: p } });
+  };
+  (spec.linux?.readonlyPaths ?? []).forEach((p, i) => step('READONLY', p, `linux.readonlyPaths[${i}]`, 'make read-only'));
+  (spec.linux?.maskedPaths ?? []).forEach((p, i) => step('MASK', p, `linux.maskedPaths[${i}]`, 'mask'));
   if (spec.root?.readonly) {
     ops.push({ op: 'REMOUNT_ROOT_RO', args: [], origin: { configPath: 'root.readonly', what: 'remount the root filesystem read-only' } });
   }

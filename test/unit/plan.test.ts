@@ -55,8 +55,11 @@ describe('buildPlan as root', () => {
   it('default spec: op sequence, clone flags, no idmap', () => {
     const p = plan(rootSpec());
     expect(names(p)).toEqual([
-      'SYNC', 'LOOPBACK', 'MOUNT_ROOT_PROPAGATION', 'ROOTFS', 'UMASK', ...rep(7, 'MOUNT'), ...rep(6, 'MKNOD'), ...rep(5, 'SYMLINK'),
-      'PIVOT', 'SETHOSTNAME', 'SETSID', 'CONSOLE', ...rep(5, 'READONLY'), ...rep(10, 'MASK'), ...TAIL,
+      // proc, devpts, mqueue and sysfs: fsmount'ed (MOUNT_FS); every masked and read-only path
+      // is under proc or sysfs, so each is opened beneath that mount's fd (_AT).
+      'SYNC', 'LOOPBACK', 'MOUNT_ROOT_PROPAGATION', 'ROOTFS', 'UMASK', 'MOUNT_FS', 'MOUNT', 'MOUNT_FS', 'MOUNT', 'MOUNT_FS', 'MOUNT_FS', 'MOUNT',
+      ...rep(6, 'MKNOD'), ...rep(5, 'SYMLINK'),
+      'PIVOT', 'SETHOSTNAME', 'SETSID', 'CONSOLE', ...rep(5, 'READONLY_AT'), ...rep(10, 'MASK_AT'), ...TAIL,
     ]);
     expect(p.cloneFlags).toBe(CLONE.NEWPID | CLONE.NEWNET | CLONE.NEWIPC | CLONE.NEWUTS | CLONE.NEWNS);
     expect(p.cloneFlags).toBe(0x6c020000);
@@ -74,19 +77,24 @@ describe('buildPlan as root', () => {
     expect(find(p, (o) => o.op === 'CONSOLE')[0]!.args).toEqual([CONSOLE_FLAGS.MOUNT, 0, 0, 0]);
     expect(find(p, (o) => o.op === 'USER')[0]!.args).toEqual([0, 0, 1, []]);
     expect(find(p, (o) => o.op === 'CHDIR')[0]!.args).toEqual(['/']);
-    expect(find(p, (o) => o.op === 'MASK')[0]).toEqual({
-      op: 'MASK', args: ['/proc/acpi'], flags: OPF.OPTIONAL,
+    expect(find(p, (o) => o.op === 'MASK_AT')[0]).toEqual({
+      op: 'MASK_AT', args: [1, 'acpi'], flags: OPF.OPTIONAL,
       origin: { configPath: 'linux.maskedPaths[0]', what: 'mask', file: '/proc/acpi' },
     });
+    // /sys/firmware: beneath sysfs, the second slot.
+    expect(find(p, (o) => o.op === 'MASK_AT').map((o) => o.args).find((a) => a[1] === 'firmware')).toEqual([2, 'firmware']);
+    expect(find(p, (o) => o.op === 'READONLY_AT').map((o) => o.args)).toEqual([[1, 'bus'], [1, 'fs'], [1, 'irq'], [1, 'sys'], [1, 'sysrq-trigger']]);
   });
 
   it('mounts: proc, tmpfs data, sysfs kept, cgroup -> cgroup2', () => {
-    const mounts = find(plan(rootSpec()), (o) => o.op === 'MOUNT');
-    expect(mounts[0]!.args).toEqual(['proc', '/proc', 'proc', 0, null, 0]);
+    const mounts = find(plan(rootSpec()), (o) => o.op === 'MOUNT' || o.op === 'MOUNT_FS');
+    // MOUNT_FS: target, type, data, flags, propagation, slot (proc 1, sysfs 2).
+    expect(mounts[0]!.args).toEqual(['/proc', 'proc', null, 0, 0, 1]);
     expect(mounts[0]!.flags).toBe(OPF.MKDIR);
     expect(mounts[1]!.args).toEqual(['tmpfs', '/dev', 'tmpfs', MS.NOSUID | MS.STRICTATIME, 'mode=755,size=65536k', 0]);
-    expect(mounts[2]!.args).toEqual(['devpts', '/dev/pts', 'devpts', MS.NOSUID | MS.NOEXEC, 'newinstance,ptmxmode=0666,mode=0620,gid=5', 0]);
-    expect(mounts[5]!.args).toEqual(['sysfs', '/sys', 'sysfs', MS.NOSUID | MS.NOEXEC | MS.NODEV | MS.RDONLY, null, 0]);
+    expect(mounts[2]!.args).toEqual(['/dev/pts', 'devpts', 'newinstance,ptmxmode=0666,mode=0620,gid=5', MS.NOSUID | MS.NOEXEC, 0, 0]);
+    expect(mounts[4]!.op).toBe('MOUNT_FS');
+    expect(mounts[5]!.args).toEqual(['/sys', 'sysfs', null, MS.NOSUID | MS.NOEXEC | MS.NODEV | MS.RDONLY, 0, 2]);
     expect(mounts[6]!.args).toEqual(['cgroup', '/sys/fs/cgroup', 'cgroup2', MS.NOSUID | MS.NOEXEC | MS.NODEV | MS.RELATIME | MS.RDONLY, null, 0]);
     expect(mounts[6]!.origin).toEqual({ configPath: 'mounts[6]', what: 'mount `cgroup2` on', file: '/sys/fs/cgroup' });
   });
@@ -188,13 +196,15 @@ describe('buildPlan rootless', () => {
     expect(p.notes).toEqual([]);
     expect(names(p)).toEqual([
       // The cgroup mount: no cgroup namespace of its own, so a read-only rbind of the host's.
-      'SYNC', 'BECOME_ROOT', 'MOUNT_ROOT_PROPAGATION', 'ROOTFS', 'UMASK', ...rep(7, 'MOUNT'), 'MOUNT_SETATTR', ...rep(6, 'MOUNT'), ...rep(5, 'SYMLINK'),
-      'PIVOT', 'SETHOSTNAME', 'SETSID', 'CONSOLE', ...rep(5, 'READONLY'), ...rep(10, 'MASK'), ...TAIL,
+      // sysfs is a bind of the host's here (no netns): /sys/firmware is masked by its path.
+      'SYNC', 'BECOME_ROOT', 'MOUNT_ROOT_PROPAGATION', 'ROOTFS', 'UMASK', 'MOUNT_FS', 'MOUNT', 'MOUNT_FS', 'MOUNT', 'MOUNT_FS', 'MOUNT', 'MOUNT',
+      'MOUNT_SETATTR', ...rep(6, 'MOUNT'), ...rep(5, 'SYMLINK'),
+      'PIVOT', 'SETHOSTNAME', 'SETSID', 'CONSOLE', ...rep(5, 'READONLY_AT'), ...rep(8, 'MASK_AT'), 'MASK', 'MASK_AT', ...TAIL,
     ]);
-    const mounts = find(p, (o) => o.op === 'MOUNT');
+    const mounts = find(p, (o) => o.op === 'MOUNT' || o.op === 'MOUNT_FS');
     expect(mounts[5]!.args).toEqual(['/sys', '/sys', null, MS.BIND | MS.REC | MS.NOSUID | MS.NOEXEC | MS.NODEV | MS.RDONLY, null, 0]);
     expect(mounts[5]!.flags).toBe(OPF.MKDIR);
-    expect(mounts[2]!.args[4]).toBe('newinstance,ptmxmode=0666,mode=0620');
+    expect(mounts[2]!.args[2]).toBe('newinstance,ptmxmode=0666,mode=0620');
     expect(mounts.slice(7).map((o) => o.args)).toEqual(
       ['/dev/null', '/dev/zero', '/dev/full', '/dev/random', '/dev/urandom', '/dev/tty'].map((d) => [d, d, null, MS.BIND, null, 0]),
     );
@@ -210,13 +220,13 @@ describe('buildPlan rootless', () => {
     expect(p.idmap?.uid).toEqual([{ containerID: 0, hostID: 1000, size: 1 }]);
     expect(p.idmap?.setgroupsDeny).toBe(true);
     expect(find(p, (o) => o.op === 'MKNOD')).toEqual([]);
-    expect(find(p, (o) => o.op === 'MOUNT')[5]!.args).toEqual(['sysfs', '/sys', 'sysfs', 15, null, 0]);
+    expect(find(p, (o) => o.op === 'MOUNT_FS')[3]!.args).toEqual(['/sys', 'sysfs', null, 15, 0, 2]);
   });
 
   it('sysfs becomes an rbind of /sys with a user namespace and no netns', () => {
     const spec = rootSpec();
     spec.linux!.namespaces = spec.linux!.namespaces!.filter((n) => n.type !== 'network');
-    const m = find(plan(spec, USER), (o) => o.op === 'MOUNT')[5]!;
+    const m = find(plan(spec, USER), (o) => o.op === 'MOUNT' || o.op === 'MOUNT_FS')[5]!;
     expect(m.args).toEqual(['/sys', '/sys', null, MS.BIND | MS.REC | MS.NOSUID | MS.NODEV | MS.NOEXEC | MS.RDONLY, null, 0]);
     expect(m.origin).toEqual({ configPath: 'mounts[5]', what: 'bind mount `/sys` on', file: '/sys' });
   });
