@@ -53,7 +53,7 @@ export function buildParser(argv: string[], handle: (verb: string) => (args: Arg
           .option('tty', { alias: 't', type: 'boolean', default: false, describe: 'with --image: give the container a terminal (process.terminal)' })
           .option('detach', { alias: 'd', type: 'boolean', default: false, describe: 'return once the container runs; it stays until `launch delete`' })
           .option('keep', { type: 'boolean', default: false, describe: 'keep the state and cgroup after a foreground run ends (for `launch state`, `events`; then `launch delete`)' })
-          .option('network', { type: 'string', describe: 'pasta|slirp4netns|none|host|auto: the container\'s network (default auto: pasta, else slirp4netns, else loopback only)' })
+          .option('network', { type: 'string', describe: 'pasta|slirp4netns|auto[:host-loopback]|none|host: the container\'s network (default: the config\'s, as runc: a new namespace has loopback only; -p alone means auto: pasta, else slirp4netns); :host-loopback lets it reach the host\'s 127.0.0.1' })
           .option('publish', { alias: 'p', type: 'string', array: true, describe: '[IP:]HOST_PORT:CONTAINER_PORT[/tcp|udp]: forward a host port into the container (pasta, slirp4netns)' }),
       h('run'),
     )

@@ -18,6 +18,8 @@ export interface NetworkDecision {
   mode: Helper | 'host' | 'none' | 'config';
   /** The helper's program: set exactly when mode is a helper. */
   program?: string;
+  /** The helper maps its gateway to the host's 127.0.0.1 (asked for with :host-loopback). */
+  hostLoopback: boolean;
   publish: Publish[];
   /** For --debug. */
   notes: string[];
@@ -57,8 +59,12 @@ export function decideNetwork(spec: Spec, req: NetworkRequest, verb: 'run' | 'cr
   const index = namespaces.findIndex((n) => n.type === 'network');
   const entry = index < 0 ? undefined : namespaces[index];
   const joined = entry?.path ? `linux.namespaces[${index}].path` : undefined;
-  const mode: NetworkMode | undefined = req.mode ?? (verb === 'run' ? 'auto' : undefined);
-  const fail = (msg: string) => (req.modeFrom === '--network' ? usageError(`--network ${mode}: ${msg}`) : specError(`${mode}: ${msg}`, { configPath: req.modeFrom }));
+  // Unasked, the config's network as runc makes it (a new namespace has loopback only): a
+  // helper is a way out of the namespace, and -p asks for one as --network auto would.
+  const mode: NetworkMode | undefined = req.mode ?? (verb === 'run' && req.publish.length ? 'auto' : undefined);
+  const named = `${mode}${req.hostLoopback ? ':host-loopback' : ''}`;
+  const fail = (msg: string) => (req.modeFrom === '--network' ? usageError(`--network ${named}: ${msg}`) : specError(`${named}: ${msg}`, { configPath: req.modeFrom }));
+  const hostLoopback = Boolean(req.hostLoopback);
   const withNamespaces = (list: typeof namespaces): Spec => ({ ...spec, linux: { ...spec.linux, namespaces: list } });
   const publishing = (what: string) => {
     if (!req.publish.length) return;
@@ -75,33 +81,33 @@ export function decideNetwork(spec: Spec, req: NetworkRequest, verb: 'run' | 'cr
   if (mode === undefined || (mode === 'auto' && (!entry || joined))) {
     // The caller's own network (podman, CNI: a namespace by path) or the host's: not ours.
     publishing(joined ? `the container joins the network namespace at ${joined}` : entry ? 'this verb leaves the network to its caller' : 'the config has no network namespace (the host network)');
-    return { spec, mode: 'config', publish: [], notes };
+    return { spec, mode: 'config', hostLoopback: false, publish: [], notes };
   }
   if (joined) throw fail(`the config joins the network namespace at ${joined}; remove its path to let launch make one`);
   if (mode === 'host') {
     publishing('--network host already uses the host\'s ports');
     if (entry) notes.push(`--network host: the container shares the host's network namespace (linux.namespaces[${index}] left out)`);
-    return { spec: entry ? withNamespaces(namespaces.filter((_, i) => i !== index)) : spec, mode: 'host', publish: [], notes };
+    return { spec: entry ? withNamespaces(namespaces.filter((_, i) => i !== index)) : spec, mode: 'host', hostLoopback: false, publish: [], notes };
   }
   const own = entry ? spec : withNamespaces([...namespaces, { type: 'network' }]);
   if (!entry) notes.push(`network ${mode}: added a network namespace (the config has none)`);
   if (mode === 'none') {
     publishing('--network none has no way in');
-    return { spec: own, mode: 'none', publish: [], notes };
+    return { spec: own, mode: 'none', hostLoopback: false, publish: [], notes };
   }
   if (mode === 'auto') {
     const problems: string[] = [];
     for (const helper of ['pasta', 'slirp4netns'] as const) {
       const problem = helperProblem(helper, facts);
-      if (!problem) return { spec: own, mode: helper, program: facts.find(helper)!, publish: req.publish, notes };
+      if (!problem) return { spec: own, mode: helper, program: facts.find(helper)!, hostLoopback, publish: req.publish, notes };
       problems.push(problem);
     }
     const why = [...new Set(problems)].join('; ');
     publishing(`neither can run here: ${why}`);
     notes.push(`network: loopback only, no user-mode networking: ${why}`);
-    return { spec: own, mode: 'none', publish: [], notes };
+    return { spec: own, mode: 'none', hostLoopback: false, publish: [], notes };
   }
   const problem = helperProblem(mode, facts);
   if (problem) throw fail(problem);
-  return { spec: own, mode, program: facts.find(mode)!, publish: req.publish, notes };
+  return { spec: own, mode, program: facts.find(mode)!, hostLoopback, publish: req.publish, notes };
 }

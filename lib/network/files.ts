@@ -17,12 +17,13 @@ export const SLIRP = { address: '10.0.2.100', gateway: '10.0.2.2', dns: '10.0.2.
  * podman 5 does: link-local, so it never clashes with a real server. */
 export const PASTA_DNS = '169.254.1.1';
 
-/** Host names that reach the host's loopback from inside (podman's, and docker's). */
+/** Host names that reach the host's loopback from inside (podman's, and docker's): written
+ * only where they do (--network host, or a helper's :host-loopback). */
 export const HOST_NAMES = ['host.containers.internal', 'host.docker.internal'];
 
 export interface HostRoute {
   iface: string;
-  /** The default IPv4 gateway: pasta maps it to the host's loopback. */
+  /** The default IPv4 gateway: pasta maps it to the host's loopback when asked. */
   gateway: string;
   /** The interface's IPv4 address: pasta gives the container the same one. */
   address?: string;
@@ -59,9 +60,9 @@ export function hostsFile(entries: { address?: string; gateway?: string; hostnam
 export function networkFiles(d: NetworkDecision, hostname: string | undefined, route = d.mode === 'pasta' ? defaultRoute() : undefined): { 'resolv.conf': string; hosts: string } | undefined {
   switch (d.mode) {
     case 'pasta':
-      return { 'resolv.conf': resolvConf([PASTA_DNS]), hosts: hostsFile({ address: route?.address, gateway: route?.gateway, hostname }) };
+      return { 'resolv.conf': resolvConf([PASTA_DNS]), hosts: hostsFile({ address: route?.address, gateway: d.hostLoopback ? route?.gateway : undefined, hostname }) };
     case 'slirp4netns':
-      return { 'resolv.conf': resolvConf([SLIRP.dns]), hosts: hostsFile({ address: SLIRP.address, gateway: SLIRP.gateway, hostname }) };
+      return { 'resolv.conf': resolvConf([SLIRP.dns]), hosts: hostsFile({ address: SLIRP.address, gateway: d.hostLoopback ? SLIRP.gateway : undefined, hostname }) };
     case 'host': {
       // The host's own files: the same network, the same names (its 127.0.0.53 works here).
       const hosts = `${readText('/etc/hosts') || hostsFile({})}127.0.0.1\t${HOST_NAMES.join(' ')}\n`;

@@ -10,6 +10,11 @@ export const PUBLISH_ANNOTATION = 'run.launch.publish';
 
 export const NETWORK_MODES = ['pasta', 'slirp4netns', 'none', 'host', 'auto'] as const;
 export type NetworkMode = (typeof NETWORK_MODES)[number];
+/** `pasta:host-loopback`: the one option of a user-mode network. Without it the container
+ * cannot reach what the host binds to 127.0.0.1 (databases, agents, admin ports: reachable
+ * from the host's own users only), as with runc or any other machine on the network. */
+export const HOST_LOOPBACK = 'host-loopback';
+const LOOPBACK_MODES: readonly NetworkMode[] = ['pasta', 'slirp4netns', 'auto'];
 
 /** -p [IP:]HOST:CONTAINER[/tcp|udp]: a port of the host forwarded into the container. */
 export interface Publish {
@@ -21,8 +26,10 @@ export interface Publish {
 }
 
 export interface NetworkRequest {
-  /** undefined: the verb's default (`auto` for run, the config as it is for create). */
+  /** undefined: the config as it is (runc's network), or `auto` for `run -p`. */
   mode?: NetworkMode;
+  /** `:host-loopback` was asked for: the helper maps its gateway to the host's 127.0.0.1. */
+  hostLoopback?: boolean;
   publish: Publish[];
   /** Where the choice came from, for error lines: `--network`, or the annotation's path. */
   modeFrom: string;
@@ -52,9 +59,14 @@ export function parsePublish(text: string, fail: (msg: string) => Error): Publis
   return { proto, ...(hostIp ? { hostIp } : {}), hostPort, containerPort };
 }
 
-function mode(text: string, fail: (msg: string) => Error): NetworkMode {
-  if (!(NETWORK_MODES as readonly string[]).includes(text)) throw fail(`\`${text}\` is not one of ${NETWORK_MODES.join(', ')}`);
-  return text as NetworkMode;
+function mode(text: string, fail: (msg: string) => Error): { mode: NetworkMode; hostLoopback?: true } {
+  const [name, option, ...more] = text.split(':');
+  if (!(NETWORK_MODES as readonly string[]).includes(name!)) throw fail(`\`${text}\` is not one of ${NETWORK_MODES.join(', ')} (pasta, slirp4netns and auto may end in :${HOST_LOOPBACK})`);
+  const m = name as NetworkMode;
+  if (option === undefined) return { mode: m };
+  if (option !== HOST_LOOPBACK || more.length) throw fail(`\`${text}\`: the only option is :${HOST_LOOPBACK}`);
+  if (!LOOPBACK_MODES.includes(m)) throw fail(`\`${text}\`: :${HOST_LOOPBACK} is for ${LOOPBACK_MODES.join(', ')} (${m === 'host' ? 'host shares the host\'s loopback already' : 'none has no way out'})`);
+  return { mode: m, hostLoopback: true };
 }
 
 /** The request from the command line (if given) over the config's annotations. */
@@ -62,10 +74,10 @@ export function networkRequest(spec: Spec, cli: { network?: string; publish?: re
   const notes = spec.annotations ?? {};
   const annotated = (key: string) => `annotations["${key}"]`;
   let req: NetworkRequest = { publish: [], modeFrom: '--network', publishFrom: '--publish' };
-  if (cli.network !== undefined) req.mode = mode(cli.network, (m) => usageError(`--network: ${m}`));
+  if (cli.network !== undefined) req = { ...req, ...mode(cli.network, (m) => usageError(`--network: ${m}`)) };
   else if (notes[NETWORK_ANNOTATION] !== undefined) {
     const at = annotated(NETWORK_ANNOTATION);
-    req = { ...req, mode: mode(notes[NETWORK_ANNOTATION], (m) => specError(m, { configPath: at })), modeFrom: at };
+    req = { ...req, ...mode(notes[NETWORK_ANNOTATION], (m) => specError(m, { configPath: at })), modeFrom: at };
   }
   if (cli.publish?.length) req.publish = cli.publish.map((p) => parsePublish(p, (m) => usageError(`--publish: ${m}`)));
   else if (notes[PUBLISH_ANNOTATION]) {

@@ -50,7 +50,7 @@ export function planNetwork(
 export async function connectNetwork(d: NetworkDecision, pid: number, o: { stateDir: string; userns: () => boolean }): Promise<number | undefined> {
   if (d.program === undefined) return undefined;
   await (await import('./ports.js')).checkPorts(d.publish);
-  const start = { program: d.program, pid, stateDir: o.stateDir, publish: d.publish, userns: o.userns() };
+  const start = { program: d.program, pid, stateDir: o.stateDir, publish: d.publish, userns: o.userns(), hostLoopback: d.hostLoopback };
   // Loaded only when a helper runs (child_process, net): not part of every start.
   const helper = d.mode === 'pasta' ? await (await import('./pasta.js')).startPasta(start) : await (await import('./slirp.js')).startSlirp(start);
   recordHelper(o.stateDir, helper);

@@ -1,6 +1,7 @@
 // slirp4netns, the older user-mode network (podman's before pasta), for hosts without pasta:
-// the container gets 10.0.2.100 behind a gateway 10.0.2.2 that reaches the host's loopback,
-// and DNS at 10.0.2.3. It stays in the foreground, so launch starts it in a session of its
+// the container gets 10.0.2.100 behind a gateway 10.0.2.2, and DNS at 10.0.2.3. The gateway
+// reaches the host's loopback only when asked (--network slirp4netns:host-loopback), as with
+// pasta (pasta.ts says why). It stays in the foreground, so launch starts it in a session of its
 // own (a Ctrl-C at the terminal is for the container, not for its network), waits for the
 // byte it writes on --ready-fd, and publishes ports through its API socket.
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -17,9 +18,10 @@ export const SLIRP_SOCKET = 'slirp.sock';
 /** sun_path holds 108 bytes with its NUL. */
 const SUN_PATH_MAX = 107;
 
-export function slirpArgs(o: { userns: boolean; apiSocket?: string }): string[] {
+export function slirpArgs(o: { userns: boolean; apiSocket?: string; hostLoopback: boolean }): string[] {
   return [
     '--configure', '--mtu=65520', '--ready-fd=5',
+    ...(o.hostLoopback ? [] : ['--disable-host-loopback']),
     ...(o.apiSocket ? [`--api-socket=${o.apiSocket}`] : []),
     ...(o.userns ? ['--userns-path=/proc/self/fd/4'] : []),
     '--netns-type=path', '/proc/self/fd/3', 'tap0',
@@ -89,7 +91,7 @@ export async function startSlirp(o: HelperStart): Promise<number> {
   let child: ChildProcess;
   try {
     const nsFds = o.userns ? fds : [fds[0]!, 'ignore' as const];
-    child = spawn(o.program, slirpArgs({ userns: o.userns, apiSocket }), { stdio: ['ignore', log, log, ...nsFds, 'pipe'], detached: true });
+    child = spawn(o.program, slirpArgs({ userns: o.userns, apiSocket, hostLoopback: o.hostLoopback }), { stdio: ['ignore', log, log, ...nsFds, 'pipe'], detached: true });
   } finally {
     for (const fd of [...fds, log]) closeSync(fd);
   }

@@ -4,6 +4,7 @@ import { closeSync, constants, lstatSync, mkdirSync, openSync, readdirSync, read
 import { native } from '../runtime/native.js';
 import { join } from 'node:path';
 import { fromNodeError, stateError, usageError } from '../errors.js';
+import { readText } from '../host.js';
 import type { Seccomp } from '../spec/schema.js';
 
 const LOCK_EX = 2;
@@ -46,12 +47,37 @@ const CGROUPS_FILE = 'cgroups.json';
 /** In a created container's state directory: its init waits to open it (launch start). */
 export const EXEC_FIFO = 'exec.fifo';
 
+/** The last resort of a user without $XDG_RUNTIME_DIR or /run/user/<uid>: in /tmp, where any
+ * user may make it first (checkRoot then refuses it and says what to do). */
+export const tmpRoot = (uid: number): string => `/tmp/launch-${uid}`;
+
+/** A directory only `uid` can write in: its own, not a symlink, not group/other writable. */
+function ownPrivateDir(path: string, uid: number): boolean {
+  try {
+    const st = lstatSync(path);
+    return st.isDirectory() && st.uid === uid && (st.mode & 0o022) === 0;
+  } catch {
+    return false;
+  }
+}
+
 /** As runc: /run/launch for root of the initial user namespace; otherwise (an ordinary user,
- * or uid 0 in rootless podman's user namespace) $XDG_RUNTIME_DIR/launch. */
-export function defaultRoot(env: NodeJS.ProcessEnv, uid: number, inUserns = false): string {
+ * or uid 0 in rootless podman's user namespace) $XDG_RUNTIME_DIR/launch. Without it, the
+ * user's /run/user/<uid> (pam_systemd's, which nobody else can make) when it is theirs; /tmp
+ * only last: runc fails there (it tries /run/runc), but a user without a login session
+ * (su, cron, a container's own uid 0) still gets a root that works unless another made it. */
+export function defaultRoot(env: NodeJS.ProcessEnv, uid: number, inUserns = false, isOwnDir = ownPrivateDir): string {
   if (uid === 0 && !inUserns) return '/run/launch';
   if (env.XDG_RUNTIME_DIR) return join(env.XDG_RUNTIME_DIR, 'launch');
-  return `/tmp/launch-${uid}`;
+  const run = `/run/user/${uid}`;
+  if (isOwnDir(run, uid)) return join(run, 'launch');
+  return tmpRoot(uid);
+}
+
+/** `uid 65534, nobody`, or `uid 65534` when it has no passwd entry. */
+function ownerName(uid: number): string {
+  const entry = readText('/etc/passwd').split('\n').find((l) => l.split(':')[2] === String(uid));
+  return entry ? `uid ${uid}, ${entry.split(':')[0]}` : `uid ${uid}`;
 }
 
 /** runc's rule: letters, digits and `_+-.`, not starting with a dot; never `/` or `..`. */
@@ -70,6 +96,8 @@ export class StateStore {
     try {
       mkdirSync(this.root, { recursive: true, mode: 0o700 });
     } catch (err) {
+      // Another user's dangling symlink or file in /tmp: say whose, and what to do instead.
+      if (this.root === tmpRoot(process.getuid!())) this.checkRoot();
       throw fromNodeError('state', 'cannot create the state root', err, { file: this.root });
     }
     this.checkRoot();
@@ -88,9 +116,13 @@ export class StateStore {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
       throw fromNodeError('state', 'cannot read the state root', err, { file: this.root });
     }
-    if (!st.isDirectory()) throw stateError('state root is not a directory', { file: this.root });
-    if (st.uid !== process.getuid!()) throw stateError('state root belongs to another user', { file: this.root });
-    if (st.mode & 0o022) throw stateError(`state root is writable by others (mode ${(st.mode & 0o7777).toString(8).padStart(4, '0')})`, { file: this.root });
+    const uid = process.getuid!();
+    // In /tmp anyone may make the default root first, to stop every verb of this user (or, were
+    // it used, to plant containers): the line says so and how to get a root of one's own.
+    const fix = this.root === tmpRoot(uid) ? '; set XDG_RUNTIME_DIR or pass --root to use a directory of your own instead of' : '';
+    if (!st.isDirectory()) throw stateError(`state root is not a directory${fix}`, { file: this.root });
+    if (st.uid !== uid) throw stateError(`state root belongs to another user (${ownerName(st.uid)})${fix}`, { file: this.root });
+    if (st.mode & 0o022) throw stateError(`state root is writable by others (mode ${(st.mode & 0o7777).toString(8).padStart(4, '0')})${fix}`, { file: this.root });
     this.trusted = true;
   }
 

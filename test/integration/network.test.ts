@@ -1,6 +1,7 @@
 // Networking, root and rootless: loopback in a new namespace, user-mode networking with pasta
-// and slirp4netns (the host's loopback as host.containers.internal, a published port into
-// busybox httpd), the helper gone once the container is, and the errors. Every address used
+// and slirp4netns (the host's loopback as host.containers.internal when asked for with
+// :host-loopback, a published port into busybox httpd), the helper gone once the container is,
+// and the errors. That the host's loopback is out of reach unless asked: attacks-host.test.ts. Every address used
 // is on this machine: 127.0.0.1, and the namespaces the tests make.
 import { afterAll, describe, expect, it } from 'vitest';
 import { existsSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
@@ -84,21 +85,21 @@ for (const helper of ['pasta', 'slirp4netns'] as const) {
     describe(skip ? `${helper} as ${mode} (skipped: ${skip})` : `${helper} as ${mode}`, () => {
       const who = () => runAs(mode)!;
 
-      it.skipIf(skip)('reaches a server on the host\'s loopback as host.containers.internal; resolv.conf names the forwarder', async () => {
+      it.skipIf(skip)(':host-loopback reaches a server on the host\'s loopback as host.containers.internal; resolv.conf names the forwarder', async () => {
         const { port, server } = await hostServer(`hello from the host (${helper})`);
         servers.push(server);
         const bundle = makeBundle(who(), { args: sh(`head -1 /etc/resolv.conf; wget -q -O - http://host.containers.internal:${port}/`), edit: ownNetns });
-        const r = await netRun(who(), ['run', '--network', helper, '--bundle', bundle, newId('out')]);
+        const r = await netRun(who(), ['run', '--network', `${helper}:host-loopback`, '--bundle', bundle, newId('out')]);
         expect(r.stderr).toBe('');
         expect(r.stdout).toBe(`nameserver ${helper === 'pasta' ? '169.254.1.1' : '10.0.2.3'}\nhello from the host (${helper})`);
         expect(r.status).toBe(0);
       });
 
-      it.skipIf(skip)('UDP out: busybox tftp fetches a file from a server on the host\'s loopback', async () => {
+      it.skipIf(skip)('UDP out: busybox tftp fetches a file from a server on the host\'s loopback (:host-loopback)', async () => {
         const tftp = await tftpServer(`udp through ${helper}\n`);
         try {
           const bundle = makeBundle(who(), { args: sh(`tftp -g -r greeting -l /dev/shm/got host.containers.internal ${tftp.port} && cat /dev/shm/got`), edit: ownNetns });
-          const r = await netRun(who(), ['run', '--network', helper, '--bundle', bundle, newId('udp')]);
+          const r = await netRun(who(), ['run', '--network', `${helper}:host-loopback`, '--bundle', bundle, newId('udp')]);
           expect(r.stderr).toBe('');
           expect(r.stdout).toBe(`udp through ${helper}\n`);
           expect(r.status).toBe(0);
@@ -174,7 +175,7 @@ describe(`root with a subordinate user namespace${missing('root', 'busybox') ?? 
     const { port, server } = await hostServer('hello, subordinate root');
     servers.push(server);
     const bundle = makeBundle(runAs('root')!, { args: sh(`id -u; head -1 /etc/resolv.conf; wget -q -O - http://host.containers.internal:${port}/`), edit: subordinate });
-    const r = await netRun(runAs('root')!, ['run', '--network', 'pasta', '--bundle', bundle, newId('sub')]);
+    const r = await netRun(runAs('root')!, ['run', '--network', 'pasta:host-loopback', '--bundle', bundle, newId('sub')]);
     expect(r.stderr).toBe('');
     expect(r.stdout).toBe('0\nnameserver 169.254.1.1\nhello, subordinate root');
     expect(r.status).toBe(0);

@@ -57,9 +57,11 @@ describe('networkRequest', () => {
   });
 
   it('names where a bad value came from', () => {
-    expect(line(() => networkRequest(spec(), { network: 'bridge' }))).toBe('launch: --network: `bridge` is not one of pasta, slirp4netns, none, host, auto');
+    expect(line(() => networkRequest(spec(), { network: 'bridge' }))).toBe(
+      'launch: --network: `bridge` is not one of pasta, slirp4netns, none, host, auto (pasta, slirp4netns and auto may end in :host-loopback)',
+    );
     expect(line(() => networkRequest(spec({ [NETWORK_ANNOTATION]: 'wifi' }), {}))).toBe(
-      'launch: annotations["run.launch.network"]: `wifi` is not one of pasta, slirp4netns, none, host, auto',
+      'launch: annotations["run.launch.network"]: `wifi` is not one of pasta, slirp4netns, none, host, auto (pasta, slirp4netns and auto may end in :host-loopback)',
     );
     expect(line(() => networkRequest(spec({ [PUBLISH_ANNOTATION]: '8080' }), {}))).toContain('annotations["run.launch.publish"]: `8080` is not');
     expect(line(() => networkRequest(spec(), { publish: ['8080:80', '8080:81'] }))).toBe('launch: --publish: host port 8080/tcp is published twice');
@@ -76,10 +78,39 @@ const decide = (s: Spec, cli: { network?: string; publish?: string[] }, verb: 'r
 const netns = (s: Spec) => s.linux?.namespaces?.filter((n) => n.type === 'network') ?? [];
 
 describe('decideNetwork', () => {
-  it('run: auto is pasta, else slirp4netns, else loopback only with the reason', () => {
-    expect(decide(spec(), {})).toMatchObject({ mode: 'pasta', program: '/usr/bin/pasta' });
-    expect(decide(spec(), {}, 'run', facts({ pasta: false }))).toMatchObject({ mode: 'slirp4netns', program: '/usr/bin/slirp4netns' });
-    const none = decide(spec(), {}, 'run', facts({ tun: '/dev/net/tun is not readable' }));
+  // Seen failing on the code before: run's default was auto (pasta here), whose gateway
+  // reached the host's 127.0.0.1.
+  it('run, unasked: the config\'s network as runc makes it (loopback only), no helper', () => {
+    const d = decide(spec(), {});
+    expect(d).toMatchObject({ mode: 'config', hostLoopback: false, publish: [] });
+    expect(d.program).toBeUndefined();
+    expect(netns(d.spec)).toEqual([{ type: 'network' }]);
+    expect(networkFiles(d, 'runc')).toBeUndefined();
+    // -p alone asks for a helper, still without the host's loopback.
+    expect(decide(spec(), { publish: ['8080:80'] })).toMatchObject({ mode: 'pasta', hostLoopback: false, publish: [{ hostPort: 8080 }] });
+  });
+
+  it('the host\'s loopback only through :host-loopback, of a helper', () => {
+    expect(decide(spec(), { network: 'pasta' })).toMatchObject({ mode: 'pasta', hostLoopback: false });
+    expect(decide(spec(), { network: 'pasta:host-loopback' })).toMatchObject({ mode: 'pasta', hostLoopback: true });
+    expect(decide(spec(), { network: 'auto:host-loopback' }, 'run', facts({ pasta: false }))).toMatchObject({ mode: 'slirp4netns', hostLoopback: true });
+    expect(decide(spec({ [NETWORK_ANNOTATION]: 'slirp4netns:host-loopback' }), {}, 'create')).toMatchObject({ mode: 'slirp4netns', hostLoopback: true });
+    expect(line(() => networkRequest(spec(), { network: 'none:host-loopback' }))).toBe(
+      'launch: --network: `none:host-loopback`: :host-loopback is for pasta, slirp4netns, auto (none has no way out)',
+    );
+    expect(line(() => networkRequest(spec(), { network: 'host:host-loopback' }))).toContain("(host shares the host's loopback already)");
+    expect(line(() => networkRequest(spec({ [NETWORK_ANNOTATION]: 'pasta:map-gw' }), {}))).toBe(
+      'launch: annotations["run.launch.network"]: `pasta:map-gw`: the only option is :host-loopback',
+    );
+    expect(line(() => decide(spec(), { network: 'pasta:host-loopback' }, 'run', facts({ pasta: false })))).toBe(
+      'launch: --network pasta:host-loopback: pasta is not installed (Debian: apt-get install passt)',
+    );
+  });
+
+  it('auto is pasta, else slirp4netns, else loopback only with the reason', () => {
+    expect(decide(spec(), { network: 'auto' })).toMatchObject({ mode: 'pasta', program: '/usr/bin/pasta' });
+    expect(decide(spec(), { network: 'auto' }, 'run', facts({ pasta: false }))).toMatchObject({ mode: 'slirp4netns', program: '/usr/bin/slirp4netns' });
+    const none = decide(spec(), { network: 'auto' }, 'run', facts({ tun: '/dev/net/tun is not readable' }));
     expect(none.mode).toBe('none');
     expect(none.notes.join('\n')).toContain('loopback only, no user-mode networking: /dev/net/tun is not readable');
     expect(line(() => decide(spec(), { publish: ['8080:80'] }, 'run', facts({ pasta: false, slirp: false })))).toBe(
@@ -149,15 +180,20 @@ describe('files', () => {
     expect(defaultRoute(route.split('\n').slice(0, 2).join('\n'), ifaces)).toBeUndefined();
   });
 
-  it('resolv.conf keeps the host\'s search and options, hosts names the host\'s loopback', () => {
+  it('resolv.conf keeps the host\'s search and options, hosts names the host\'s loopback only where it is reached', () => {
     expect(resolvConf([PASTA_DNS], 'nameserver 127.0.0.53\nsearch example.org\noptions edns0 trust-ad\n')).toBe(
       'nameserver 169.254.1.1\nsearch example.org\noptions edns0 trust-ad\n',
     );
     expect(hostsFile({ address: '10.0.2.100', gateway: '10.0.2.2', hostname: 'box' })).toBe(
       '127.0.0.1\tlocalhost localhost.localdomain\n::1\tlocalhost ip6-localhost ip6-loopback\n10.0.2.100\tbox\n10.0.2.2\thost.containers.internal host.docker.internal\n',
     );
-    const d = decide(spec(), { network: 'pasta' });
-    expect(networkFiles(d, 'runc', { iface: 'eth0', gateway: '192.0.2.1', address: '192.0.2.2' })?.hosts).toContain('192.0.2.1\thost.containers.internal');
+    const route = { iface: 'eth0', gateway: '192.0.2.1', address: '192.0.2.2' };
+    expect(networkFiles(decide(spec(), { network: 'pasta:host-loopback' }), 'runc', route)?.hosts).toContain('192.0.2.1\thost.containers.internal');
+    expect(networkFiles(decide(spec(), { network: 'pasta' }), 'runc', route)?.hosts).toBe(
+      '127.0.0.1\tlocalhost localhost.localdomain\n::1\tlocalhost ip6-localhost ip6-loopback\n192.0.2.2\trunc\n',
+    );
+    expect(networkFiles(decide(spec(), { network: 'slirp4netns' }), 'runc')?.hosts).not.toContain('host.containers.internal');
+    expect(networkFiles(decide(spec(), { network: 'slirp4netns:host-loopback' }), 'runc')?.hosts).toContain('10.0.2.2\thost.containers.internal');
     expect(networkFiles(decide(spec(), { network: 'none' }), 'runc')).toBeUndefined();
   });
 
@@ -177,18 +213,19 @@ describe('files', () => {
 });
 
 describe('helper command lines', () => {
-  it('pasta: only the published ports, nothing from the host into the container', () => {
+  it('pasta: only the published ports, nothing from the host into the container, no gateway to its loopback unless asked', () => {
     const publish = [parsePublish('8080:80', usage), parsePublish('127.0.0.1:5353:53/udp', usage)];
-    const a = pastaArgs(publish, { pidFile: '/s/pasta.pid', userns: true, uid: 1000 });
+    const a = pastaArgs(publish, { pidFile: '/s/pasta.pid', userns: true, uid: 1000, hostLoopback: false });
     expect(a.join(' ')).toBe(
-      '--config-net --quiet --pid /s/pasta.pid -t 8080:80 -u 127.0.0.1/5353:53 -T none -U none --dns-forward 169.254.1.1 --netns /proc/self/fd/3 --userns /proc/self/fd/4',
+      '--config-net --quiet --pid /s/pasta.pid -t 8080:80 -u 127.0.0.1/5353:53 -T none -U none --no-map-gw --dns-forward 169.254.1.1 --netns /proc/self/fd/3 --userns /proc/self/fd/4',
     );
-    expect(pastaArgs([], { pidFile: 'p', userns: false, uid: 0 }).join(' ')).toContain('-t none -u none -T none -U none --dns-forward 169.254.1.1 --runas 0:0 --netns /proc/self/fd/3');
+    expect(pastaArgs([], { pidFile: 'p', userns: false, uid: 0, hostLoopback: true }).join(' ')).toContain('-t none -u none -T none -U none --dns-forward 169.254.1.1 --runas 0:0 --netns /proc/self/fd/3');
   });
 
-  it('slirp4netns: the API socket only when publishing', () => {
-    expect(slirpArgs({ userns: false }).join(' ')).toBe('--configure --mtu=65520 --ready-fd=5 --netns-type=path /proc/self/fd/3 tap0');
-    expect(slirpArgs({ userns: true, apiSocket: '/s/slirp.sock' })).toContain('--api-socket=/s/slirp.sock');
+  it('slirp4netns: the API socket only when publishing; the host\'s loopback only when asked', () => {
+    expect(slirpArgs({ userns: false, hostLoopback: false }).join(' ')).toBe('--configure --mtu=65520 --ready-fd=5 --disable-host-loopback --netns-type=path /proc/self/fd/3 tap0');
+    expect(slirpArgs({ userns: true, apiSocket: '/s/slirp.sock', hostLoopback: true })).toContain('--api-socket=/s/slirp.sock');
+    expect(slirpArgs({ userns: true, hostLoopback: true })).not.toContain('--disable-host-loopback');
   });
 
   it('`launch -p 8080:80 DIR` puts the run flags after `run`', () => {
