@@ -28,10 +28,10 @@ const writeConfig = (who: RunAs, bundle: string, spec: Spec) => {
 // would otherwise run a program of its choosing as root (poststart, poststop) or give the next
 // exec capabilities and an environment the container was never created with; a bundle moved or
 // removed meanwhile would skip the poststop hooks. Seen failing on the code that re-read
-// config.json at start/delete/exec (lib/runtime/hooks.ts bundleHooks): as root and rootless the
-// edited poststart and poststop hooks ran (their markers were there), the exec'd process had the
-// edited EDITED=1, and with the bundle moved delete warned "hooks not run" and left no poststop
-// marker.
+// config.json at start/delete/exec (lib/runtime/hooks.ts bundleHooks), as root and rootless: the
+// edited poststart hook ran (its marker was there); with start fixed alone, the exec'd process
+// had the edited EDITED=1; with start and exec fixed, delete ran the edited poststop (as root its
+// marker was there); with the bundle moved, start and delete warned instead of running hooks.
 eachMode('attacks: config.json changed after create', ['busybox', 'dist', 'addon'], (mode, skip) => {
   const who = () => runAs(mode)!;
   const marker = (dir: string, name: string): Hook => ({ path: '/bin/sh', args: ['sh', '-c', `echo ran > ${dir}/${name}`] });
@@ -102,7 +102,8 @@ eachMode('attacks: config.json changed after create', ['busybox', 'dist', 'addon
 
 // memory.checkBeforeUpdate as configured at create, recorded too: an edit of config.json does
 // not decide what `update` checks. Root only: rootless limits need a delegated cgroup (v2).
-// Seen failing on the code that re-read config.json: the update to 4096 bytes succeeded.
+// Seen failing on the code that re-read config.json: the check was off and the update reached
+// the cgroup (v1 here, whose kernel then refused the write itself with EBUSY).
 const noRoot = missing('root', 'busybox', 'dist', 'addon');
 describe(noRoot ? `attacks: update after config.json changed as root (skipped: ${noRoot})` : 'attacks: update after config.json changed as root', () => {
   it.skipIf(noRoot)('checkBeforeUpdate is the one the container was created with', () => {
