@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { killCgroup } from '../cgroups/control.js';
 import { removeDirs } from '../cgroups/manager.js';
 import { LaunchError, stateError } from '../errors.js';
-import { bundleHooks, runHooksSync } from '../runtime/hooks.js';
+import { runHooksSync } from '../runtime/hooks.js';
 import { stopHelper } from '../network/helper.js';
 import { StateStore } from '../state/store.js';
 import { isAlive, sleepSync } from '../state/proc.js';
@@ -44,8 +44,9 @@ export async function deleteVerb(o: GlobalOptions & { id: string; force: boolean
   }
   // The network helper (pasta, slirp4netns) of a container launch connected lives as long as
   // its state; then, as runc's destroy, the poststop hooks. Failures of those are warnings.
+  // The hooks are those recorded at create: the bundle may have been edited, moved or removed.
   stopHelper(store.dir(o.id));
-  runHooksSync(bundleHooks(state.bundle), 'poststop', { ...state, status: 'stopped' }, { warnOnly: true });
+  runHooksSync(state.config?.hooks, 'poststop', { ...state, status: 'stopped' }, { warnOnly: true });
   // --systemd-cgroup: the cgroup is a systemd unit; stopping it removes it (lib/cgroups/systemd.ts).
   const unit = state.cgroup?.systemd;
   if (unit) await (await import('../cgroups/systemd.js')).stopSystemdUnit(unit);

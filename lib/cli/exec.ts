@@ -148,9 +148,11 @@ export async function execVerb(o: ExecVerbOptions): Promise<number> {
   let process_: Process;
   const { execInContainer, execProcess } = await import('../runtime/exec.js');
   if (flags) {
-    const spec = (await import('../spec/load.js')).loadSpec(state.bundle);
-    if (!spec.process) throw stateError('the container has no process to start from', { file: join(state.bundle, 'config.json') });
-    process_ = execProcess(spec.process, flags);
+    // The config's process as recorded at create, not config.json now: its owner could
+    // otherwise hand the next exec (run by root, maybe) capabilities the container never had.
+    const base = state.config?.process;
+    if (!base) throw stateError('the container has no recorded process to start from (give one with --process)', { file: join(o.root, o.id, 'state.json') });
+    process_ = execProcess(base, flags);
   } else {
     process_ = await readProcessFile(o.process!);
   }

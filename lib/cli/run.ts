@@ -47,14 +47,12 @@ function runOptions(o: RunVerbOptions): RunOptions {
   };
 }
 
-function loadWithListenFds(bundle: string): Spec {
-  return withListenFds(loadSpec(bundle));
-}
-
+/** A copy: the config's own process stays as it was, for `exec` (RunOptions.execProcess). */
 function withListenFds(spec: Spec): Spec {
   const n = listenFds(process.env);
-  if (n && spec.process) spec.process.env = [...(spec.process.env ?? []).filter((e) => !/^LISTEN_(FDS|PID)=/.test(e)), `LISTEN_FDS=${n}`, 'LISTEN_PID=1'];
-  return spec;
+  if (!n || !spec.process) return spec;
+  const env = [...(spec.process.env ?? []).filter((e) => !/^LISTEN_(FDS|PID)=/.test(e)), `LISTEN_FDS=${n}`, 'LISTEN_PID=1'];
+  return { ...spec, process: { ...spec.process, env } };
 }
 
 export async function runVerb(o: RunVerbOptions): Promise<number> {
@@ -63,9 +61,11 @@ export async function runVerb(o: RunVerbOptions): Promise<number> {
   if (o.image) {
     const { imageRun } = await import('./image.js');
     const made = await imageRun({ ...o, ...o.image });
-    spec = withListenFds(made.spec);
+    spec = made.spec;
     opts.bundle = made.bundle;
-  } else spec = loadWithListenFds(opts.bundle);
+  } else spec = loadSpec(opts.bundle);
+  opts.execProcess = spec.process;
+  spec = withListenFds(spec);
   if (!o.detach) return runForeground(spec, opts);
   await runDetached(spec, { ...opts, create: false });
   return 0;
@@ -73,5 +73,6 @@ export async function runVerb(o: RunVerbOptions): Promise<number> {
 
 export async function createVerb(o: RunVerbOptions): Promise<void> {
   const opts = runOptions(o);
-  await runDetached(loadWithListenFds(opts.bundle), { ...opts, create: true });
+  const spec = loadSpec(opts.bundle);
+  await runDetached(withListenFds(spec), { ...opts, create: true, execProcess: spec.process });
 }

@@ -4,7 +4,7 @@
 import { closeSync, constants, openSync, readSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { type LaunchError, fromNodeError, setupError, stateError } from '../errors.js';
-import { bundleHooks, childHookFailure, hookError, runHooksSync } from '../runtime/hooks.js';
+import { childHookFailure, hookError, runHooksSync } from '../runtime/hooks.js';
 import { MSG_SIZE, type MsgRecord, decodeMsg } from '../plan/ops.js';
 import type { Hooks } from '../spec/schema.js';
 import { native } from '../runtime/native.js';
@@ -64,7 +64,8 @@ export function startVerb(o: GlobalOptions & { id: string }): void {
     closeSync(fd);
   }
   unlinkSync(fifo);
-  const hooks = bundleHooks(state.bundle);
+  // As recorded at create: config.json is the bundle owner's to edit, and these run as us.
+  const hooks = state.config?.hooks;
   if (record.length === MSG_SIZE) throw initFailure(decodeMsg(record), hooks);
   const running = { ...store.read(o.id), status: 'running' as const };
   store.write(running);

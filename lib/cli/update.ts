@@ -1,7 +1,6 @@
 // `launch update [flags] ID`: change a live container's limits, with runc's flags, or a
 // whole resources document from `--resources FILE` (`-` for stdin).
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { updateResources } from '../cgroups/control.js';
 import { usageError } from '../errors.js';
 import { issueError, parseJson } from '../spec/load.js';
@@ -64,19 +63,9 @@ export function resourcesFromFlags(f: UpdateFlags): Resources {
   return r;
 }
 
-/** memory.checkBeforeUpdate as the container was configured (its bundle's config.json), unless
- * the update's own resources say. */
-function configuredCheck(bundle: string): boolean {
-  try {
-    const spec = JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8')) as { linux?: { resources?: Resources } };
-    return spec.linux?.resources?.memory?.checkBeforeUpdate === true;
-  } catch {
-    return false;
-  }
-}
-
 export function updateVerb(o: GlobalOptions & { id: string; flags: UpdateFlags }): void {
   const state = lockedState(o, o.id);
   const resources = resourcesFromFlags(o.flags);
-  updateResources(state, resources, resources.memory?.checkBeforeUpdate ?? configuredCheck(state.bundle));
+  // Unless the update says, as configured at create (never config.json as it is now).
+  updateResources(state, resources, resources.memory?.checkBeforeUpdate ?? state.config?.checkBeforeUpdate === true);
 }

@@ -10,6 +10,7 @@ import { lsmOps } from './lsm.js';
 import { CONSOLE_FLAGS, OPF, STAGE, type Op } from './ops.js';
 import { type MountSlots, type RootfsContext, finalizeRootfsOps, rootfsOps } from './rootfs.js';
 import { type SeccompCompiler, compileFilter, seccompFilter } from './seccomp.js';
+import { type NsOf, checkSysctl, isOwnNamespace } from './sysctl.js';
 
 export const CLONE = {
   NEWTIME: 0x80, NEWNS: 0x20000, NEWCGROUP: 0x2000000, NEWUTS: 0x4000000, NEWIPC: 0x8000000,
@@ -414,10 +415,15 @@ export function buildPlan(spec: Spec, opts: PlanOptions): Plan {
     requireNs(ns, CLONE.NEWUTS, 'uts', 'domainname');
     ops.push({ op: 'SETDOMAINNAME', args: [spec.domainname], origin: { configPath: 'domainname', what: `set domainname to \`${spec.domainname}\`` } });
   }
+  const nsOf: NsOf = (type) => {
+    const joined = ns.joins.find((j) => j.type === type);
+    return joined ?? (hasNs(ns, NS_FLAG[type]!, type) ? {} : undefined);
+  };
   for (const [key, value] of Object.entries(linux.sysctl ?? {})) {
     const configPath = formatConfigPath(['linux', 'sysctl', key]);
     // The schema refuses these already; a plan is also built from specs made in code.
     if (!isSysctlName(key)) throw specError(`invalid sysctl name \`${key}\``, { configPath });
+    checkSysctl(key, nsOf, isOwnNamespace);
     const file = `/proc/sys/${key.replace(/\./g, '/')}`;
     ops.push({ op: 'WRITE_FILE', args: [file, String(value)], origin: { configPath, what: `write \`${value}\` to`, file } });
   }

@@ -4,12 +4,11 @@
 // back as child errors, worded here too. Each hook gets the container's state on its stdin;
 // its stdout and stderr go to launch's stderr (the container's stdout is the container's).
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { constants as os } from 'node:os';
 import { join } from 'node:path';
-import { LaunchError, formatError, fromNodeError, nodeErrno, setupError } from '../errors.js';
+import { type LaunchError, formatError, nodeErrno, setupError } from '../errors.js';
 import { HOOK_FAIL } from '../plan/ops.js';
-import { loadSpec } from '../spec/load.js';
 import type { Hook, Hooks } from '../spec/schema.js';
 import { type ContainerState, ociState } from '../state/store.js';
 
@@ -96,7 +95,9 @@ function runOneSync(hook: Hook, input: string): HookFailure | undefined {
   const r = spawnSync(hook.path, args, { ...opts, input, timeout: timeoutMs(hook), killSignal: 'SIGKILL' });
   const code = (r.error as NodeJS.ErrnoException | undefined)?.code;
   if (code === 'ETIMEDOUT') return { timedOut: true };
-  if (r.error) return { errno: nodeErrno(r.error) ?? os.errno.EIO };
+  // A hook need not read its state (as runOne): one that exits first makes the write EPIPE,
+  // and spawnSync still reports how it ended.
+  if (r.error && !(code === 'EPIPE' && (r.status !== null || r.signal))) return { errno: nodeErrno(r.error) ?? os.errno.EIO };
   if (r.signal) return { signal: os.signals[r.signal] };
   return r.status ? { code: r.status } : undefined;
 }
@@ -130,20 +131,6 @@ export function runHooksSync(hooks: Hooks | undefined, name: HookName, state: Co
   for (const [i, hook] of list.entries()) {
     const f = runOneSync(hook, hookInput(state));
     if (f) failed(name, i, hook, f, opts);
-  }
-}
-
-/** The hooks of a container's bundle, for the verbs that only have its state (start,
- * delete); a config that cannot be read is a warning there, not a reason to stop. */
-export function bundleHooks(bundle: string, opts: RunHooksOptions = {}): Hooks | undefined {
-  try {
-    // Most configs have none: spare `start` and `delete` the schema's validation then.
-    const doc = JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8')) as { hooks?: unknown };
-    return doc?.hooks ? loadSpec(bundle).hooks : undefined;
-  } catch (err) {
-    if (!(err instanceof LaunchError)) err = fromNodeError('spec', 'cannot read', err, { file: join(bundle, 'config.json') });
-    (opts.warn ?? stderrWarn)(`launch: warning: hooks not run: ${formatError(err).replace(/^launch: /, '')}`);
-    return undefined;
   }
 }
 

@@ -7,9 +7,9 @@ import { ignoredFields } from '../cgroups/values.js';
 import { fromNodeError, hostError } from '../errors.js';
 import { type HostFacts, probeHost } from '../host.js';
 import { type Plan, type PlanOptions, buildPlan } from '../plan/build.js';
-import type { Spec } from '../spec/schema.js';
+import type { Process, Spec } from '../spec/schema.js';
 import { processStartTime } from '../state/proc.js';
-import { type ContainerState, EXEC_FIFO, StateStore } from '../state/store.js';
+import { type ContainerState, EXEC_FIFO, StateStore, recordConfig } from '../state/store.js';
 import { stopHelper } from '../network/helper.js';
 import { networkRequest } from '../network/options.js';
 import { type NetworkPlan, connectNetwork, planNetwork } from '../network/setup.js';
@@ -46,6 +46,9 @@ export interface RunOptions {
   network?: { network?: string; publish?: readonly string[] };
   /** Called with --debug notes (e.g. "added a user namespace"). */
   debug?: (line: string) => void;
+  /** The config's process as read, which `exec` starts from, when the spec's carries what is
+   * the init's alone (LISTEN_FDS): recorded in the state (ContainerState.config). */
+  execProcess?: Process;
 }
 
 
@@ -167,6 +170,7 @@ async function prepare(given: Spec, opts: RunOptions, extra: { dieWithParent: bo
           annotations: spec.annotations,
           ...(where ? { cgroup: where } : {}),
           ...(spec.linux?.seccomp ? { seccomp: spec.linux.seccomp } : {}),
+          config: recordConfig(spec, opts.execProcess ?? spec.process),
         };
         if (opts.pidFile) writePidFile(opts.pidFile, pid);
         hookFiles?.write(state);

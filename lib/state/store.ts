@@ -5,7 +5,7 @@ import { native } from '../runtime/native.js';
 import { join } from 'node:path';
 import { fromNodeError, stateError, usageError } from '../errors.js';
 import { readText } from '../host.js';
-import type { Seccomp } from '../spec/schema.js';
+import type { Hooks, Process, Seccomp, Spec } from '../spec/schema.js';
 
 const LOCK_EX = 2;
 
@@ -27,6 +27,30 @@ export interface ContainerState {
   /** The config's linux.seccomp, for `exec` (its processes are confined as the init is, even
    * if config.json changes or goes away). */
   seccomp?: Seccomp;
+  /** What the verbs after `create` take from the config, as it was at create: config.json may
+   * be edited, moved or removed since (by whoever owns the bundle), and `start` and `delete`
+   * run these hooks as launch's user, root included. Never read from the bundle again. */
+  config?: RecordedConfig;
+}
+
+/** The parts of the config that verbs after `create` act on (ContainerState.config). */
+export interface RecordedConfig {
+  /** poststart (`start`), poststop (`delete`), startContainer (to word `start`'s errors). */
+  hooks?: Hooks;
+  /** What `exec` starts from without --process (runc: the config's process). */
+  process?: Process;
+  /** linux.resources.memory.checkBeforeUpdate, for `update`. */
+  checkBeforeUpdate?: boolean;
+}
+
+/** RecordedConfig of a config; the exec base is the config's own process (without what the
+ * runtime added for the init alone, e.g. LISTEN_FDS), when given. */
+export function recordConfig(spec: Pick<Spec, 'hooks' | 'process' | 'linux'>, execBase = spec.process): RecordedConfig {
+  return {
+    ...(spec.hooks ? { hooks: spec.hooks } : {}),
+    ...(execBase ? { process: execBase } : {}),
+    ...(spec.linux?.resources?.memory?.checkBeforeUpdate ? { checkBeforeUpdate: true } : {}),
+  };
 }
 
 /** Exactly the state runtime.md defines, as `launch state` prints it and hooks read it. */
