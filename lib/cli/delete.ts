@@ -36,8 +36,9 @@ export async function deleteVerb(o: GlobalOptions & { id: string; force: boolean
   const created = state.status === 'created' || state.status === 'creating';
   if (alive && !o.force && !created) throw stateError(`cannot delete container \`${o.id}\` that is not stopped: running (use --force)`);
   if (o.force || (alive && created)) {
-    // Everything in the cgroup, not only the init: without a pid namespace of its own, or
-    // after launch was killed, its descendants outlive it.
+    // Everything of the container's in its cgroup, not only the init: without a pid namespace
+    // of its own, or after launch was killed, its descendants outlive it. In a cgroup that was
+    // there before, only the container's own (cgroups/members.ts).
     if (state.cgroup) killCgroup(state);
     if (alive) process.kill(state.pid!, 'SIGKILL');
     for (let i = 0; i < 500 && alive && isAlive(state.pid!, state.started); i++) sleepSync(10);
@@ -49,12 +50,18 @@ export async function deleteVerb(o: GlobalOptions & { id: string; force: boolean
   // --systemd-cgroup: the cgroup is a systemd unit; stopping it removes it (lib/cgroups/systemd.ts).
   const unit = state.cgroup?.systemd;
   if (unit) await (await import('../cgroups/systemd.js')).stopSystemdUnit(unit);
-  const dirs = Object.values(state.cgroup?.dirs ?? {});
-  const left = removeDirsPatiently(dirs);
+  // Only what launch made (a cgroupsPath may name a cgroup that is not launch's to remove):
+  // the container's own cgroups, waited for, then the parents made for them, which stay while
+  // another container's cgroup is below them. States from before `created` hold only `dirs`.
+  const cg = state.cgroup;
+  const made = cg?.created ?? Object.values(cg?.dirs ?? {});
+  const own = new Set(Object.values(cg?.dirs ?? {}));
+  const left = removeDirsPatiently(made.filter((d) => own.has(d)));
   if (left.length > 0) {
     const procs = readFileSync(`${left[0]}/cgroup.procs`, 'utf8').trim().split('\n').join(', ');
     throw stateError(`the container's cgroup still has processes (${procs}); not removed:`, { file: left[0] });
   }
+  removeDirs(made.filter((d) => !own.has(d)));
   store.remove(o.id);
 }
 
