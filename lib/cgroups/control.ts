@@ -28,8 +28,8 @@ function dir(cg: Cgroup, controller: string): string {
 /** pause (freeze=true) and resume: v1 freezer.state, v2 cgroup.freeze. Waits until frozen. */
 export function setFrozen(state: ContainerState, freeze: boolean): void {
   const cg = cgroupOf(state);
-  // The freezer takes the whole cgroup: in a shared one, the others would stop too.
-  if (freeze && isShared(cg)) {
+  // The freezer takes the whole cgroup: the others in it would stop too.
+  if (freeze) {
     const others = cgroupProcs(cg).filter((pid) => !belongs(state, pid));
     if (others.length) throw stateError(`cannot pause container \`${state.id}\`: its cgroup (linux.cgroupsPath) is shared with processes that are not the container's (${others.join(', ')}), which the freezer would stop too`);
   }
@@ -63,13 +63,13 @@ export function isFrozen(state: ContainerState): boolean {
 
 /** SIGKILL every process of the container in its cgroup (delete --force): cgroup.kill where
  * the kernel has it (v2, 5.14+), otherwise frozen first so that nothing forks away between
- * reading cgroup.procs and the kills, as runc does. In a shared cgroup (members.ts) neither
- * (both would reach the others too): its processes are killed round by round until none is
- * left, a fork that got away in one round being caught in the next. */
+ * reading cgroup.procs and the kills, as runc does. In a cgroup shared with others (members.ts)
+ * neither (both would reach the others too): its processes are killed round by round until
+ * none is left, a fork that got away in one round being caught in the next. */
 export function killCgroup(state: ContainerState): void {
   const cg = cgroupOf(state);
   if (!existsSync(dir(cg, cg.version === 2 ? '' : 'pids'))) return; // removed already: nothing left
-  if (isShared(cg)) {
+  if (isShared(cg) || !cgroupProcs(cg).every((pid) => belongs(state, pid))) {
     for (let round = 0; round < 200; round++) {
       const pids = containerPids(state);
       if (pids.length === 0) return;
@@ -108,16 +108,18 @@ export function killCgroup(state: ContainerState): void {
   }
 }
 
-/** Host pids of the container's processes: everything in its cgroup, or in a shared one
- * (members.ts) only those that are the container's. */
+/** Host pids of the container's processes in its cgroup (members.ts: not the others there). */
 export function containerPids(state: ContainerState): number[] {
-  const cg = cgroupOf(state);
-  const all = cgroupProcs(cg);
-  return isShared(cg) ? all.filter((pid) => belongs(state, pid)) : all;
+  return cgroupProcs(cgroupOf(state)).filter((pid) => belongs(state, pid));
 }
 
 function cgroupProcs(cg: Cgroup): number[] {
-  const file = join(cg.version === 2 ? dir(cg, '') : dir(cg, 'pids'), 'cgroup.procs');
+  return procsIn(cg.version === 2 ? dir(cg, '') : dir(cg, 'pids'));
+}
+
+/** The pids in the cgroup directory `d`. */
+export function procsIn(d: string): number[] {
+  const file = join(d, 'cgroup.procs');
   try {
     return readFileSync(file, 'utf8').split('\n').filter(Boolean).map(Number);
   } catch (err) {

@@ -4,7 +4,8 @@
 // container (runc 1.1 warns, then its `kill --all` kills them too and its `delete` removes the
 // cgroup once empty). In such a shared cgroup only the container's own processes are signalled:
 // those in a namespace it made (its pid namespace, else its mount namespace), or descended from
-// one, or without such a namespace, from its init. Runs in the launch process, as root on v1.
+// one, or without such a namespace, from its init. The same holds where another container
+// shares a cgroup launch made for this one. Runs in the launch process, as root on v1.
 import { readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Spec } from '../spec/schema.js';
@@ -51,8 +52,13 @@ function parentOf(pid: number): number | undefined {
   }
 }
 
-/** Whether the host process `pid` is the container's (see the top of this file). */
+/** Whether the host process `pid`, found in the container's cgroup, is the container's (see
+ * the top of this file). Also in a cgroup launch made: another container may have joined it
+ * through its own cgroupsPath. */
 export function belongs(state: ContainerState, pid: number): boolean {
+  // A cgroup launch made, and no namespace to tell by (or a state from before these records):
+  // everything in it, as runc; so are a daemon's children once reparented to the host's init.
+  if (!state.ns && !(state.cgroup && isShared(state.cgroup))) return true;
   // Nested pid namespaces are at most 32 deep; a process tree may be deeper, but a chain
   // this long outside the container's namespace is not the container's.
   for (let p: number | undefined = pid, depth = 0; p !== undefined && p > 1 && depth < 256; depth++) {

@@ -1,9 +1,9 @@
 // `launch delete [--force] ID`: remove what is left of a container whose launch process is
 // gone (killed, or the machine's OOM killer): its cgroup and its state. With --force a
 // container that still runs, and whatever is left in its cgroup, is killed first, as runc.
-import { readFileSync } from 'node:fs';
-import { killCgroup } from '../cgroups/control.js';
+import { killCgroup, procsIn } from '../cgroups/control.js';
 import { removeDirs } from '../cgroups/manager.js';
+import { belongs } from '../cgroups/members.js';
 import { LaunchError, stateError } from '../errors.js';
 import { bundleHooks, runHooksSync } from '../runtime/hooks.js';
 import { stopHelper } from '../network/helper.js';
@@ -57,9 +57,14 @@ export async function deleteVerb(o: GlobalOptions & { id: string; force: boolean
   const made = cg?.created ?? Object.values(cg?.dirs ?? {});
   const own = new Set(Object.values(cg?.dirs ?? {}));
   const left = removeDirsPatiently(made.filter((d) => own.has(d)));
-  if (left.length > 0) {
-    const procs = readFileSync(`${left[0]}/cgroup.procs`, 'utf8').trim().split('\n').join(', ');
-    throw stateError(`the container's cgroup still has processes (${procs}); not removed:`, { file: left[0] });
+  for (const dir of left) {
+    const procs = procsIn(dir);
+    // Another container that joined it by its own cgroupsPath: the cgroup stays for it.
+    if (procs.length > 0 && !procs.some((pid) => belongs(state, pid))) {
+      process.stderr.write(`launch: warning: delete ${o.id}: the cgroup \`${dir}\` holds processes that are not the container's (${procs.join(', ')}); left in place\n`);
+      continue;
+    }
+    throw stateError(`the container's cgroup still has processes (${procs.join(', ')}); not removed:`, { file: dir });
   }
   removeDirs(made.filter((d) => !own.has(d)));
   store.remove(o.id);

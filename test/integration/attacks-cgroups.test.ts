@@ -193,6 +193,30 @@ describe(skip ? `a shared linux.cgroupsPath as root (skipped: ${skip})` : 'a sha
     for (const d of dirs) expect(existsSync(d)).toBe(true);
   });
 
+  // Two containers of launch given one cgroupsPath: the first one's cgroup (launch made it)
+  // holds the second one's processes too. Seen failing before the fix: deleting the first
+  // (frozen, then every pid SIGKILLed) killed the second.
+  it.skipIf(skip)('delete --force of the container that made a cgroup spares another container that joined it', async () => {
+    const a = ids();
+    const b = `${a}-b`;
+    const dirs = hierarchies().map((h) => join(h, shared(a)));
+    made.push(...dirs, ...dirs.map((d) => join(d, '..'))); // the cleanup's, once nobody's
+    const pa = detached(a, ['sleep', '1000']).pid;
+    const bundleB = makeBundle(who(), { args: ['/bin/sh', '-c', 'sleep 1000 & wait'], edit: (s) => void (s.linux!.cgroupsPath = shared(a)) });
+    containers.push(b);
+    expect(detachedVerb(who(), ['run', '-d', '--bundle', bundleB, b]).status).toBe(0);
+    await until('both are in the cgroup', () => procs(dirs[0]!).length === 3);
+    const theirs = procs(dirs[0]!).filter((p) => p !== pa);
+    const del = launchSync(who(), ['delete', '--force', a]);
+    expect(del.status).toBe(0);
+    expect(gone(pa)).toBe(true);
+    expect(procs(dirs[0]!).sort()).toEqual(theirs.sort());
+    expect(del.stderr).toMatch(/^launch: warning: delete \S+: the cgroup `[^`]+` holds processes that are not the container's \(\d+, \d+\); left in place$/m);
+    expect(JSON.parse(launchSync(who(), ['state', b]).stdout).status).toBe('running');
+    expect(launchSync(who(), ['delete', '--force', b])).toMatchObject({ status: 0, stderr: '' });
+    expect(procs(dirs[0]!)).toEqual([]);
+  });
+
   // The parents launch makes for a path are its own, and go with the container.
   it.skipIf(skip)('delete removes the cgroups launch made, parents included', () => {
     const id = ids();
