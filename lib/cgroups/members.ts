@@ -4,8 +4,8 @@
 // container (runc 1.1 warns, then its `kill --all` kills them too and its `delete` removes the
 // cgroup once empty). In such a shared cgroup only the container's own processes are signalled:
 // those in a namespace it made (its pid namespace, else its mount namespace), or descended from
-// one, or without such a namespace, from its init. The same holds where another container
-// shares a cgroup launch made for this one. Runs in the launch process, as root on v1.
+// one, or without such a namespace, from its init. The same holds, by the pid namespace, where
+// another container joined a cgroup launch made for this one. Runs in the launch process.
 import { readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Spec } from '../spec/schema.js';
@@ -56,9 +56,11 @@ function parentOf(pid: number): number | undefined {
  * the top of this file). Also in a cgroup launch made: another container may have joined it
  * through its own cgroupsPath. */
 export function belongs(state: ContainerState, pid: number): boolean {
-  // A cgroup launch made, and no namespace to tell by (or a state from before these records):
-  // everything in it, as runc; so are a daemon's children once reparented to the host's init.
-  if (!state.ns && !(state.cgroup && isShared(state.cgroup))) return true;
+  // A cgroup launch made, for a container without a pid namespace of its own (or a state from
+  // before these records): everything in it, as runc. A process can leave a mount namespace
+  // (unshare -m, then daemonize away from the init), never a pid namespace: only that one
+  // tells the container's apart reliably enough to spare the rest of a cgroup that is its own.
+  if (state.ns?.type !== 'pid' && !(state.cgroup && isShared(state.cgroup))) return true;
   // Nested pid namespaces are at most 32 deep; a process tree may be deeper, but a chain
   // this long outside the container's namespace is not the container's.
   for (let p: number | undefined = pid, depth = 0; p !== undefined && p > 1 && depth < 256; depth++) {

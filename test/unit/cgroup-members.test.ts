@@ -32,7 +32,10 @@ describe('cgroup members', () => {
     const parent = { pid: process.ppid, started: processStartTime(process.ppid) };
     expect(belongs(state({ cgroup: cg(['/cg/pids/box']), ...parent }), process.pid)).toBe(true);
     expect(belongs(state({ cgroup: cg(['/cg/pids/box']), ...parent, started: 1 }), process.pid)).toBe(false); // a recycled pid
-    // A cgroup launch made, no namespace to tell by: everything, as runc.
-    expect(belongs(state({ cgroup: cg(['/cg/pids/box', '/cg/memory/box']) }), process.pid)).toBe(true);
+    // A cgroup launch made, no pid namespace to tell by: everything, as runc.
+    const own = cg(['/cg/pids/box', '/cg/memory/box']);
+    expect(belongs(state({ cgroup: own }), process.pid)).toBe(true);
+    expect(belongs(state({ cgroup: own, ns: { type: 'mnt', link: 'mnt:[1]' } }), process.pid)).toBe(true);
+    expect(belongs(state({ cgroup: own, ns: { type: 'pid', link: 'pid:[1]' } }), process.pid)).toBe(false);
   });
 });
