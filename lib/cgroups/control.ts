@@ -9,6 +9,7 @@ import type { ContainerState } from '../state/store.js';
 import { applyWrites, writeCgroupFile } from './apply.js';
 import { deviceFilterProgram } from './devicefilter.js';
 import { attachDeviceFilter } from './manager.js';
+import { belongs, isShared } from './members.js';
 import { orderForCurrent, v1Writes, v2Writes } from './values.js';
 
 type Cgroup = NonNullable<ContainerState['cgroup']>;
@@ -27,6 +28,11 @@ function dir(cg: Cgroup, controller: string): string {
 /** pause (freeze=true) and resume: v1 freezer.state, v2 cgroup.freeze. Waits until frozen. */
 export function setFrozen(state: ContainerState, freeze: boolean): void {
   const cg = cgroupOf(state);
+  // The freezer takes the whole cgroup: the others in it would stop too.
+  if (freeze) {
+    const others = cgroupProcs(cg).filter((pid) => !belongs(state, pid));
+    if (others.length) throw stateError(`cannot pause container \`${state.id}\`: its cgroup (linux.cgroupsPath) is shared with processes that are not the container's (${others.join(', ')}), which the freezer would stop too`);
+  }
   const [file, value, done] =
     cg.version === 2
       ? [join(dir(cg, ''), 'cgroup.freeze'), freeze ? '1' : '0', () => readFileSync(join(dir(cg, ''), 'cgroup.events'), 'utf8').includes(`frozen ${freeze ? 1 : 0}`)]
@@ -55,12 +61,29 @@ export function isFrozen(state: ContainerState): boolean {
   }
 }
 
-/** SIGKILL every process in the container's cgroup (delete --force): cgroup.kill where the
- * kernel has it (v2, 5.14+), otherwise frozen first so that nothing forks away between
- * reading cgroup.procs and the kills, as runc does. */
+/** SIGKILL every process of the container in its cgroup (delete --force): cgroup.kill where
+ * the kernel has it (v2, 5.14+), otherwise frozen first so that nothing forks away between
+ * reading cgroup.procs and the kills, as runc does. In a cgroup shared with others (members.ts)
+ * neither (both would reach the others too): its processes are killed round by round until
+ * none is left, a fork that got away in one round being caught in the next. */
 export function killCgroup(state: ContainerState): void {
   const cg = cgroupOf(state);
   if (!existsSync(dir(cg, cg.version === 2 ? '' : 'pids'))) return; // removed already: nothing left
+  if (isShared(cg) || !cgroupProcs(cg).every((pid) => belongs(state, pid))) {
+    for (let round = 0; round < 200; round++) {
+      const pids = containerPids(state);
+      if (pids.length === 0) return;
+      for (const pid of pids) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          /* gone already */
+        }
+      }
+      sleepSync(5);
+    }
+    throw stateError(`the container's processes in the shared cgroup \`${dir(cg, cg.version === 2 ? '' : 'pids')}\` keep forking; not all killed`);
+  }
   if (cg.version === 2) {
     const file = join(dir(cg, ''), 'cgroup.kill');
     try {
@@ -85,10 +108,18 @@ export function killCgroup(state: ContainerState): void {
   }
 }
 
-/** Host pids of every process in the container's cgroup. */
+/** Host pids of the container's processes in its cgroup (members.ts: not the others there). */
 export function containerPids(state: ContainerState): number[] {
-  const cg = cgroupOf(state);
-  const file = join(cg.version === 2 ? dir(cg, '') : dir(cg, 'pids'), 'cgroup.procs');
+  return cgroupProcs(cgroupOf(state)).filter((pid) => belongs(state, pid));
+}
+
+function cgroupProcs(cg: Cgroup): number[] {
+  return procsIn(cg.version === 2 ? dir(cg, '') : dir(cg, 'pids'));
+}
+
+/** The pids in the cgroup directory `d`. */
+export function procsIn(d: string): number[] {
+  const file = join(d, 'cgroup.procs');
   try {
     return readFileSync(file, 'utf8').split('\n').filter(Boolean).map(Number);
   } catch (err) {

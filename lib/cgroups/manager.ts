@@ -88,6 +88,9 @@ function cgroupPath(spec: Spec, id: string, own: string): string {
 export function wantsLimits(spec: Spec, version: 1 | 2): boolean {
   const r = spec.linux?.resources;
   if (!r) return false;
+  // A limit v2 cannot apply is still a limit asked for (and v2Writes would refuse it here,
+  // before --ignore-cgroup-limits could drop it).
+  if (version === 2 && r.memory?.kernelTCP) return true;
   const writes = version === 1 ? v1Writes(r) : v2Writes(r);
   return writes.some((w) => w.controller !== 'devices');
 }
@@ -178,9 +181,24 @@ function mkdirQuiet(dir: string): boolean {
   }
 }
 
-/** Create the directories and write the limits. On failure, removes what it created. */
-export function createCgroup(plan: CgroupPlan): string[] {
+/** The directories of `plan` that do not exist yet, parents first: what launch will make. */
+export function missingDirs(plan: CgroupPlan): string[] {
+  const out: string[] = [];
+  for (const dir of plan.created) {
+    const missing: string[] = [];
+    for (let d = dir; !existsSync(d) && !out.includes(d); d = dirname(d)) missing.unshift(d);
+    out.push(...missing);
+  }
+  return out;
+}
+
+/** Create the directories and write the limits; returns the directories this call made,
+ * parents first (the only ones launch may remove). `record` is told them before the first
+ * mkdir (so that a launch killed midway leaves a list for `delete --force`) and again, exactly,
+ * at the end. On failure, removes what it created. */
+export function createCgroup(plan: CgroupPlan, record: (dirs: readonly string[]) => void = () => {}): string[] {
   const made: string[] = [];
+  record(missingDirs(plan));
   try {
     for (const [i, dir] of plan.created.entries()) {
       // v2: a controller must be enabled in the parent before the child can use it, so the
@@ -209,9 +227,9 @@ export function createCgroup(plan: CgroupPlan): string[] {
       // Missing ancestors too (an absolute cgroupsPath like /launch-test/<id>), top down.
       const missing: string[] = [];
       for (let d = dir; !existsSync(d); d = dirname(d)) missing.unshift(d);
-      // The container's own cgroup, left by a launch that was killed, is taken over: removed
-      // with the container (rmdir refuses it while another container's processes are in it).
-      if (missing.length === 0) made.push(dir);
+      // A directory that was there already is not launch's, whoever made it (the admin, another
+      // container, a launch that was killed): a cgroupsPath naming a shared cgroup must not
+      // make `delete` remove it, nor a v2 path's existing ancestors.
       for (const d of missing) {
         // Another container may make (EEXIST) or remove a shared parent at the same time.
         if (!mkdirQuiet(d)) continue;
@@ -222,6 +240,7 @@ export function createCgroup(plan: CgroupPlan): string[] {
     applyWrites(plan.dirFor, plan.writes);
     // After the writes, as runc; before the container joins, so it never runs unfiltered.
     if (plan.deviceFilter) attachDeviceFilter(plan.dirFor('devices'), plan.deviceFilter);
+    record(made);
   } catch (err) {
     removeDirs(made);
     if (err instanceof Error && err.name === 'LaunchError') throw err;

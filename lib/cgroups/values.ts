@@ -146,7 +146,12 @@ export function v1Writes(r: Resources): CgroupWrite[] {
     if (derived) sw.optional = true;
     const pair = memsw === -1 ? [sw, lim] : [lim, sw];
     for (const w of pair) if (w.value !== '0') list.push(w);
-    // kernel and kernelTCP: ignored by runc ("Kernel memory settings are ignored").
+    // runc 1.1 drops both with a warning ("Kernel memory settings are ignored"); v1 kernels
+    // still have the TCP buffer limit (unlike memory.kmem.limit_in_bytes, deprecated in 5.16),
+    // so it is set, as runc 1.0 did. A kernel without the file fails here naming the field,
+    // rather than running the container without the limit it asked for.
+    const tcp = memLimit(m.kernelTCP ?? 0, at('memory', 'kernelTCP'));
+    if (tcp !== 0) add('memory', 'memory.kmem.tcp.limit_in_bytes', i64(tcp), at('memory', 'kernelTCP'));
     if (reservation !== 0) add('memory', 'memory.soft_limit_in_bytes', i64(reservation), at('memory', 'reservation'));
     if (m.disableOOMKiller) add('memory', 'memory.oom_control', '1', at('memory', 'disableOOMKiller'));
     if (m.swappiness !== undefined) add('memory', 'memory.swappiness', String(m.swappiness), at('memory', 'swappiness'));
@@ -223,6 +228,11 @@ export function v2Writes(r: Resources): CgroupWrite[] {
     const limit = memLimit(m.limit ?? 0, at('memory', 'limit'));
     const swap = memLimit(m.swap ?? 0, at('memory', 'swap'));
     const reservation = memLimit(m.reservation ?? 0, at('memory', 'reservation'));
+    // v2 has no TCP buffer limit of its own (socket memory counts in memory.max): a limit
+    // that cannot be applied is refused, where runc drops it with a warning.
+    if (nz(m.kernelTCP)) {
+      throw specError('has no cgroup v2 file (TCP buffers count in memory.max there); remove it or use linux.resources.memory.limit', { configPath: at('memory', 'kernelTCP') });
+    }
     const sw = swapForV2(swap, limit, `${R}.memory`);
     // 0 means "leave alone", except when swap equals the limit: then it means "no swap".
     const swapStr = sw === -1n ? 'max' : sw !== 0n || swap > 0 ? sw.toString() : '';
@@ -306,7 +316,6 @@ export function ignoredFields(r: Resources, version: 1 | 2): string[] {
   // 0 and false are "leave alone" for these, so nothing is lost.
   const effective = (v: unknown, ...path: (string | number)[]) => given(v === 0 || v === false ? undefined : v, ...path);
   effective(r.memory?.kernel, 'memory', 'kernel');
-  effective(r.memory?.kernelTCP, 'memory', 'kernelTCP');
   given(r.memory?.useHierarchy, 'memory', 'useHierarchy');
   if (version === 1) return out;
   given(r.memory?.swappiness, 'memory', 'swappiness');

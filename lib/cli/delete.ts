@@ -1,9 +1,9 @@
 // `launch delete [--force] ID`: remove what is left of a container whose launch process is
 // gone (killed, or the machine's OOM killer): its cgroup and its state. With --force a
 // container that still runs, and whatever is left in its cgroup, is killed first, as runc.
-import { readFileSync } from 'node:fs';
-import { killCgroup } from '../cgroups/control.js';
+import { killCgroup, procsIn } from '../cgroups/control.js';
 import { removeDirs } from '../cgroups/manager.js';
+import { belongs } from '../cgroups/members.js';
 import { LaunchError, stateError } from '../errors.js';
 import { runHooksSync } from '../runtime/hooks.js';
 import { stopHelper } from '../network/helper.js';
@@ -36,8 +36,9 @@ export async function deleteVerb(o: GlobalOptions & { id: string; force: boolean
   const created = state.status === 'created' || state.status === 'creating';
   if (alive && !o.force && !created) throw stateError(`cannot delete container \`${o.id}\` that is not stopped: running (use --force)`);
   if (o.force || (alive && created)) {
-    // Everything in the cgroup, not only the init: without a pid namespace of its own, or
-    // after launch was killed, its descendants outlive it.
+    // Everything of the container's in its cgroup, not only the init: without a pid namespace
+    // of its own, or after launch was killed, its descendants outlive it. In a cgroup that was
+    // there before, only the container's own (cgroups/members.ts).
     if (state.cgroup) killCgroup(state);
     if (alive) process.kill(state.pid!, 'SIGKILL');
     for (let i = 0; i < 500 && alive && isAlive(state.pid!, state.started); i++) sleepSync(10);
@@ -50,12 +51,23 @@ export async function deleteVerb(o: GlobalOptions & { id: string; force: boolean
   // --systemd-cgroup: the cgroup is a systemd unit; stopping it removes it (lib/cgroups/systemd.ts).
   const unit = state.cgroup?.systemd;
   if (unit) await (await import('../cgroups/systemd.js')).stopSystemdUnit(unit);
-  const dirs = Object.values(state.cgroup?.dirs ?? {});
-  const left = removeDirsPatiently(dirs);
-  if (left.length > 0) {
-    const procs = readFileSync(`${left[0]}/cgroup.procs`, 'utf8').trim().split('\n').join(', ');
-    throw stateError(`the container's cgroup still has processes (${procs}); not removed:`, { file: left[0] });
+  // Only what launch made (a cgroupsPath may name a cgroup that is not launch's to remove):
+  // the container's own cgroups, waited for, then the parents made for them, which stay while
+  // another container's cgroup is below them. States from before `created` hold only `dirs`.
+  const cg = state.cgroup;
+  const made = cg?.created ?? Object.values(cg?.dirs ?? {});
+  const own = new Set(Object.values(cg?.dirs ?? {}));
+  const left = removeDirsPatiently(made.filter((d) => own.has(d)));
+  for (const dir of left) {
+    const procs = procsIn(dir);
+    // Another container that joined it by its own cgroupsPath: the cgroup stays for it.
+    if (procs.length > 0 && !procs.some((pid) => belongs(state, pid))) {
+      process.stderr.write(`launch: warning: delete ${o.id}: the cgroup \`${dir}\` holds processes that are not the container's (${procs.join(', ')}); left in place\n`);
+      continue;
+    }
+    throw stateError(`the container's cgroup still has processes (${procs.join(', ')}); not removed:`, { file: dir });
   }
+  removeDirs(made.filter((d) => !own.has(d)));
   store.remove(o.id);
 }
 

@@ -1,5 +1,6 @@
 // `launch kill [--all] ID [SIGNAL]`: send a signal (name or number, SIGTERM by default) to the
-// container's init, or with --all to every process in its cgroup, as runc kill.
+// container's init, or with --all to every process of the container's in its cgroup: as runc
+// kill, except that in a cgroup shared with others they are spared (cgroups/members.ts).
 import { constants } from 'node:os';
 import { containerPids } from '../cgroups/control.js';
 import { stateError, usageError } from '../errors.js';

@@ -3,6 +3,7 @@
 import { chmodSync, closeSync, constants as fsConstants, openSync, readFileSync, readlinkSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { createCgroup, joinCgroup, planCgroup, removeDirs, v1Hierarchies, wantsLimits } from '../cgroups/manager.js';
+import { ownNamespace, warnShared } from '../cgroups/members.js';
 import { ignoredFields } from '../cgroups/values.js';
 import { fromNodeError, hostError } from '../errors.js';
 import { type HostFacts, probeHost } from '../host.js';
@@ -131,8 +132,8 @@ async function prepare(given: Spec, opts: RunOptions, extra: { dieWithParent: bo
     }
     // Limits are in place before the container exists; it joins while it waits at its sync.
     if (cgroup) {
-      store.recordCgroups(opts.id, cgroup.created);
-      cgroupDirs = createCgroup(cgroup);
+      cgroupDirs = createCgroup(cgroup, (dirs) => store.recordCgroups(opts.id, dirs));
+      warnShared(cgroup, cgroupDirs, `${extra.verb} ${opts.id}`);
     }
     if (hasContainerHooks(spec.hooks)) hookFiles = new HookStateFiles(store.dir(opts.id));
     const plan = buildPlan(spec, {
@@ -157,7 +158,8 @@ async function prepare(given: Spec, opts: RunOptions, extra: { dieWithParent: bo
       if (!state) {
         if (cgroup) joinCgroup(cgroup, pid);
         helperPid = await connectNetwork(network!.decision, pid, { stateDir, userns: () => ownUserns(pid) });
-        const where = systemd ? await systemd.start(pid) : cgroup && { version: cgroup.version, dirs: cgroup.dirs };
+        const where = systemd ? await systemd.start(pid) : cgroup && { version: cgroup.version, dirs: cgroup.dirs, created: cgroupDirs };
+        const ns = where ? ownNamespace(spec, pid) : undefined;
         state = {
           ociVersion: spec.ociVersion ?? '1.2.0',
           id: opts.id,
@@ -169,6 +171,7 @@ async function prepare(given: Spec, opts: RunOptions, extra: { dieWithParent: bo
           bundle: opts.bundle,
           annotations: spec.annotations,
           ...(where ? { cgroup: where } : {}),
+          ...(ns ? { ns } : {}),
           ...(spec.linux?.seccomp ? { seccomp: spec.linux.seccomp } : {}),
           config: recordConfig(spec, opts.execProcess ?? spec.process),
         };

@@ -23,7 +23,19 @@ export interface ContainerState {
   created?: string;
   rootfs?: string;
   /** systemd: the transient unit when --systemd-cgroup made the cgroup (lib/cgroups/systemd.ts). */
-  cgroup?: { version: 1 | 2; dirs: Record<string, string>; systemd?: { unit: string; user: boolean } };
+  cgroup?: {
+    version: 1 | 2;
+    dirs: Record<string, string>;
+    /** cgroupfs driver: the directories launch made, parents first; only these are removed at
+     * delete. A dir of `dirs` missing here was there before (a shared linux.cgroupsPath), and
+     * only the container's own processes in it are signalled (cgroups/members.ts). Absent in
+     * states written before it existed, and with systemd: then `dirs` are launch's. */
+    created?: string[];
+    systemd?: { unit: string; user: boolean };
+  };
+  /** A namespace the container made rather than joined (pid, else mount), `readlink` of
+   * /proc/<init>/ns/<type>: what tells its processes from others in a shared cgroup. */
+  ns?: { type: 'pid' | 'mnt'; link: string };
   /** The config's linux.seccomp, for `exec` (its processes are confined as the init is, even
    * if config.json changes or goes away). */
   seccomp?: Seccomp;

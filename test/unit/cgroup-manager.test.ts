@@ -1,6 +1,6 @@
 // Where the container's cgroup goes and what is created, against a temporary directory
 // standing in for /sys/fs/cgroup.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -113,5 +113,43 @@ describe('createCgroup', () => {
     const e = thrown(() => createCgroup(p));
     expect([e.configPath, e.file]).toEqual(['linux.resources.pids.limit', join(mount, 'pids/box/pids.max')]);
     for (const d of p.created) expect(() => readFileSync(d)).toThrow(/ENOENT/);
+  });
+});
+
+// What launch made is what it may remove: a cgroupsPath naming a cgroup that exists (shared
+// with the host's processes, or the admin's) or a v2 path's existing ancestors are not launch's.
+// Seen failing before the fix: the existing leaf (v1) and the existing ancestor (v2) were in
+// the list, which delete and the run's teardown rmdir.
+describe('createCgroup: only what it made', () => {
+  it('v1: an existing leaf is joined, not made, and the record says so before the first mkdir', () => {
+    const mount = fakeV1();
+    const p = planCgroup(spec((s) => delete s.linux!.resources), 'box', { uid: 0, version: 1, mount, selfCgroup: SELF_V1 })!;
+    p.created = p.created.filter((d) => !d.includes('cpuset'));
+    mkdirSync(join(mount, 'pids/box'));
+    const records: string[][] = [];
+    const made = createCgroup(p, (d) => records.push([...d]));
+    expect(made).toEqual([join(mount, 'memory/infra/box'), join(mount, 'devices/box')]);
+    expect(records).toEqual([made, made]);
+  });
+
+  it('v2: the existing ancestors of the path are not made', () => {
+    const mount = mkdtempSync(join(tmpdir(), 'cgv2-'));
+    dirs.push(mount);
+    mkdirSync(join(mount, 'svc/session'), { recursive: true });
+    for (const d of [mount, join(mount, 'svc')]) {
+      writeFileSync(join(d, 'cgroup.controllers'), 'memory pids\n');
+      writeFileSync(join(d, 'cgroup.subtree_control'), '');
+    }
+    const p = planCgroup(spec((s) => delete s.linux!.resources), 'box', { uid: 0, version: 2, mount, selfCgroup: '0::/svc/session\n' })!;
+    expect(createCgroup(p)).toEqual([join(mount, 'svc/box')]);
+  });
+
+  it('v2: kernelTCP is a limit asked for, dropped by --ignore-cgroup-limits rather than refused', () => {
+    const tcp = spec((s) => void (s.linux!.resources = { memory: { kernelTCP: 1 << 20 } }));
+    const host = { uid: 1000, version: 2 as const, mount: '/nonexistent', selfCgroup: '0::/user.slice/s.scope\n', writable: () => false };
+    expect(thrown(() => planCgroup(tcp, 'box', host), 'spec').configPath).toBe('linux.resources');
+    expect(planCgroup(tcp, 'box', { ...host, ignoreLimits: true })).toBeUndefined();
+    const root = { uid: 0, version: 2 as const, mount: '/cg', selfCgroup: '0::/svc/session\n' };
+    expect(thrown(() => planCgroup(tcp, 'box', root), 'spec').configPath).toBe('linux.resources.memory.kernelTCP');
   });
 });

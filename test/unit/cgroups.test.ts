@@ -35,6 +35,10 @@ const FULL: Resources = {
   rdma: { mlx5_1: { hcaHandles: 3, hcaObjects: 10000 } },
 };
 
+// kernelTCP has no v2 file (refused there: see below).
+const { kernelTCP: _tcp, ...memoryV2 } = FULL.memory!;
+const FULL_V2: Resources = { ...FULL, memory: memoryV2 };
+
 const pairs = (ws: CgroupWrite[]) => ws.map((w) => `${w.controller}/${w.file}=${w.value}`);
 const find = (ws: CgroupWrite[], file: string) => ws.filter((w) => w.file === file);
 const v1 = (r: Resources) => pairs(v1Writes(r));
@@ -46,7 +50,7 @@ describe('cgroup v1', () => {
       'cpuset/cpuset.cpus=0-3,7', 'cpuset/cpuset.mems=0',
       'devices/devices.deny=a', 'devices/devices.deny=a *:* rwm', 'devices/devices.allow=c 1:3 rwm', 'devices/devices.allow=c 136:* rw',
       'memory/memory.limit_in_bytes=536870912', 'memory/memory.memsw.limit_in_bytes=1073741824',
-      'memory/memory.soft_limit_in_bytes=268435456', 'memory/memory.oom_control=1', 'memory/memory.swappiness=10',
+      'memory/memory.kmem.tcp.limit_in_bytes=2', 'memory/memory.soft_limit_in_bytes=268435456', 'memory/memory.oom_control=1', 'memory/memory.swappiness=10',
       'cpu/cpu.shares=1024', 'cpu/cpu.cfs_period_us=100000', 'cpu/cpu.cfs_burst_us=10000', 'cpu/cpu.cfs_quota_us=50000',
       'cpu/cpu.idle=0', 'cpu/cpu.rt_period_us=1000', 'cpu/cpu.rt_runtime_us=950',
       'pids/pids.max=32',
@@ -96,7 +100,7 @@ describe('cgroup v1', () => {
 
 describe('cgroup v2', () => {
   it('maps a full resources object in runc order, unified last', () => {
-    const { network: _, ...r } = FULL;
+    const { network: _, ...r } = FULL_V2;
     expect(v2({ ...r, unified: { 'memory.high': '400000000', 'io.max': '8:0 rbps=1\n8:16 wbps=2\n' } })).toEqual([
       'pids/pids.max=32',
       'memory/memory.swap.max=536870912', 'memory/memory.max=536870912', 'memory/memory.low=268435456',
@@ -108,7 +112,7 @@ describe('cgroup v2', () => {
       'rdma/rdma.max=mlx5_1 hca_handle=3 hca_object=10000',
       'memory/memory.high=400000000', 'io/io.max=8:0 rbps=1', 'io/io.max=8:16 wbps=2',
     ]);
-    const ws = v2Writes(FULL);
+    const ws = v2Writes(FULL_V2);
     expect(find(ws, 'io.bfq.weight')[0]?.fallback).toEqual({ file: 'io.weight', value: '4950' });
     expect(find(ws, 'io.bfq.weight')[1]).toMatchObject({ optional: true, configPath: 'linux.resources.blockIO.weightDevice[0].weight' });
     expect(find(ws, 'cpu.max.burst')[0]?.retryAfter).toBe('cpu.max');
@@ -195,9 +199,33 @@ describe('invalid values name their config path', () => {
   });
 });
 
+// runc 1.1.5 drops kernelTCP with a warning on both versions; the v1 file exists on this
+// kernel (set, as runc 1.0), v2 has none (refused, naming the field). Seen failing before the
+// fix: no kmem.tcp write on v1, and v2 listed the field among the ignored ones instead.
+it('memory.kernelTCP: written on v1 (its file missing fails naming the field), refused on v2', () => {
+  expect(find(v1Writes({ memory: { kernelTCP: -1 } }), 'memory.kmem.tcp.limit_in_bytes')).toEqual([
+    { controller: 'memory', file: 'memory.kmem.tcp.limit_in_bytes', value: '-1', configPath: 'linux.resources.memory.kernelTCP' },
+  ]);
+  expect(v1({ memory: { kernelTCP: 0 } })).toEqual([]);
+  // A kernel without the file (memory.kmem.* built out): ENOENT, naming the field and the file.
+  const dir = mkdtempSync(join(tmpdir(), 'launch-kmem-'));
+  try {
+    const missing = thrown(() => applyWrites(() => dir, v1Writes({ memory: { kernelTCP: 4096 } })));
+    expect([missing.configPath, missing.file]).toEqual(['linux.resources.memory.kernelTCP', join(dir, 'memory.kmem.tcp.limit_in_bytes')]);
+    expect(formatError(missing)).toMatch(/No such file or directory \(ENOENT\)/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const e = thrown(() => v2Writes({ memory: { limit: 1 << 20, kernelTCP: 1 << 20 } }), 'spec');
+  expect(e.configPath).toBe('linux.resources.memory.kernelTCP');
+  expect(e.message).toMatch(/has no cgroup v2 file/);
+  expect(v2({ memory: { kernelTCP: 0 } })).toEqual([]);
+  expect(ignoredFields({ memory: { kernelTCP: 5 } }, 1)).toEqual([]);
+});
+
 it('ignoredFields lists what runc drops without a word', () => {
-  expect(ignoredFields(FULL, 1)).toEqual(['linux.resources.memory.kernel', 'linux.resources.memory.kernelTCP', 'linux.resources.memory.useHierarchy']);
-  expect(ignoredFields(FULL, 2).slice(3)).toEqual([
+  expect(ignoredFields(FULL, 1)).toEqual(['linux.resources.memory.kernel', 'linux.resources.memory.useHierarchy']);
+  expect(ignoredFields(FULL, 2).slice(2)).toEqual([
     'linux.resources.memory.swappiness', 'linux.resources.memory.disableOOMKiller', 'linux.resources.cpu.realtimeRuntime',
     'linux.resources.cpu.realtimePeriod', 'linux.resources.blockIO.leafWeight', 'linux.resources.blockIO.weightDevice[0].leafWeight',
     'linux.resources.network.classID', 'linux.resources.network.priorities[0]',
