@@ -1,10 +1,11 @@
 // Every scanner that reads the command line before yargs (the exec `--`, the `launch DIR`
 // shorthand, --version, the fast path, --log/--debug) must read each global flag as yargs
 // does, in both `--flag value` and `--flag=value` forms: they share one table (flags.ts).
-// Seen failing before the table: `--rootless true exec c1 sh -c 'echo hi'` gave exec the id
-// `true` and the command's `-c` as --cap (exec.ts lacked --rootless); `--debug false DIR`,
-// `--systemd-cgroup true DIR` were not expanded (a switch's `true`/`false` taken for the
-// bundle); `--log /l` after `--` (a command's own word) was taken as launch's log file.
+// Seen failing before the table (lib/cli of the commit before it, with flags.ts added): exec
+// after `--rootless true|false|auto` (exec.ts lacked --rootless: the id was `true` and the
+// command's `-c` --cap), `--debug false`, `--systemd-cgroup true` (a switch's `true`/`false`
+// taken for the id, or for the bundle of `launch DIR`); `--log /l` after `--` (a command's own
+// word) taken as launch's log file; yargs' number type for --preserve-fds.
 import { describe, expect, it } from 'vitest';
 import { execArgv } from '../../lib/cli/exec.js';
 import { fastParse } from '../../lib/cli/fastpath.js';
@@ -33,10 +34,7 @@ async function viaYargs(argv: string[]): Promise<{ verb: string; args: Args }> {
 const FORMS: [string[], string, unknown][] = [];
 for (const [name, f] of Object.entries(GLOBAL_FLAGS)) {
   if (f.value) {
-    const v = f.choices ? f.choices[f.choices.length - 1]! : '/some/where';
-    // --rootless is untyped for yargs (parser.ts), which reads `false` as a boolean.
-    const held = name === 'rootless' && v === 'false' ? 'false' : v;
-    FORMS.push([[`--${name}`, v], name, held], [[`--${name}=${v}`], name, held]);
+    for (const v of f.choices ?? ['/some/where']) FORMS.push([[`--${name}`, v], name, v], [[`--${name}=${v}`], name, v]);
   } else {
     FORMS.push([[`--${name}`], name, true], [[`--${name}`, 'false'], name, false], [[`--${name}=true`], name, true], [[`--${name}`, 'true'], name, true]);
   }
