@@ -5,21 +5,30 @@
 // one of them made a root `launch exec` segfault). Node's start-up also marks every inherited
 // fd close-on-exec (libuv's uv_disable_stdio_inheritance), so that flag cannot tell them
 // apart: what was open when main() began and is not of a kind Node opens is the caller's.
-import { readdirSync, readlinkSync } from 'node:fs';
+import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { usageError } from '../errors.js';
 
 /** What Node's start-up opens: event loop fds (epoll, io_uring, the eventfds of its async
- * handles), and self-pipes, whose two ends Node holds both. A caller who gives launch fds of
- * these kinds (both ends of one pipe, say) has them refused rather than risk Node's. */
+ * handles), and self-pipes, whose read and write ends Node holds both. A caller who gives
+ * launch fds of these kinds (both ends of one pipe, say) has them refused rather than risk
+ * Node's; two copies of one end of a pipe are still the caller's. */
 const NODE_KIND = /^anon_inode:\[?(eventpoll|eventfd|io_uring|signalfd|timerfd)\]?$/;
 
-/** The caller's fds (3 and up) among `links` (fd -> /proc/self/fd link text). */
-export function callerFdsFrom(links: ReadonlyMap<number, string>): Set<number> {
-  const pipes = new Map<string, number>();
-  for (const link of links.values()) if (link.startsWith('pipe:')) pipes.set(link, (pipes.get(link) ?? 0) + 1);
+/** An open fd: its /proc/self/fd link, and for a pipe which end it is. */
+export interface FdLink {
+  link: string;
+  end?: 'r' | 'w';
+}
+
+/** The caller's fds (3 and up) among `fds`. */
+export function callerFdsFrom(fds: ReadonlyMap<number, FdLink>): Set<number> {
+  const ends = new Map<string, Set<string | undefined>>();
+  for (const { link, end } of fds.values()) if (link.startsWith('pipe:')) ends.set(link, (ends.get(link) ?? new Set()).add(end));
   const out = new Set<number>();
-  for (const [fd, link] of links) {
-    if (fd < 3 || NODE_KIND.test(link) || (pipes.get(link) ?? 0) > 1) continue;
+  for (const [fd, { link }] of fds) {
+    if (fd < 3 || NODE_KIND.test(link)) continue;
+    const pipe = ends.get(link);
+    if (pipe && pipe.has('r') && pipe.has('w')) continue;
     out.add(fd);
   }
   return out;
@@ -30,17 +39,23 @@ let given: ReadonlySet<number> | undefined;
 /** Note the caller's fds. main() calls it before launch opens any fd of its own; the listing's
  * own directory fd is gone by the readlink, and so not counted. */
 export function noteCallerFds(): void {
-  const links = new Map<number, string>();
+  const fds = new Map<number, FdLink>();
   for (const name of readdirSync('/proc/self/fd')) {
     const fd = Number(name);
     if (!(fd >= 3)) continue;
     try {
-      links.set(fd, readlinkSync(`/proc/self/fd/${name}`));
+      const link = readlinkSync(`/proc/self/fd/${name}`);
+      if (!link.startsWith('pipe:')) fds.set(fd, { link });
+      else {
+        // fdinfo `flags:` is octal; its low two bits are the access mode.
+        const flags = /^flags:\s*([0-7]+)$/m.exec(readFileSync(`/proc/self/fdinfo/${name}`, 'utf8'))?.[1];
+        fds.set(fd, { link, end: flags !== undefined && (parseInt(flags, 8) & 3) === 1 ? 'w' : 'r' });
+      }
     } catch {
       /* closed since the listing: not the caller's */
     }
   }
-  given = callerFdsFrom(links);
+  given = callerFdsFrom(fds);
 }
 
 /** --preserve-fds as typed (yargs and the fast path keep it a string): a whole decimal number. */

@@ -8,9 +8,12 @@
 // checkCallerFds() returning at once, the first three tests failed (`exec --preserve-fds 3`
 // gave the process anon_inode:[eventpoll], [io_uring] and a pipe of launch's; run and create
 // went ahead), and with listenFds() ignoring LISTEN_PID the LISTEN test failed (fd 3 of a
-// LISTEN_PID-less caller reached the container). With the HEAD parsers (yargs' number type,
-// each scanner's own flag list), the value and global-flag tests failed: `--preserve-fds 2.5`
-// was "internal error", `--rootless true exec` refused `echo hi` as an unknown capability.
+// LISTEN_PID-less caller reached the container); counting a pipe as Node's whenever two fds
+// held it, the exec test's two copies of the caller's pipe were refused. With lib/cli of the
+// commit before (yargs' number type, each scanner's own flag list) all five failed, the value
+// and global-flag ones too: `--preserve-fds 2.5` on run was "internal error" (a RangeError in
+// the plan encoder), and `--rootless true exec c1 sh -c 'echo hi'` said
+// ``--cap: unknown capability `echo hi` ``.
 import { type SpawnOptions, spawnSync } from 'node:child_process';
 import { closeSync, openSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -83,6 +86,10 @@ eachMode('attacks: only the caller\'s fds reach the container (--preserve-fds, L
     expect([r.stdout, r.stderr, r.status]).toEqual(['', notGiven(`exec ${sleeper}`, '--preserve-fds 3', 4), 125]);
     const ok = launchWith(['exec', '--preserve-fds', '1', sleeper, 'sh', '-c', `${LIST_FDS}; cat <&3`], { fds: 1 });
     expect([ok.stdout, ok.stderr, ok.status]).toEqual([`3 ${file}\nenv none none\nfrom the caller\n`, '', 0]);
+    // Two copies of one end of a pipe are the caller's (Node's self-pipes are both ends).
+    const [cmd, argv] = command(who(), ['exec', '--preserve-fds', '2', sleeper, 'sh', '-c', 'a=$(readlink /proc/$$/fd/3); b=$(readlink /proc/$$/fd/4); [ "$a" = "$b" ] && echo "${a%%:*}"; cat <&4']);
+    const p = spawnSync('/bin/sh', ['-c', 'echo through a pipe | "$@" 3<&0 4<&0 </dev/null', 'sh', cmd, ...argv], { ...spawnOptions(who()), encoding: 'utf8', timeout: 30_000 });
+    expect([p.stdout, p.stderr, p.status]).toEqual(['pipe\nthrough a pipe\n', '', 0]);
   });
 
   it.skipIf(skip)('LISTEN_FDS counts only when LISTEN_PID is launch\'s pid; its fds come before --preserve-fds ones (as runc)', () => {

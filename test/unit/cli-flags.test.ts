@@ -9,7 +9,7 @@
 import { describe, expect, it } from 'vitest';
 import { execArgv } from '../../lib/cli/exec.js';
 import { fastParse } from '../../lib/cli/fastpath.js';
-import { callerFdsFrom, listenFds, preserveFdsCount } from '../../lib/cli/fds.js';
+import { type FdLink, callerFdsFrom, listenFds, preserveFdsCount } from '../../lib/cli/fds.js';
 import { GLOBAL_FLAGS, scanGlobals } from '../../lib/cli/flags.js';
 import type { Args } from '../../lib/cli/handlers.js';
 import { logTarget } from '../../lib/cli/log.js';
@@ -129,11 +129,14 @@ describe('--preserve-fds values', () => {
 // process passed that process's fds on), and every fd in the range was passed, Node's own too.
 describe('which fds are the caller\'s', () => {
   it('Node\'s event loop fds and self-pipes (both ends held) are not', () => {
-    const links = new Map<number, string>([
-      [3, 'anon_inode:[eventpoll]'], [4, 'anon_inode:[io_uring]'], [5, 'pipe:[100]'], [6, 'pipe:[100]'], [7, 'anon_inode:[eventfd]'],
-      [8, '/etc/hostname'], [9, 'pipe:[200]'], [10, 'socket:[300]'], [11, '/dev/null'], [12, 'anon_inode:[eventfd]'], [13, 'anon_inode:[pidfd]'],
+    const links = new Map<number, FdLink>([
+      [3, { link: 'anon_inode:[eventpoll]' }], [4, { link: 'anon_inode:[io_uring]' }], [5, { link: 'pipe:[100]', end: 'r' }], [6, { link: 'pipe:[100]', end: 'w' }],
+      [7, { link: 'anon_inode:[eventfd]' }], [8, { link: '/etc/hostname' }], [9, { link: 'pipe:[200]', end: 'r' }], [10, { link: 'socket:[300]' }],
+      [11, { link: '/dev/null' }], [12, { link: 'anon_inode:[eventfd]' }], [13, { link: 'anon_inode:[pidfd]' }],
+      // Two copies of one end are the caller's (`3<&0 4<&0` with a pipe on stdin).
+      [14, { link: 'pipe:[400]', end: 'w' }], [15, { link: 'pipe:[400]', end: 'w' }],
     ]);
-    expect([...callerFdsFrom(links)]).toEqual([8, 9, 10, 11, 13]);
+    expect([...callerFdsFrom(links)]).toEqual([8, 9, 10, 11, 13, 14, 15]);
   });
   it('LISTEN_FDS is launch\'s only when LISTEN_PID is its own pid (sd_listen_fds, runc)', () => {
     expect(listenFds({ LISTEN_FDS: '2', LISTEN_PID: '42' }, 42)).toBe(2);
