@@ -69,7 +69,9 @@ const VERBS: Record<string, Verb> = {
 export function fastParse(argv: readonly string[]): { verb: string; args: Args } | null {
   let verb: Verb | undefined;
   let verbName = '';
-  const args: Args = { _: [], debug: false, 'log-format': 'text', 'systemd-cgroup': false };
+  // The global flags' defaults, as yargs gives them (switches false).
+  const args: Args = { _: [] };
+  for (const [name, f] of Object.entries(GLOBAL_FLAGS)) if (!f.value || f.default !== undefined) args[name] = f.value ? f.default : false;
   const seen = new Set<string>();
   const positional: string[] = [];
   for (let i = 0; i < argv.length; i++) {

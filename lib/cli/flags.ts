@@ -10,6 +10,8 @@ export interface GlobalFlag {
   value: boolean;
   /** The values allowed, checked for every verb (handlers.ts). */
   choices?: readonly string[];
+  /** yargs' value when the flag is not given. */
+  default?: string;
   describe: string;
 }
 
@@ -17,7 +19,7 @@ export const GLOBAL_FLAGS: Readonly<Record<string, GlobalFlag>> = {
   root: { value: true, describe: 'directory for container state' },
   debug: { value: false, describe: 'explain decisions; show the cause of errors' },
   log: { value: true, describe: 'also write errors to this file (as runc: for containerd and podman)' },
-  'log-format': { value: true, choices: ['text', 'json'], describe: 'format of the --log file' },
+  'log-format': { value: true, choices: ['text', 'json'], default: 'text', describe: 'format of the --log file' },
   // launch decides from the caller's uid and user namespace; runc's values are accepted.
   rootless: { value: true, choices: ['auto', 'true', 'false'], describe: 'auto|true|false, accepted for runc compatibility: launch decides from the caller\'s uid' },
   'systemd-cgroup': { value: false, describe: 'create the container\'s cgroup as a transient systemd unit (linux.cgroupsPath is slice:prefix:name)' },

@@ -30,7 +30,7 @@ function globalOptions(): Record<string, Options> {
       // (yargs-parser: an untyped flag as a string one), and handlers.ts checks its choices.
       if (name === 'rootless') return [name, { describe: f.describe }];
       if (!f.value) return [name, { type: 'boolean', default: false, describe: f.describe }];
-      return [name, { type: 'string', describe: f.describe, ...(f.choices ? { choices: [...f.choices] } : {}), ...(name === 'log-format' ? { default: 'text' } : {}) }];
+      return [name, { type: 'string', describe: f.describe, ...(f.choices ? { choices: [...f.choices] } : {}), ...(f.default !== undefined ? { default: f.default } : {}) }];
     }),
   );
 }
