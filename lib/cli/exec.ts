@@ -8,6 +8,8 @@ import { fromNodeError, stateError, usageError } from '../errors.js';
 import { capNumber } from '../plan/caps.js';
 import type { ExecFlags } from '../runtime/exec.js';
 import type { Process } from '../spec/schema.js';
+import { checkCallerFds, preserveFdsCount } from './fds.js';
+import { globalWords, takesNext } from './flags.js';
 import type { GlobalOptions } from './main.js';
 
 export interface ExecVerbOptions extends GlobalOptions {
@@ -36,18 +38,31 @@ const MAX_ID = 2 ** 32 - 1;
 
 const list = <T>(v: T | T[] | undefined): T[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
 
-// exec's flags that take a value (runc's names, those launch lacks included, so that the
-// word after them is never taken for the id), and the global ones.
-const VALUE_FLAGS = ['process', 'cwd', 'env', 'user', 'additional-gids', 'cap', 'pid-file', 'preserve-fds', 'console-socket', 'pidfd-socket', 'cgroup', 'apparmor', 'process-label', 'root', 'log', 'log-format'];
+// exec's own flags that take a value (runc's names, those launch lacks included, so that the
+// word after them is never taken for the id) and its switches; the global ones are flags.ts'.
+const VALUE_FLAGS = ['process', 'cwd', 'env', 'user', 'additional-gids', 'cap', 'pid-file', 'preserve-fds', 'console-socket', 'pidfd-socket', 'cgroup', 'apparmor', 'process-label'];
+const SWITCHES = ['tty', 'detach', 'no-new-privs', 'ignore-paused'];
 const VALUE_LETTERS = 'peugc';
+const SWITCH_LETTERS = 'td';
 
-/** Whether option word `w` takes the next word as its value. */
-function takesValue(w: string): boolean {
-  if (w.startsWith('--')) return !w.includes('=') && VALUE_FLAGS.includes(w.slice(2));
+/** How many words the option at argv[i] spans (1 or 2), as yargs-parser reads it. */
+function optionWords(argv: readonly string[], i: number): number {
+  const w = argv[i]!;
+  const next = argv[i + 1];
+  const global = globalWords(argv, i);
+  if (global) return global;
+  if (w.startsWith('--')) {
+    if (w.includes('=')) return 1;
+    const name = w.slice(2);
+    if (VALUE_FLAGS.includes(name)) return takesNext(true, next) ? 2 : 1;
+    return SWITCHES.includes(name) && takesNext(false, next) ? 2 : 1;
+  }
   // A cluster of short flags (-td, -tu 0): a value letter takes the rest of the word, or the
-  // next word when it is last.
-  for (let i = 1; i < w.length; i++) if (VALUE_LETTERS.includes(w[i]!)) return i === w.length - 1;
-  return false;
+  // next word when it is last; a last switch letter takes a `true`/`false` after it.
+  for (let k = 1; k < w.length; k++) {
+    if (VALUE_LETTERS.includes(w[k]!)) return k === w.length - 1 && next !== undefined && (!/^--?[^-]/.test(next) || takesNext(true, next)) ? 2 : 1;
+  }
+  return SWITCH_LETTERS.includes(w[w.length - 1]!) && takesNext(false, next) ? 2 : 1;
 }
 
 /** runc reads `exec [FLAGS] ID COMMAND...` with the flags before the id only: `sh -c x` after
@@ -60,7 +75,7 @@ export function execArgv(argv: readonly string[]): string[] {
     const w = argv[i]!;
     if (w === '--') return [...argv];
     if (w.startsWith('-') && w !== '-') {
-      if (takesValue(w)) i++;
+      i += optionWords(argv, i) - 1;
       continue;
     }
     if (verb) break; // the id
@@ -116,13 +131,6 @@ async function readProcessFile(file: string): Promise<Process> {
   return { ...result.data, env: dedupEnv(result.data.env ?? []) };
 }
 
-function preserveFds(v: number | string | undefined): number {
-  if (v === undefined) return 0;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0 || n > 65536) throw usageError(`--preserve-fds must be a number from 0 to 65536, got \`${v}\``);
-  return n;
-}
-
 export async function execVerb(o: ExecVerbOptions): Promise<number> {
   const withProcess = o.process !== undefined;
   if (withProcess) {
@@ -136,7 +144,8 @@ export async function execVerb(o: ExecVerbOptions): Promise<number> {
     throw usageError('needs a COMMAND to run (or --process FILE)');
   }
   const flags = withProcess ? undefined : parseExecFlags(o);
-  const fds = preserveFds(o.preserveFds);
+  const fds = preserveFdsCount(o.preserveFds);
+  checkCallerFds(3, fds, `--preserve-fds ${fds}`);
 
   const { currentState } = await import('./state.js');
   const state = currentState(o, o.id);

@@ -4,6 +4,7 @@
 // an unknown or repeated flag, a missing id, `--` — returns null, and yargs (parser.ts) reads
 // the words and says what is wrong. test/unit/fastpath.test.ts checks that every command line
 // taken here gives the handlers exactly what yargs gives them.
+import { GLOBAL_FLAGS, takesNext } from './flags.js';
 import type { Args } from './handlers.js';
 
 type Kind = 'string' | 'boolean' | 'count';
@@ -14,20 +15,21 @@ interface Flag {
   choices?: readonly string[];
 }
 
-const GLOBAL: Record<string, Flag> = {
-  '--root': { name: 'root', kind: 'string' },
-  '--debug': { name: 'debug', kind: 'boolean' },
-  '--log': { name: 'log', kind: 'string' },
-  '--log-format': { name: 'log-format', kind: 'string', choices: ['text', 'json'] },
-  '--rootless': { name: 'rootless', kind: 'string', choices: ['auto', 'true', 'false'] },
-  '--systemd-cgroup': { name: 'systemd-cgroup', kind: 'boolean' },
-};
+let global: Record<string, Flag> | undefined;
+/** The global flags (flags.ts), made on first use (no work at import time). */
+function globalFlags(): Record<string, Flag> {
+  global ??= Object.fromEntries(
+    Object.entries(GLOBAL_FLAGS).map(([name, f]) => [`--${name}`, { name, kind: f.value ? 'string' : 'boolean', ...(f.choices ? { choices: f.choices } : {}) }]),
+  );
+  return global;
+}
 
 const BUNDLE: Record<string, Flag> = {
   '--bundle': { name: 'bundle', kind: 'string' },
   '-b': { name: 'bundle', kind: 'string' },
   '--pid-file': { name: 'pid-file', kind: 'string' },
   '--console-socket': { name: 'console-socket', kind: 'string' },
+  // Kept as typed (a string option of yargs'), and checked by the verb (fds.ts).
   '--preserve-fds': { name: 'preserve-fds', kind: 'count' },
   '--no-pivot': { name: 'no-pivot', kind: 'boolean' },
   '--no-new-keyring': { name: 'no-new-keyring', kind: 'boolean' },
@@ -67,7 +69,9 @@ const VERBS: Record<string, Verb> = {
 export function fastParse(argv: readonly string[]): { verb: string; args: Args } | null {
   let verb: Verb | undefined;
   let verbName = '';
-  const args: Args = { _: [], debug: false, 'log-format': 'text', 'systemd-cgroup': false };
+  // The global flags' defaults, as yargs gives them (switches false).
+  const args: Args = { _: [] };
+  for (const [name, f] of Object.entries(GLOBAL_FLAGS)) if (!f.value || f.default !== undefined) args[name] = f.value ? f.default : false;
   const seen = new Set<string>();
   const positional: string[] = [];
   for (let i = 0; i < argv.length; i++) {
@@ -83,21 +87,21 @@ export function fastParse(argv: readonly string[]): { verb: string; args: Args }
     }
     const eq = word.indexOf('=');
     const name = eq > 0 ? word.slice(0, eq) : word;
-    const flag = GLOBAL[name] ?? verb?.flags[name];
+    const flag = globalFlags()[name] ?? verb?.flags[name];
     if (!flag || seen.has(flag.name)) return null;
     seen.add(flag.name);
     if (flag.kind === 'boolean') {
-      if (eq > 0) return null;
+      // `--debug=false`, `--debug false`: yargs reads those.
+      if (eq > 0 || takesNext(false, argv[i + 1])) return null;
       args[flag.name] = true;
       continue;
     }
     const value = eq > 0 ? word.slice(eq + 1) : argv[++i];
     if (value === undefined || value === '' || value.startsWith('-')) return null;
     if (flag.choices && !flag.choices.includes(value)) return null;
-    if (flag.kind === 'count') {
-      if (!/^\d{1,6}$/.test(value)) return null;
-      args[flag.name] = Number(value);
-    } else args[flag.name] = value;
+    // Anything but a plain count is yargs' to read, and the verb's to refuse.
+    if (flag.kind === 'count' && !/^\d{1,5}$/.test(value)) return null;
+    args[flag.name] = value;
   }
   if (!verb || positional.length < verb.required || positional.length > verb.positionals.length) return null;
   // A word yargs would read as a number is kept as typed by it (type: 'string'), as here.

@@ -5,6 +5,7 @@
 import { usageError } from '../errors.js';
 import { inUserNamespace } from '../host.js';
 import { defaultRoot } from '../state/store.js';
+import { GLOBAL_FLAGS } from './flags.js';
 import type { GlobalOptions } from './main.js';
 
 /** A verb's words as yargs hands them over. */
@@ -23,6 +24,12 @@ const id = (args: Args) => String(args.id);
 const rest = (args: Args) => args._.slice(1).map(String);
 
 function globals(args: Args, ctx: Ctx): GlobalOptions {
+  // yargs checks none for --rootless (parser.ts) and the fast path none at all: here for every verb.
+  for (const [name, f] of Object.entries(GLOBAL_FLAGS)) {
+    if (f.choices && args[name] !== undefined && !f.choices.includes(String(args[name]))) {
+      throw usageError(`--${name} must be one of ${f.choices.join(', ')}, got \`${String(args[name])}\``);
+    }
+  }
   const debug = Boolean(args.debug);
   ctx.setDebug(debug);
   const uid = process.getuid!();
@@ -41,7 +48,7 @@ export function generatedId(): string {
 function bundleArgs(args: Args) {
   return {
     id: id(args), bundle: String(args.bundle), pidFile: str(args['pid-file']), consoleSocket: str(args['console-socket']),
-    preserveFds: args['preserve-fds'] as number, noPivot: Boolean(args['no-pivot']), noNewKeyring: Boolean(args['no-new-keyring']),
+    preserveFds: args['preserve-fds'] as number | string | undefined, noPivot: Boolean(args['no-pivot']), noNewKeyring: Boolean(args['no-new-keyring']),
     ignoreCgroupLimits: Boolean(args['ignore-cgroup-limits']),
   };
 }
@@ -103,7 +110,7 @@ const HANDLERS: Record<string, (args: Args, ctx: Ctx) => Promise<void>> = {
         user: str(args.user), additionalGids: args['additional-gids'] as string | string[] | undefined, cap: args.cap as string | string[] | undefined,
         noNewPrivs: Boolean(args['no-new-privs']), apparmor: str(args.apparmor), processLabel: str(args['process-label']),
         detach: Boolean(args.detach), pidFile: str(args['pid-file']),
-        consoleSocket: str(args['console-socket']), preserveFds: args['preserve-fds'] as number, ignorePaused: Boolean(args['ignore-paused']),
+        consoleSocket: str(args['console-socket']), preserveFds: args['preserve-fds'] as number | string | undefined, ignorePaused: Boolean(args['ignore-paused']),
         ...globals(args, ctx),
       }),
     );

@@ -8,19 +8,11 @@ export interface LogTarget {
   format: 'text' | 'json';
 }
 
-/** --log/--log-format from the raw words before the verb (yargs may fail before it can tell). */
-export function logTarget(argv: readonly string[]): LogTarget | undefined {
-  let file: string | undefined;
-  let format: LogTarget['format'] = 'text';
-  for (let i = 0; i < argv.length; i++) {
-    const w = argv[i]!;
-    if (w === '--') break;
-    const [flag, inline] = w.includes('=') ? [w.slice(0, w.indexOf('=')), w.slice(w.indexOf('=') + 1)] : [w, undefined];
-    if (flag !== '--log' && flag !== '--log-format') continue;
-    const value = inline ?? argv[++i];
-    if (flag === '--log') file = value;
-    else if (value === 'json' || value === 'text') format = value;
-  }
+/** --log/--log-format from the global flags as scanned before parsing (flags.ts scanGlobals):
+ * yargs may fail before it can tell. */
+export function logTarget(globals: Readonly<Record<string, string>>): LogTarget | undefined {
+  const file = globals.log;
+  const format = globals['log-format'] === 'json' ? 'json' : 'text';
   return file ? { file, format } : undefined;
 }
 

@@ -6,6 +6,8 @@ import { statSync } from 'node:fs';
 import { LaunchError, formatError } from '../errors.js';
 import { execArgv } from './exec.js';
 import { fastParse } from './fastpath.js';
+import { noteCallerFds } from './fds.js';
+import { globalWords, scanGlobals, takesNext } from './flags.js';
 import { type Ctx, generatedId, runHandler } from './handlers.js';
 import { logTarget, writeLog } from './log.js';
 
@@ -24,11 +26,11 @@ const VERBS = [
   'pull', 'unpack', 'images', 'rmi', 'unshare', 'help', 'completion',
 ];
 
-/** Global flags that take a separate value word. */
-const VALUED = ['--root', '--log', '--log-format', '--rootless'];
-
-/** `run` flags with a value that may come before the DIR of `launch DIR`. */
-const RUN_VALUED = ['--network', '--publish', '-p'];
+/** `run` flags that may come before the DIR of `launch DIR`, and whether each takes a value. */
+const RUN_FLAGS: Record<string, boolean> = {
+  '--network': true, '--publish': true, '-p': true, '--pid-file': true, '--console-socket': true, '--preserve-fds': true,
+  '--detach': false, '-d': false, '--keep': false, '--no-pivot': false, '--no-new-keyring': false, '--ignore-cgroup-limits': false,
+};
 
 /** `launch DIR` is `launch run --bundle DIR <generated id>`. */
 export function expandShorthand(argv: string[], isDir: (p: string) => boolean, makeId: () => string): string[] {
@@ -39,10 +41,13 @@ export function expandShorthand(argv: string[], isDir: (p: string) => boolean, m
     const word = argv[i]!;
     if (word === '--') return argv;
     if (word.startsWith('-')) {
-      // Flags that take a separate value: skip the value, it is not a bundle.
-      const to = RUN_VALUED.includes(word.split('=')[0]!) ? run : global;
-      to.push(word);
-      if ((VALUED.includes(word) || RUN_VALUED.includes(word)) && i + 1 < argv.length) to.push(argv[++i]!);
+      // A flag's value word is skipped: it is not a bundle.
+      const name = word.split('=')[0]!;
+      const runFlag = Object.hasOwn(RUN_FLAGS, name);
+      const to = runFlag ? run : global;
+      const words = runFlag ? (name === word && takesNext(RUN_FLAGS[name]!, argv[i + 1]) ? 2 : 1) : Math.max(1, globalWords(argv, i));
+      to.push(...argv.slice(i, i + words));
+      i += words - 1;
       continue;
     }
     if (VERBS.includes(word) || !isDir(word)) return argv;
@@ -66,12 +71,12 @@ export function joinDashValues(argv: string[]): string[] {
 }
 
 /** `--version` or `-v` before any verb. */
-function wantsVersion(argv: readonly string[]): boolean {
+export function wantsVersion(argv: readonly string[]): boolean {
   for (let i = 0; i < argv.length; i++) {
     const w = argv[i]!;
     if (w === '--version' || w === '-v') return true;
     if (!w.startsWith('-') || w === '--') return false;
-    if (VALUED.includes(w)) i++;
+    i += Math.max(1, globalWords(argv, i)) - 1;
   }
   return false;
 }
@@ -82,12 +87,13 @@ export async function main(rawArgv: string[]): Promise<number> {
     const { usernsJobVerb } = await import('./image.js');
     return usernsJobVerb(rawArgv[1] ?? '{}');
   }
+  // Before launch opens any fd of its own: which fds its caller gave it (fds.ts).
+  if (process.env.LISTEN_FDS !== undefined || rawArgv.some((w) => w.startsWith('--preserve-fds'))) noteCallerFds();
   if (wantsVersion(rawArgv)) {
     const { versionText } = await import('./version.js');
     process.stdout.write(`${versionText()}\n`);
     return 0;
   }
-  const log = logTarget(rawArgv);
   const argv = expandShorthand(
     execArgv(joinDashValues(rawArgv)),
     (p) => {
@@ -99,9 +105,13 @@ export async function main(rawArgv: string[]): Promise<number> {
     },
     generatedId,
   );
+  // From the words as yargs will read them: after execArgv's `--`, a command's own `--log`
+  // or `--debug` is not launch's.
+  const globals = scanGlobals(argv);
+  const log = logTarget(globals);
   let exitCode = 0;
   let context: string | undefined;
-  let debug = argv.includes('--debug');
+  let debug = globals.debug !== undefined && globals.debug !== 'false';
   const ctx: Ctx = {
     setContext: (c) => void (context = c),
     setExit: (code) => void (exitCode = code),

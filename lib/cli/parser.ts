@@ -1,8 +1,9 @@
 // The full command line, with yargs: every verb and flag, help and usage errors. Loaded only
 // when the start-up fast path (fastpath.ts) does not take the words; both hand their result to
 // the same handlers (handlers.ts).
-import yargs, { type Argv } from 'yargs';
+import yargs, { type Argv, type Options } from 'yargs';
 import { usageError } from '../errors.js';
+import { GLOBAL_FLAGS } from './flags.js';
 import { type Args, type Ctx, runHandler } from './handlers.js';
 
 /** The options `run` and `create` share. */
@@ -14,10 +15,24 @@ function bundleOptions<T>(y: Argv<T>, idRequired = true) {
     .option('bundle', { alias: 'b', type: 'string', default: '.', describe: 'bundle directory (holds config.json)' })
     .option('pid-file', { type: 'string', describe: 'write the container process id to this file' })
     .option('console-socket', { type: 'string', describe: 'AF_UNIX socket to send the pty master to (process.terminal), as runc' })
-    .option('preserve-fds', { type: 'number', default: 0, describe: 'pass fds 3 to 3+N-1 on to the container (and LISTEN_FDS ones, as runc)' })
+    .option('preserve-fds', { type: 'string', default: 0, describe: 'pass fds 3+L to 3+L+N-1 on to the container, after the L of LISTEN_FDS (as runc)' })
     .option('no-pivot', { type: 'boolean', default: false, describe: 'move the root over / and chroot instead of pivot_root (roots on ramfs)' })
     .option('no-new-keyring', { type: 'boolean', default: false, describe: 'keep the caller\'s session keyring instead of a new one of the container\'s own' })
     .option('ignore-cgroup-limits', { type: 'boolean', default: false, describe: 'run without the cgroup limits this host cannot apply (rootless without delegation) instead of failing' });
+}
+
+/** yargs' global options, from the one table (flags.ts). */
+function globalOptions(): Record<string, Options> {
+  return Object.fromEntries(
+    Object.entries(GLOBAL_FLAGS).map(([name, f]): [string, Options] => {
+      // --rootless has no type here: `spec --rootless` (a switch) shares the name, and a
+      // global string type would turn it off. Its value takes the next word all the same
+      // (yargs-parser: an untyped flag as a string one), and handlers.ts checks its choices.
+      if (name === 'rootless') return [name, { describe: f.describe }];
+      if (!f.value) return [name, { type: 'boolean', default: false, describe: f.describe }];
+      return [name, { type: 'string', describe: f.describe, ...(f.choices ? { choices: [...f.choices] } : {}), ...(f.default !== undefined ? { default: f.default } : {}) }];
+    }),
+  );
 }
 
 const withId = <T>(y: Argv<T>) => y.positional('id', { type: 'string', demandOption: true });
@@ -35,15 +50,7 @@ export function buildParser(argv: string[], handle: (verb: string) => (args: Arg
   return yargs(argv)
     .scriptName('launch')
     .usage('$0 [global options] <command> [options]\n$0 BUNDLE_DIR  (run the bundle with a generated id)')
-    .option('root', { type: 'string', describe: 'directory for container state', default: undefined })
-    .option('debug', { type: 'boolean', default: false, describe: 'explain decisions; show the cause of errors' })
-    .option('log', { type: 'string', describe: 'also write errors to this file (as runc: for containerd and podman)' })
-    .option('log-format', { choices: ['text', 'json'], default: 'text', describe: 'format of the --log file' })
-    // No choices here: `spec --rootless` (a boolean) shares the name, and yargs would check its
-    // value against them. runc's values (auto, true, false) are accepted; launch decides from
-    // the caller's uid and user namespace either way.
-    .option('rootless', { describe: 'auto|true|false, accepted for runc compatibility: launch decides from the caller\'s uid' })
-    .option('systemd-cgroup', { type: 'boolean', default: false, describe: 'create the container\'s cgroup as a transient systemd unit (linux.cgroupsPath is slice:prefix:name)' })
+    .options(globalOptions())
     .command(
       'run [id]',
       'create and run a container in the foreground (from --bundle, or from --image)',
@@ -89,7 +96,7 @@ export function buildParser(argv: string[], handle: (verb: string) => (args: Arg
           .option('detach', { alias: 'd', type: 'boolean', default: false, describe: 'return once the process runs' })
           .option('pid-file', { type: 'string', describe: 'write the process id to this file' })
           .option('console-socket', { type: 'string', describe: 'AF_UNIX socket to send the pty master to (with --tty), as runc' })
-          .option('preserve-fds', { type: 'number', default: 0, describe: 'pass fds 3 to 3+N-1 on to the process' })
+          .option('preserve-fds', { type: 'string', default: 0, describe: 'pass fds 3 to 3+N-1 on to the process' })
           .option('ignore-paused', { type: 'boolean', default: false, describe: 'exec into a paused container (the process waits until it is resumed)' }),
       h('exec'),
     )

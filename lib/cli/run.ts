@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { loadSpec } from '../spec/load.js';
 import type { Spec } from '../spec/schema.js';
 import { type RunOptions, runDetached, runForeground } from '../runtime/run.js';
+import { checkCallerFds, listenFds, preserveFdsCount } from './fds.js';
 import type { GlobalOptions } from './main.js';
 
 export interface RunVerbOptions extends GlobalOptions {
@@ -10,7 +11,8 @@ export interface RunVerbOptions extends GlobalOptions {
   bundle: string;
   pidFile?: string;
   consoleSocket?: string;
-  preserveFds?: number;
+  /** As typed: checked here (fds.ts). */
+  preserveFds?: number | string;
   ignoreCgroupLimits?: boolean;
   detach?: boolean;
   keep?: boolean;
@@ -22,11 +24,15 @@ export interface RunVerbOptions extends GlobalOptions {
   image?: { image: string; args: string[]; tty: boolean; store?: string; tlsVerify: boolean };
 }
 
-/** systemd socket activation, as runc: LISTEN_FDS fds (from 3) go on to the container, whose
- * environment says so (LISTEN_PID=1: the container's init is the listener). */
-function listenFds(env: NodeJS.ProcessEnv): number {
-  const n = Number(env.LISTEN_FDS);
-  return Number.isInteger(n) && n > 0 ? n : 0;
+/** As runc: the LISTEN_FDS fds (systemd socket activation) come first, from 3, and the
+ * --preserve-fds ones after them; all must be fds the caller gave, checked before anything
+ * is made. */
+function passedFds(o: RunVerbOptions): number {
+  const listen = listenFds(process.env, process.pid);
+  const preserve = preserveFdsCount(o.preserveFds);
+  checkCallerFds(3, listen, `LISTEN_FDS=${listen}`);
+  checkCallerFds(3 + listen, preserve, `--preserve-fds ${preserve}`);
+  return listen + preserve;
 }
 
 function runOptions(o: RunVerbOptions): RunOptions {
@@ -36,7 +42,7 @@ function runOptions(o: RunVerbOptions): RunOptions {
     stateRoot: o.root,
     pidFile: o.pidFile,
     consoleSocket: o.consoleSocket,
-    preserveFds: Math.max(o.preserveFds ?? 0, listenFds(process.env)),
+    preserveFds: passedFds(o),
     keep: o.keep,
     noPivot: o.noPivot,
     noNewKeyring: o.noNewKeyring,
@@ -47,9 +53,10 @@ function runOptions(o: RunVerbOptions): RunOptions {
   };
 }
 
-/** A copy: the config's own process stays as it was, for `exec` (RunOptions.execProcess). */
+/** The container's environment says so (LISTEN_PID=1: its init is the listener). A copy: the
+ * config's own process stays as it was, for `exec` (RunOptions.execProcess). */
 function withListenFds(spec: Spec): Spec {
-  const n = listenFds(process.env);
+  const n = listenFds(process.env, process.pid);
   if (!n || !spec.process) return spec;
   const env = [...(spec.process.env ?? []).filter((e) => !/^LISTEN_(FDS|PID)=/.test(e)), `LISTEN_FDS=${n}`, 'LISTEN_PID=1'];
   return { ...spec, process: { ...spec.process, env } };

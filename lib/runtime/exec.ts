@@ -168,7 +168,7 @@ export interface ExecOptions {
   /** Return once the program runs (its exit is nobody's business), as runc exec -d. */
   detach?: boolean;
   pidFile?: string;
-  /** Pass fds 3..3+N-1 on to the program. */
+  /** Pass fds 3..3+N-1 on to the program: as RunOptions.preserveFds, the embedder checks them. */
   preserveFds?: number;
   /** --console-socket: where the pty master of a terminal goes (lib/runtime/terminal.ts). */
   consoleSocket?: string;

@@ -28,7 +28,9 @@ export interface RunOptions {
   bundle: string;
   stateRoot: string;
   pidFile?: string;
-  /** Fds 3..3+N-1 of launch go on to the container's process (--preserve-fds, LISTEN_FDS). */
+  /** Fds 3..3+N-1 of this process go on to the container's process (--preserve-fds,
+   * LISTEN_FDS): the embedder's to check that they are all meant for it, for Node's own
+   * (event loop, self-pipes) sit in the lowest free numbers. */
   preserveFds?: number;
   /** Foreground run: leave the state and cgroup after the exit (runc run --keep). */
   keep?: boolean;
