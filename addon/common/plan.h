@@ -56,7 +56,7 @@ struct lp_op {
   X(SYNC, 1, "n-----", "ask the parent to act, wait for its ack (arg0: stage)")                \
   X(SETNS, 2, "sn----", "join the namespace at path (arg1: CLONE_NEW* type)")                  \
   X(UNSHARE, 3, "n-----", "unshare(arg0)")                                                     \
-  X(MOUNT_ROOT_PROPAGATION, 4, "n-----", "remount / recursively with propagation arg0")         \
+  X(MOUNT_ROOT_PROPAGATION, 4, "n-----", "mount(NULL, \"/\", NULL, arg0): propagation flags, MS_REC included when recursive")         \
   X(ROOTFS, 5, "s-----", "bind the rootfs onto itself and open it as the root for later ops")  \
   X(MOUNT, 6, "osonon", "mount src on target (in root) type flags data propagation")           \
   X(MKDIRS, 7, "sn----", "mkdir -p inside the root with mode arg1")                            \
@@ -89,7 +89,8 @@ struct lp_op {
   X(EXEC_IMAGE, 36, "b#----", "put the trampoline image arg0 in a sealed memfd; EXEC then execs the program through it (CVE-2019-5736)") \
   X(SECCOMP, 35, "b#n---", "mark fds for the exec, then seccomp(SET_MODE_FILTER, flags arg2) with the BPF program arg0; with NEW_LISTENER the listener fd goes to the parent (LP_MSG_SECCOMP), then wait for its ack") \
   X(LOOPBACK, 37, "------", "bring up `lo` of the (new) network namespace, as runc does") \
-  X(BECOME_ROOT, 38, "------", "setresgid(0) and setresuid(0) in the new user namespace, once it is mapped")
+  X(BECOME_ROOT, 38, "------", "setresgid(0) and setresuid(0) in the new user namespace, once it is mapped") \
+  X(CHROOT, 45, "s-----", "chroot into arg0 and chdir to its /: the root without a mount namespace (nothing mounted)")
 /* Code 25 (TTY: a pty opened on the host) is retired: its slave was a node of the host's devpts,
  * invisible in the container's own (`tty` said "not a tty"). */
 

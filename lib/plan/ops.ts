@@ -40,6 +40,7 @@ export const OPS = {
   SECCOMP: { code: 35, sig: 'b#n---' },
   LOOPBACK: { code: 37, sig: '------' },
   BECOME_ROOT: { code: 38, sig: '------' },
+  CHROOT: { code: 45, sig: 's-----' },
 } as const;
 
 export type OpName = keyof typeof OPS;
