@@ -17,7 +17,7 @@ import { afterAll, expect, it } from 'vitest';
 import type { Seccomp, Spec } from '../../lib/spec/schema.js';
 import { cleanupBase, cleanupTestCgroups, makeBundle, ownedDir } from '../helpers/bundle.js';
 import { type RunAs, eachMode, runAs } from '../helpers/env.js';
-import { launchSync, runBundle, until } from '../helpers/launch.js';
+import { detachedVerb, launchSync, runBundle, until } from '../helpers/launch.js';
 
 afterAll(() => {
   cleanupBase();
@@ -143,5 +143,48 @@ eachMode('linux.rootfsPropagation', ['busybox', 'dist', 'addon'], (mode, skip) =
       got[value] = r.status === 0 ? [tags(r.stdout, '/').filter((t) => t !== 'master'), tags(r.stdout, '/proc').filter((t) => t !== 'master')] : r.stderr;
     }
     expect(got).toEqual(expected);
+  });
+});
+
+// A config without a mount namespace runs chroot'ed into root.path, as runc 1.1.5 does (seen
+// side by side); what would mount on the host is refused with its config path. Seen failing
+// before: "linux.namespaces: a mount namespace is required to set up the root filesystem".
+eachMode('no mount namespace', ['busybox', 'dist', 'addon'], (mode, skip) => {
+  const who = () => runAs(mode)!;
+  const noMountNs = (s: Spec) => {
+    s.linux!.namespaces = s.linux!.namespaces!.filter((n) => n.type !== 'mount' && n.type !== 'network');
+  };
+  it.skipIf(skip)('runs chroot\'ed with nothing mounted; mounts are refused with their path, nothing left behind', () => {
+    const ok = runBundle(who(), makeBundle(who(), {
+      args: ['/bin/sh', '-c', 'pwd; ls /data /home'],
+      edit: (s) => {
+        noMountNs(s);
+        s.mounts = [];
+        delete s.linux!.maskedPaths;
+        delete s.linux!.readonlyPaths;
+        s.root!.readonly = false;
+      },
+    }));
+    expect([ok.status, ok.stdout, ok.stderr]).toEqual([0, '/\n/data:\nhello.txt\n\n/home:\nuser\n', '']);
+    // `exec` is chroot'ed into the init's root too (else it would see the host's /).
+    const id = `nomnt-${mode}-${process.pid}`;
+    const plain = (s: Spec) => {
+      noMountNs(s);
+      s.mounts = [];
+      delete s.linux!.maskedPaths;
+      delete s.linux!.readonlyPaths;
+      s.root!.readonly = false;
+    };
+    expect(detachedVerb(who(), ['run', '--detach', '--bundle', makeBundle(who(), { args: ['/bin/sleep', '30'], edit: plain }), id]).status).toBe(0);
+    try {
+      const ex = launchSync(who(), ['exec', id, '/bin/ls', '/home']);
+      expect([ex.status, ex.stdout, ex.stderr]).toEqual([0, 'user\n', '']);
+    } finally {
+      launchSync(who(), ['delete', '--force', id]);
+    }
+    const bad = runBundle(who(), makeBundle(who(), { args: ['/bin/true'], edit: noMountNs }), { id });
+    expect(bad.status).toBe(125);
+    expect(bad.stderr).toMatch(/^launch: run \S+: mounts\[0\]: needs a mount namespace of its own/);
+    expect(launchSync(who(), ['state', id]).status).not.toBe(0);
   });
 });
