@@ -9,8 +9,8 @@
 // "process.cwd: change directory to `/home/user`: Operation not permitted (EPERM)", and
 // `setresuid`, `setgroups`, `capset` and `prctl` failed the same way at process.user and
 // process.capabilities; with either setting, denying `fcntl` made the exec trampoline lose
-// launch's sync socket at its exec, so run "succeeded" with status 125 and no output, and
-// denying `sendto` failed every `create` at its `created` report.
+// launch's sync socket at its exec, so run "succeeded" with status 125 and no output. (`create`
+// also reported `created` and waited for `start` under the filter: sendto, openat.)
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
