@@ -43,15 +43,15 @@ static void send_msg(uint32_t type, uint32_t op, int err, uint32_t aux) {
  * as runc's: `launch start` reads to end-of-file, so it returns once the program runs, and a
  * failure in between (a startContainer hook, the exec) reaches it as one lp_msg whose op is
  * counted from the WAIT_START op. The parent of `create` has gone by then. */
-static int start_fd = -1;
+int lc_start_fd = -1;
 static uint32_t start_op = 0;
 
 static void __attribute__((noreturn)) fail(uint32_t op, int err, uint32_t aux) {
   send_msg(LP_MSG_ERROR, op, err, aux);
-  if (start_fd >= 0) {
+  if (lc_start_fd >= 0) {
     struct lp_msg m = {LP_MSG_ERROR, op - start_op, err, aux};
     ssize_t r;
-    do r = write(start_fd, &m, sizeof m); while (r < 0 && errno == EINTR);
+    do r = write(lc_start_fd, &m, sizeof m); while (r < 0 && errno == EINTR);
   }
   _exit(125);
 }
@@ -215,7 +215,7 @@ static int do_wait_start(uint32_t index, int dirfd, const char *name) {
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = SIG_IGN;
   sigaction(SIGPIPE, &sa, NULL);
-  start_fd = fd;
+  lc_start_fd = fd;
   start_op = index;
   return 0;
 }
@@ -225,23 +225,33 @@ static int do_wait_start(uint32_t index, int dirfd, const char *name) {
 static unsigned keep_fds = 0;
 
 /* Done before SECCOMP too, so that a profile that denies fcntl or close_range cannot make
- * launch's fds reach the container; again at EXEC for the fds opened in between. */
+ * launch's fds reach the container; again at EXEC for the fds opened in between (none of
+ * launch's own: the filter loads after every step but the startContainer hooks). */
 static void mark_fds_for_exec(void) {
   /* Node opens 0-2 close-on-exec: the container must keep them. Everything else of ours
    * (and of Node's) must not reach the container (CVE-2024-21626): close-on-exec all of it. */
   for (int fd = 0; fd < 3; fd++) fcntl(fd, F_SETFD, 0);
-  syscall(SYS_close_range, 3, ~0u, CLOSE_RANGE_CLOEXEC);
+  /* Except the two handed to the trampoline before the filter (execimage.c): marking them
+   * again here would take fcntl, after the filter, to undo. */
+  unsigned lo = 3;
+  int skip[2] = {lc_sync_fd < lc_start_fd ? lc_sync_fd : lc_start_fd, lc_sync_fd < lc_start_fd ? lc_start_fd : lc_sync_fd};
+  for (int k = 0; k < 2 && lc_exec_handed_over; k++) {
+    if (skip[k] < (int)lo) continue;
+    if ((unsigned)skip[k] > lo) syscall(SYS_close_range, lo, (unsigned)skip[k] - 1, CLOSE_RANGE_CLOEXEC);
+    lo = (unsigned)skip[k] + 1;
+  }
+  syscall(SYS_close_range, lo, ~0u, CLOSE_RANGE_CLOEXEC);
   /* Never the sync socket or the exec FIFO, even when N reaches them: their closing at exec is
    * how the parent (and `launch start`) learn that the exec succeeded. A fd number that is not open answers EBADF: harmless. */
   for (unsigned fd = 3; fd < 3 + keep_fds; fd++)
-    if ((int)fd != lc_sync_fd && (int)fd != start_fd && (int)fd != lc_exec_image_fd) fcntl((int)fd, F_SETFD, 0);
+    if ((int)fd != lc_sync_fd && (int)fd != lc_start_fd && (int)fd != lc_exec_image_fd) fcntl((int)fd, F_SETFD, 0);
 }
 
 static void __attribute__((noreturn)) do_exec(uint32_t index, const struct lc_op *op) {
   mark_fds_for_exec();
   /* Through the sealed trampoline: launch's binary must not be what /proc/self/exe names when
    * the container's program starts (CVE-2019-5736). */
-  if (lc_exec_image_fd >= 0) fail(index, -lc_exec_via_image(op->list[0], op->list[2], op->list[4], index, start_fd, start_op), 0);
+  if (lc_exec_image_fd >= 0) fail(index, -lc_exec_via_image(op->list[0], op->list[2], op->list[4], index, lc_start_fd, start_op), 0);
   char *const *cand = op->list[0];
   int err = ENOENT;
   uint32_t failed = 0;
@@ -290,7 +300,9 @@ void lc_child_main(const struct lc_plan *plan) {
     }
     case LP_UNSHARE: if (unshare((int)op->n[0]) < 0) r = -errno; break;
     case LP_MOUNT_ROOT_PROPAGATION:
-      if (mount(NULL, "/", NULL, (unsigned long)op->n[0] | MS_REC, NULL) < 0) r = -errno;
+      /* Before the root is bound: the host's tree as this namespace sees it (rslave). After
+       * pivot_root: the container's / (linux.rootfsPropagation; MS_REC only for r* values). */
+      if (mount(NULL, "/", NULL, (unsigned long)op->n[0], NULL) < 0) r = -errno;
       break;
     case LP_ROOTFS: r = fs_rootfs(op->s[0]); break;
     case LP_MOUNT:
@@ -311,6 +323,7 @@ void lc_child_main(const struct lc_plan *plan) {
     case LP_MASK: r = fs_mask(op->s[0]); break;
     case LP_READONLY: r = fs_readonly(op->s[0]); break;
     case LP_PIVOT: r = fs_pivot((int)op->n[0]); break;
+    case LP_CHROOT: r = fs_chroot(op->s[0]); break;
     case LP_REMOUNT_ROOT_RO: r = fs_remount_root_ro(); break;
     case LP_SETHOSTNAME: if (sethostname(op->s[0], strlen(op->s[0])) < 0) r = -errno; break;
     case LP_SETDOMAINNAME: if (setdomainname(op->s[0], strlen(op->s[0])) < 0) r = -errno; break;
@@ -343,8 +356,10 @@ void lc_child_main(const struct lc_plan *plan) {
     case LP_CONSOLE: r = lc_console(i, op); break;
     case LP_EXEC_IMAGE: r = lc_exec_image(op); break;
     case LP_SECCOMP:
+      /* Everything the exec needs but execve itself, done while nothing is filtered. */
       mark_fds_for_exec();
-      r = lc_seccomp(op);
+      r = lc_exec_hand_over(lc_start_fd);
+      if (r == 0) r = lc_seccomp(op);
       break;
     case LP_PRESERVE_FDS: keep_fds = op->n[0] > 65536 ? 65536u : (unsigned)op->n[0]; break;
     case LP_EXEC: do_exec(i, op);

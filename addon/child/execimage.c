@@ -49,6 +49,19 @@ static const char *dec(char *buf, long v) {
   return e;
 }
 
+/* The trampoline reports on the sync socket and the exec FIFO, so they must survive its exec:
+ * cleared of close-on-exec here, before the seccomp filter loads (SECCOMP), since a profile may
+ * refuse fcntl; the trampoline sets it again before its own exec. Until then a startContainer
+ * hook's process closes them (steps.c). Returns 0 or -errno. */
+int lc_exec_handed_over = 0;
+int lc_exec_hand_over(int start_fd) {
+  if (lc_exec_image_fd < 0 || lc_exec_handed_over) return 0;
+  if (fcntl(lc_sync_fd, F_SETFD, 0) < 0) return -errno;
+  if (start_fd >= 0 && fcntl(start_fd, F_SETFD, 0) < 0) return -errno;
+  lc_exec_handed_over = 1;
+  return 0;
+}
+
 int lc_exec_via_image(char *const *cand, char *const *argv, char *const *envp, uint32_t op, int start_fd, uint32_t start_op) {
   size_t ncand = 0, nargs = 0;
   while (cand[ncand]) ncand++;
@@ -66,9 +79,9 @@ int lc_exec_via_image(char *const *cand, char *const *argv, char *const *envp, u
   words[k++] = "--";
   for (size_t i = 0; i < nargs; i++) words[k++] = argv[i];
   words[k] = NULL;
-  /* The trampoline reports on these and marks them close-on-exec again before its exec. */
-  fcntl(lc_sync_fd, F_SETFD, 0);
-  if (start_fd >= 0) fcntl(start_fd, F_SETFD, 0);
+  /* Without a filter (no SECCOMP op) not done yet. */
+  int h = lc_exec_hand_over(start_fd);
+  if (h < 0) return h;
   char *const *w = (char *const *)words;
   syscall(SYS_execveat, lc_exec_image_fd, "", w, envp, AT_EMPTY_PATH);
   /* A seccomp filter may allow execve but not execveat: the same file by its /proc name. */
@@ -82,8 +95,6 @@ int lc_exec_via_image(char *const *cand, char *const *argv, char *const *envp, u
     path[l] = '\0';
     execve(path, w, envp);
   }
-  err = errno;
-  fcntl(lc_sync_fd, F_SETFD, FD_CLOEXEC);
-  if (start_fd >= 0) fcntl(start_fd, F_SETFD, FD_CLOEXEC);
-  return -err;
+  /* The child reports this and exits: close-on-exec no longer matters. */
+  return -errno;
 }

@@ -283,6 +283,20 @@ int fs_pivot(int no_pivot) {
   return root_fd < 0 ? -errno : 0;
 }
 
+/* CHROOT: no mount namespace of the container's own (as runc's chroot() without NEWNS): the
+ * root changes for this process only, and nothing is mounted. chroot(2) of the directory
+ * itself, then into it, so that a later `..` cannot climb out through the old cwd. */
+int fs_chroot(const char *path) {
+  int fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return -errno;
+  int r = fchdir(fd) < 0 || chroot(".") < 0 || chdir("/") < 0 ? -errno : 0;
+  close(fd);
+  if (r) return r;
+  close(root_fd);
+  root_fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  return root_fd < 0 ? -errno : 0;
+}
+
 int fs_remount_root_ro(void) {
   return remount_bind("/", MS_RDONLY);
 }

@@ -28,6 +28,7 @@ int fs_symlink(const char *target, const char *path);
 int fs_mask(const char *path);
 int fs_readonly(const char *path);
 int fs_pivot(int no_pivot);
+int fs_chroot(const char *path);
 int fs_remount_root_ro(void);
 int fs_chdir(const char *path);
 int fs_setattr(const char *target, uint64_t set, uint64_t clr, int recursive);

@@ -50,7 +50,11 @@ int lc_run_hook(const struct lc_op *op, uint32_t *aux) {
     /* The hook: every signal is at its default already (reset_signals). */
     close(errp[0]);
     if (lseek(state_fd, 0, SEEK_SET) < 0 || dup2(state_fd, 0) < 0 || dup2(2, 1) < 0 || fcntl(2, F_SETFD, 0) < 0) goto failed;
-    /* Nothing of ours reaches the hook: the sync socket, the exec FIFO, Node's fds. */
+    /* Nothing of ours reaches the hook: the sync socket, the exec FIFO, Node's fds. The first
+     * two by name: they are not close-on-exec once handed to the trampoline (execimage.c), and
+     * a seccomp filter may refuse close_range; everything else is marked already (child.c). */
+    close(lc_sync_fd);
+    if (lc_start_fd >= 0) close(lc_start_fd);
     syscall(SYS_close_range, 3, ~0u, CLOSE_RANGE_CLOEXEC);
     execve(op->s[0], op->list[1], op->list[3]);
   failed: {

@@ -10,6 +10,8 @@
 /* child.c: the sync socket to the parent, and waiting for its LP_MSG_ACK (exits if it is gone). */
 extern int lc_sync_fd;
 void lc_recv_ack(void);
+/* child.c: `create`'s exec FIFO, open for writing from WAIT_START to the exec (-1 before). */
+extern int lc_start_fd;
 
 /* console.c: CONSOLE (process.terminal). */
 int lc_console(uint32_t index, const struct lc_op *op);
@@ -24,6 +26,8 @@ int lc_loopback(void);
  * (CVE-2019-5736); returns only on failure, with -errno. */
 extern int lc_exec_image_fd;
 int lc_exec_image(const struct lc_op *op);
+int lc_exec_hand_over(int start_fd);
+extern int lc_exec_handed_over;
 int lc_exec_via_image(char *const *cand, char *const *argv, char *const *envp, uint32_t op, int start_fd, uint32_t start_op);
 
 /* seccomp.c: SECCOMP (linux.seccomp, compiled by the parent). */

@@ -57,7 +57,7 @@ struct lp_op {
   X(SYNC, 1, "n-----", "ask the parent to act, wait for its ack (arg0: stage)")                \
   X(SETNS, 2, "sn----", "join the namespace at path (arg1: CLONE_NEW* type)")                  \
   X(UNSHARE, 3, "n-----", "unshare(arg0)")                                                     \
-  X(MOUNT_ROOT_PROPAGATION, 4, "n-----", "remount / recursively with propagation arg0")         \
+  X(MOUNT_ROOT_PROPAGATION, 4, "n-----", "mount(NULL, \"/\", NULL, arg0): propagation flags, MS_REC included when recursive")         \
   X(ROOTFS, 5, "s-----", "bind the rootfs onto itself and open it as the root for later ops")  \
   X(MOUNT, 6, "osonon", "mount src on target (in root) type flags data propagation")           \
   X(MKDIRS, 7, "sn----", "mkdir -p inside the root with mode arg1")                            \
@@ -93,7 +93,8 @@ struct lp_op {
   X(BECOME_ROOT, 38, "------", "setresgid(0) and setresuid(0) in the new user namespace, once it is mapped") \
   X(MOUNT_FS, 39, "ssonnn", "fsopen/fsmount a new type arg1 mount (flags arg3, data arg2) on directory arg0 (in root, no symlinks), propagation arg4; keep its fd in slot arg5 (0: none)") \
   X(MASK_AT, 40, "ns----", "mask path arg1 beneath the mount of slot arg0 (no symlinks)") \
-  X(READONLY_AT, 41, "ns----", "bind path arg1 beneath the mount of slot arg0 onto itself read-only (no symlinks)")
+  X(READONLY_AT, 41, "ns----", "bind path arg1 beneath the mount of slot arg0 onto itself read-only (no symlinks)") \
+  X(CHROOT, 45, "s-----", "chroot into arg0 and chdir to its /: the root without a mount namespace (nothing mounted)")
 /* Code 25 (TTY: a pty opened on the host) is retired: its slave was a node of the host's devpts,
  * invisible in the container's own (`tty` said "not a tty"). */
 

@@ -14,11 +14,12 @@
  * START_FD close-on-exec again (the child cleared that to hand them
  * over: their closing at the exec is how launch learns the exec succeeded), then tries the
  * candidates as execvp(3) would; if none runs it reports the errno as child.c's fail() does,
- * on both, and exits 125. A filter that refuses fcntl makes it fail closed: it never execs
- * with launch's socket open.
+ * on both, and exits 125. A filter that refuses both fcntl and close_range makes it fail
+ * closed: it never execs with launch's socket open.
  *
  * Freestanding (no libc): static, a few KB, so copying it into a memfd costs nothing. */
 #include <asm/unistd.h>
+#include <linux/close_range.h>
 #include <linux/errno.h>
 #include <linux/fcntl.h>
 #include <linux/prctl.h>
@@ -100,6 +101,8 @@ __attribute__((used)) void tmain(long *sp) {
   prog++;
   for (int fd = sync_fd; ; fd = start_fd) {
     long r = sys3(__NR_fcntl, fd, F_SETFD, FD_CLOEXEC);
+    /* The container's seccomp filter is loaded: it may refuse fcntl but not close_range. */
+    if (r < 0) r = sys3(__NR_close_range, fd, fd, CLOSE_RANGE_CLOEXEC);
     if (r < 0) quit(sync_fd, start_fd, op, start_op, (int)-r, 0);
     if (fd == start_fd || start_fd < 0) break;
   }

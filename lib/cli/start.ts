@@ -1,12 +1,13 @@
 // `launch start ID`: release a created container's init from the exec FIFO it waits at (it
 // then runs the startContainer hooks and execs the configured process), return once it has,
 // as runc start, and run the poststart hooks.
-import { closeSync, constants, openSync, readSync, unlinkSync } from 'node:fs';
+import { closeSync, constants, openSync, readFileSync, readSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { type LaunchError, fromNodeError, setupError, stateError } from '../errors.js';
 import { childHookFailure, hookError, runHooksSync } from '../runtime/hooks.js';
 import { MSG_SIZE, type MsgRecord, decodeMsg } from '../plan/ops.js';
-import type { Hooks } from '../spec/schema.js';
+import { seccompNotifies } from '../plan/seccomp.js';
+import type { Hooks, Seccomp } from '../spec/schema.js';
 import { native } from '../runtime/native.js';
 import { isAlive } from '../state/proc.js';
 import { EXEC_FIFO, StateStore } from '../state/store.js';
@@ -66,16 +67,33 @@ export function startVerb(o: GlobalOptions & { id: string }): void {
   unlinkSync(fifo);
   // As recorded at create: config.json is the bundle owner's to edit, and these run as us.
   const hooks = state.config?.hooks;
-  if (record.length === MSG_SIZE) throw initFailure(decodeMsg(record), hooks);
+  if (record.length === MSG_SIZE) throw initFailure(decodeMsg(record), hooks, state.bundle);
   const running = { ...store.read(o.id), status: 'running' as const };
   store.write(running);
   runHooksSync(hooks, 'poststart', running, { warnOnly: true });
 }
 
 /** The init's failure record on the FIFO: its op counts from WAIT_START, after which come the
- * startContainer hooks (lib/plan/build.ts), then the exec. */
-function initFailure({ op, err: errno, aux }: MsgRecord, hooks: Hooks | undefined): LaunchError {
-  const hook = hooks?.startContainer?.[op - 1];
-  if (hook && op >= 1) return hookError(`hooks.startContainer[${op - 1}]`, hook.path, hook.timeout, childHookFailure(errno, aux));
+ * seccomp filter (unless it notifies: then it loaded before `created`), the startContainer
+ * hooks (lib/plan/build.ts), then the exec. */
+function initFailure({ op, err: errno, aux }: MsgRecord, hooks: Hooks | undefined, bundle: string): LaunchError {
+  const seccomp = bundleSeccomp(bundle);
+  const filterOp = seccomp && !seccompNotifies(seccomp) ? 1 : 0;
+  if (filterOp && op === filterOp) {
+    return setupError('load the seccomp filter', { configPath: 'linux.seccomp', errno: errno || undefined });
+  }
+  const hook = hooks?.startContainer?.[op - 1 - filterOp];
+  if (hook && op >= 1) return hookError(`hooks.startContainer[${op - 1 - filterOp}]`, hook.path, hook.timeout, childHookFailure(errno, aux));
   return setupError("the container's process did not start", { configPath: 'process.args', errno: errno || undefined });
+}
+
+/** The config's linux.seccomp as `create` saw it (the bundle is not re-validated: only read
+ * once the init failed, to name the step). */
+function bundleSeccomp(bundle: string): Seccomp | undefined {
+  try {
+    const doc = JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8')) as { linux?: { seccomp?: Seccomp } };
+    return doc?.linux?.seccomp ?? undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -8,8 +8,9 @@ import { capNumber } from './caps.js';
 import { type IdMap, planIdMaps } from './idmap.js';
 import { lsmOps } from './lsm.js';
 import { CONSOLE_FLAGS, OPF, STAGE, type Op } from './ops.js';
-import { type MountSlots, type RootfsContext, finalizeRootfsOps, rootfsOps } from './rootfs.js';
-import { type SeccompCompiler, compileFilter, seccompFilter } from './seccomp.js';
+import { noMountNsOps } from './nomountns.js';
+import { type MountSlots, type RootfsContext, finalizeRootfsOps, rootPropagationOps, rootfsOps } from './rootfs.js';
+import { FILTER_FLAG, type SeccompCompiler, compileFilter, seccompFilter } from './seccomp.js';
 import { type NsOf, checkSysctl, isOwnNamespace } from './sysctl.js';
 
 export const CLONE = {
@@ -101,9 +102,6 @@ function decideNamespaces(spec: Spec, host: HostFacts, notes: string[]): NsDecis
     // The offsets must be written before any process is in the namespace; clone3 puts the
     // child there at once. Needs the unshare-then-fork order: not done yet.
     throw specError('time offsets are not supported yet', { configPath: 'linux.timeOffsets' });
-  }
-  if (!want.has('mount')) {
-    throw specError('a mount namespace is required to set up the root filesystem', { configPath: 'linux.namespaces' });
   }
   let cloneFlags = 0;
   let unshareAfterSync = 0;
@@ -213,8 +211,6 @@ function processOps(proc: Spec['process'], opts: ProcessOptions, idmap: IdMap | 
       origin: { configPath: `process.rlimits[${i}]`, what: `set ${rl.type} to ${rl.soft}/${rl.hard}` },
     });
   });
-  // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: before the capabilities go.
-  if (opts.seccompOp && !proc.noNewPrivileges) ops.push(opts.seccompOp);
   const caps = proc.capabilities;
   if (caps) {
     ops.push({
@@ -247,16 +243,21 @@ function processOps(proc: Spec['process'], opts: ProcessOptions, idmap: IdMap | 
     origin: { configPath: 'process.user', what: `switch to uid ${user.uid} gid ${user.gid}` },
   });
   if (caps) {
-    const permitted = capMask(caps.permitted, 'process.capabilities.permitted', opts.host);
+    // Without no_new_privs, loading the filter needs CAP_SYS_ADMIN, and the filter loads after
+    // this (below): it stays permitted until then (the child raises it into the effective set
+    // for the load). Harmless: an exec computes the new permitted set from the inheritable,
+    // ambient and bounding sets and the file, never from the old permitted one.
+    const keepAdmin = opts.seccompOp && !proc.noNewPrivileges ? 1n << BigInt(capNumber('CAP_SYS_ADMIN')!) : 0n;
+    const asked = capMask(caps.permitted, 'process.capabilities.permitted', opts.host);
     const inheritable = capMask(caps.inheritable, 'process.capabilities.inheritable', opts.host);
     const ambient = capMask(caps.ambient, 'process.capabilities.ambient', opts.host);
     // The kernel raises an ambient capability only if it is permitted and inheritable; runc
     // leaves the others out silently (runc spec lists ambient caps it cannot grant), so do we.
-    const grantable = ambient & permitted & inheritable;
+    const grantable = ambient & asked & inheritable;
     if (grantable !== ambient) notes.push('process.capabilities.ambient: capabilities not also permitted and inheritable are left out');
     ops.push({
       op: 'CAPS',
-      args: [capMask(caps.effective, 'process.capabilities.effective', opts.host), permitted, inheritable, grantable],
+      args: [capMask(caps.effective, 'process.capabilities.effective', opts.host), asked | keepAdmin, inheritable, grantable],
       origin: { configPath: 'process.capabilities', what: 'set capabilities' },
     });
   }
@@ -271,19 +272,27 @@ function processOps(proc: Spec['process'], opts: ProcessOptions, idmap: IdMap | 
   ops.push({ op: 'UMASK', args: [user.umask ?? 0o022], origin: { configPath: 'process.user.umask', what: 'set umask' } });
   const cwd = proc.cwd || '/';
   ops.push({ op: 'CHDIR', args: [cwd], origin: { configPath: 'process.cwd', what: 'change directory to', file: cwd } });
-  // Otherwise as late as possible, so the filter sees few of launch's own syscalls; before
-  // `created`, so that a notify fd reaches its listener while create still runs (as runc).
-  if (opts.seccompOp && proc.noNewPrivileges) ops.push(opts.seccompOp);
   const args = proc.args ?? [];
   if (args.length === 0 || !args[0]) throw specError('must name the program to run', { configPath: 'process.args' });
   const env = proc.env ?? [];
+  if (opts.preserveFds) {
+    // Before the filter: it marks the fds for the exec (child.c).
+    ops.push({ op: 'PRESERVE_FDS', args: [opts.preserveFds], origin: { what: `keep ${opts.preserveFds} extra fds open` } });
+  }
+  // The filter loads after every step of launch's own (credentials, capabilities, cwd, the
+  // `created` report, the wait for `start`): a profile may refuse any syscall but the exec
+  // (older ones lack openat2, the conformance suite's denies it), and launch must not depend
+  // on what it allows. Only the startContainer hooks and the exec come after it, as in runc.
+  // A notify filter loads before `created`, so its fd reaches the listener while create
+  // still runs (as runc).
+  const notifies = opts.seccompOp !== undefined && (Number(opts.seccompOp.args[2]) & FILTER_FLAG.NEW_LISTENER) !== 0;
+  if (opts.seccompOp && (notifies || !opts.waitStart)) ops.push(opts.seccompOp);
   if (opts.waitStart) {
     // Last, so that `created` means every namespace, mount and credential is in place.
     ops.push({ op: 'SYNC', args: [STAGE.CREATED], origin: { what: 'report the container created' } });
     ops.push({ op: 'WAIT_START', args: [opts.waitStart.dirFd, opts.waitStart.fifo], origin: { what: 'wait for `start` at', file: opts.waitStart.fifo } });
-  }
-  if (opts.preserveFds) {
-    ops.push({ op: 'PRESERVE_FDS', args: [opts.preserveFds], origin: { what: `keep ${opts.preserveFds} extra fds open` } });
+    // Right after WAIT_START: `launch start` reads a failure of it as op 1 (lib/cli/start.ts).
+    if (opts.seccompOp && !notifies) ops.push(opts.seccompOp);
   }
   ops.push({
     op: 'EXEC',
@@ -391,7 +400,11 @@ export function buildPlan(spec: Spec, opts: PlanOptions): Plan {
     ops.push({ op: 'UNSHARE', args: [CLONE.NEWCGROUP], origin: { configPath: 'linux.namespaces', what: 'create the cgroup namespace' } });
   }
   const slots: MountSlots = new Map();
-  append(
+  // Without a mount namespace: chroot, after the hostname and sysctls (written through the
+  // host's /proc: the root has none mounted), nothing mounted (nomountns.ts).
+  const mountns = hasNs(ns, CLONE.NEWNS, 'mount');
+  const chroot = mountns ? [] : noMountNsOps(spec, opts.bundle);
+  if (mountns) append(
     ops,
     rootfsOps({
       spec,
@@ -406,7 +419,7 @@ export function buildPlan(spec: Spec, opts: PlanOptions): Plan {
       treeSources: opts.treeSources,
     }, slots),
   );
-  insertBefore(ops, ['PIVOT'], createHookOps(spec, opts));
+  if (mountns) insertBefore(ops, ['PIVOT'], createHookOps(spec, opts));
   if (spec.hostname !== undefined && spec.hostname !== '') {
     requireNs(ns, CLONE.NEWUTS, 'uts', 'hostname');
     ops.push({ op: 'SETHOSTNAME', args: [spec.hostname], origin: { configPath: 'hostname', what: `set hostname to \`${spec.hostname}\`` } });
@@ -427,13 +440,17 @@ export function buildPlan(spec: Spec, opts: PlanOptions): Plan {
     const file = `/proc/sys/${key.replace(/\./g, '/')}`;
     ops.push({ op: 'WRITE_FILE', args: [file, String(value)], origin: { configPath, what: `write \`${value}\` to`, file } });
   }
-  append(ops, terminalOps(spec.process, true));
-  append(ops, finalizeRootfsOps(spec, slots));
+  if (!mountns) append(ops, [...createHookOps(spec, opts), ...chroot]);
+  append(ops, terminalOps(spec.process, mountns));
+  if (mountns) {
+    append(ops, finalizeRootfsOps(spec, slots));
+    append(ops, rootPropagationOps(spec));
+  }
   const plan: Plan = { ops, cloneFlags: ns.cloneFlags, notes };
   const proc = processOps(spec.process, { ...opts, seccompOp: seccompOp(linux.seccomp, opts.seccomp, plan) }, idmap, notes);
-  // startContainer: after `start` (right after WAIT_START: `launch start` counts the ops of the
-  // errors it reads from there) and before the exec, as runc's init.
-  insertBefore(proc, ['PRESERVE_FDS', 'EXEC'], containerHookOps(spec, 'startContainer', opts));
+  // startContainer: after `start` (right after WAIT_START and the filter: `launch start` counts
+  // the ops of the errors it reads from there) and before the exec, as runc's init.
+  insertBefore(proc, ['EXEC'], containerHookOps(spec, 'startContainer', opts));
   append(ops, proc);
   checkSize(ops, spec);
   if (ns.pidnsPath) plan.pidnsPath = ns.pidnsPath;
@@ -454,6 +471,9 @@ export interface ExecPlanOptions {
   preserveFds?: number;
   /** The container's session keyring to join (`_ses.<id>`), as runc exec. */
   sessionKeyring?: string;
+  /** A container without a mount namespace of its own: its init's root (/proc/self/fd/N of a
+   * directory fd launch holds), chroot'ed into after the joins. */
+  chroot?: { path: string; file: string };
   /** The container's linux.seccomp: an exec'd process is confined as its init is (runc). */
   seccompConfig?: Seccomp;
   seccomp?: SeccompCompiler;
@@ -482,6 +502,7 @@ export function buildExecPlan(proc: NonNullable<Spec['process']>, opts: ExecPlan
   // Before the container's mount namespace is joined: the host's /proc is ours until then.
   append(ops, lsmOps(proc, opts.host.lsm));
   for (const j of joins.filter((j) => j.type !== 'user' && j.type !== 'pid')) join(j);
+  if (opts.chroot) ops.push({ op: 'CHROOT', args: [opts.chroot.path], origin: { what: "chroot into the container's root", file: opts.chroot.file } });
   // The container's /dev/console stays as the container made it, as runc exec leaves it.
   append(ops, terminalOps(proc, false));
   const plan: Plan = { ops, cloneFlags: 0, notes };

@@ -43,6 +43,7 @@ export const OPS = {
   MOUNT_FS: { code: 39, sig: 'ssonnn' },
   MASK_AT: { code: 40, sig: 'ns----' },
   READONLY_AT: { code: 41, sig: 'ns----' },
+  CHROOT: { code: 45, sig: 's-----' },
 } as const;
 
 export type OpName = keyof typeof OPS;

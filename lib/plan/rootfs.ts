@@ -299,19 +299,13 @@ export function rootfsOps(ctx: RootfsContext, slots: MountSlots = new Map()): Op
   } catch (err) {
     throw specError('root filesystem is missing', { configPath: 'root.path', file: root, errno: nodeErrno(err), cause: err });
   }
-  const propName = ctx.spec.linux?.rootfsPropagation;
-  const propagation = propName ? PROPAGATION[propName] : undefined;
-  if (propName && propagation === undefined) {
-    throw specError(`unknown propagation \`${propName}\``, { configPath: 'linux.rootfsPropagation' });
-  }
+  rootPropagation(ctx.spec);
   const ops: Op[] = [
-    // Slave (not private) by default, as runc: host mounts still reach the container, but
-    // nothing the container mounts leaks back.
-    {
-      op: 'MOUNT_ROOT_PROPAGATION',
-      args: [(propagation ?? MS.SLAVE | MS.REC) & ~MS.REC],
-      origin: { configPath: 'linux.rootfsPropagation', what: 'make the mount tree private to the container' },
-    },
+    // Slave (not private), whatever linux.rootfsPropagation says (that applies to the
+    // container's / after pivot_root: rootPropagationOps): host mounts still reach the
+    // container, nothing the container mounts leaks back, and the tree is not shared, which
+    // pivot_root refuses (EINVAL), nor unbindable, which the bind of the root refuses.
+    { op: 'MOUNT_ROOT_PROPAGATION', args: [MS.SLAVE | MS.REC], origin: { what: 'make the mount tree a slave of the host\'s' } },
     ...overlayOps(ctx, root),
     { op: 'ROOTFS', args: [root], origin: { configPath: 'root.path', what: 'bind mount the root filesystem', file: root } },
     // Devices and mount points get exactly the modes the config names (runc does the same);
@@ -322,6 +316,23 @@ export function rootfsOps(ctx: RootfsContext, slots: MountSlots = new Map()): Op
     { op: 'PIVOT', args: [ctx.noPivot ? 1 : 0], origin: { configPath: 'root.path', what: ctx.noPivot ? 'move and chroot into' : 'pivot_root into', file: root } },
   ];
   return ops;
+}
+
+function rootPropagation(spec: Spec): number | undefined {
+  const name = spec.linux?.rootfsPropagation;
+  const propagation = name ? PROPAGATION[name] : undefined;
+  if (name && propagation === undefined) throw specError(`unknown propagation \`${name}\``, { configPath: 'linux.rootfsPropagation' });
+  return propagation;
+}
+
+/** linux.rootfsPropagation on the container's / (recursively for the r* values), as crun: the
+ * last of the mount steps, after readonlyPaths, maskedPaths and root.readonly, whose binds an
+ * unbindable tree would refuse. None without it: / stays the slave rootfsOps made it. */
+export function rootPropagationOps(spec: Spec): Op[] {
+  const propagation = rootPropagation(spec);
+  if (propagation === undefined) return [];
+  const name = spec.linux!.rootfsPropagation!;
+  return [{ op: 'MOUNT_ROOT_PROPAGATION', args: [propagation], origin: { configPath: 'linux.rootfsPropagation', what: `make the root filesystem ${name}` } }];
 }
 
 /** The slot whose mount holds `path`, and the path beneath it (the deepest such mount). */

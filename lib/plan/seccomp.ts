@@ -20,6 +20,11 @@ export const SECCOMP_RET = {
 } as const;
 
 /** SECCOMP_FILTER_FLAG_* (linux/seccomp.h). */
+/** A rule (or the default) hands calls to a listener: the filter then loads before `created`
+ * (lib/plan/build.ts), otherwise after `start` released the init. */
+export const seccompNotifies = (s: Seccomp): boolean =>
+  s.defaultAction === 'SCMP_ACT_NOTIFY' || (s.syscalls ?? []).some((c) => c.action === 'SCMP_ACT_NOTIFY');
+
 export const FILTER_FLAG = { TSYNC: 1, LOG: 2, SPEC_ALLOW: 4, NEW_LISTENER: 8, TSYNC_ESRCH: 16, WAIT_KILLABLE_RECV: 32 } as const;
 // What a config may ask for; NEW_LISTENER follows from NOTIFY rules, TSYNC has no meaning for
 // a single-threaded init.

@@ -2,7 +2,7 @@
 // the container's init that differs from launch's own (the user namespace first; the pid
 // namespace by a fork after setns), enters the container's cgroup while it waits at its
 // first sync, and execs with the process settings (lib/plan/build.ts buildExecPlan).
-import { closeSync, fstatSync, openSync, readFileSync, statSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeCgroupFile } from '../cgroups/apply.js';
 import { fromNodeError, nodeErrno, stateError } from '../errors.js';
@@ -130,6 +130,24 @@ function openNamespaces(state: ContainerState): NsFd[] {
   return out;
 }
 
+/** The init's root directory, when it is not ours (a container without a mount namespace). */
+function openInitRoot(pid: number): number | undefined {
+  const file = `/proc/${pid}/root`;
+  let fd: number;
+  try {
+    fd = openSync(file, constants.O_RDONLY | constants.O_DIRECTORY);
+  } catch (err) {
+    throw fromNodeError('host', "cannot open the container's root", err, { file });
+  }
+  const st = fstatSync(fd);
+  const ours = statSync('/');
+  if (st.ino === ours.ino && st.dev === ours.dev) {
+    closeSync(fd);
+    return undefined;
+  }
+  return fd;
+}
+
 /** The joined user namespace's maps, so that the plan checks the process's ids against them. */
 function readIdMap(pid: number): IdMap {
   const maps = (kind: string): Mapping[] =>
@@ -184,14 +202,20 @@ export async function execInContainer(opts: ExecOptions): Promise<number> {
   const namespaces = openNamespaces(state);
   const pty = new ConsoleMaster(opts.consoleSocket);
   let forwarder: Forwarder | undefined;
+  let rootFd: number | undefined;
   const closeNamespaces = () => {
     for (const ns of namespaces.splice(0)) closeSync(ns.fd);
+    if (rootFd !== undefined) closeSync(rootFd);
+    rootFd = undefined;
   };
   try {
     // Checked with the namespaces open: they belong to this container, not to a later
     // process that got its pid.
     if (!isAlive(state.pid, state.started)) throw stateError(`container \`${state.id}\` is not running`);
     const idmap = namespaces.some((ns) => ns.type === 'user') ? readIdMap(state.pid) : undefined;
+    // No mount namespace of its own: the init was chroot'ed (lib/plan/nomountns.ts); so is
+    // this process, into the init's root held open here (a recycled pid cannot redirect it).
+    if (!namespaces.some((ns) => ns.type === 'mount')) rootFd = openInitRoot(state.pid);
     const plan = buildExecPlan(opts.process, {
       host,
       joins: namespaces.map((ns) => ({ type: ns.type, path: `/proc/self/fd/${ns.fd}`, file: ns.file })),
@@ -200,6 +224,7 @@ export async function execInContainer(opts: ExecOptions): Promise<number> {
       preserveFds: opts.preserveFds,
       // The container's session keyring (made by its init), as runc exec joins it.
       sessionKeyring: `_ses.${state.id}`,
+      ...(rootFd !== undefined ? { chroot: { path: `/proc/self/fd/${rootFd}`, file: `/proc/${state.pid}/root` } } : {}),
       seccompConfig: state.seccomp,
       seccomp: seccompCompiler(),
       execImage: execImage(),

@@ -66,7 +66,7 @@ describe('buildPlan as root', () => {
     expect(p.idmap).toBeUndefined();
     expect(p.pidnsPath).toBeUndefined();
     expect(p.ops[0]!.args).toEqual([1]);
-    expect(p.ops[2]!.args).toEqual([MS.SLAVE]);
+    expect(p.ops[2]!.args).toEqual([MS.SLAVE | MS.REC]);
     expect(p.ops[3]!.args).toEqual([join(bundle, 'rootfs')]);
     expect(find(p, (o) => o.op === 'SETHOSTNAME')[0]!.args).toEqual(['runc']);
     expect(find(p, (o) => o.op === 'SYMLINK').map((o) => o.args)).toEqual([
@@ -266,7 +266,8 @@ describe('spec errors', () => {
   };
   it('namespaces', () => {
     const e = specErr(() => plan(without('mount')));
-    expect([e.configPath, e.message]).toEqual(['linux.namespaces', 'a mount namespace is required to set up the root filesystem']);
+    // Issue 16: runc runs such a config (chroot); what would mount on the host is refused.
+    expect([e.configPath, e.message]).toEqual(['mounts[0]', 'needs a mount namespace of its own (add {"type": "mount"} to linux.namespaces): without one, launch would mount on the host']);
     const h = specErr(() => plan(without('uts')));
     expect([h.configPath, h.message]).toEqual(['hostname', 'needs a uts namespace of its own (add {"type": "uts"} to linux.namespaces)']);
   });
@@ -399,5 +400,44 @@ describe('network and user namespace steps', () => {
     const p = buildPlan(s, { bundle, host: ROOT, treeSources: new Set(['/proc/self/fd/0']) });
     const binds = p.ops.filter((o) => o.op === 'MOUNT' && (o.args[0] === '/proc/self/fd/0' || o.args[0] === '/etc'));
     expect(binds.map((o) => [o.args[0], (o.flags! & OPF.TREE) !== 0])).toEqual([['/proc/self/fd/0', true], ['/etc', false]]);
+  });
+});
+
+describe('linux.rootfsPropagation and configs without a mount namespace (issue 16)', () => {
+  const bundle = mkdtempSync(join(tmpdir(), 'launch-prop-plan-'));
+  mkdirSync(join(bundle, 'rootfs'));
+  afterAll(() => rmSync(bundle, { recursive: true, force: true }));
+  const host: HostFacts = { uid: 0, gid: 0, userName: 'root', subuid: [], subgid: [], newuidmap: undefined, newgidmap: undefined, capLastCap: 40, cgroupVersion: 2, rootless: false };
+
+  // Before: the config's value went on the host-side tree before the root was bound (shared
+  // then failed pivot_root, unbindable the bind), and no op came after the pivot.
+  it('the host side stays rslave; the value goes on the container\'s / after every mount step', () => {
+    const s = defaultSpec({ rootless: false });
+    delete s.linux!.seccomp;
+    s.linux!.rootfsPropagation = 'rshared';
+    const ops = buildPlan(s, { bundle, host }).ops;
+    const props = ops.filter((o) => o.op === 'MOUNT_ROOT_PROPAGATION');
+    expect(props.map((o) => o.args[0])).toEqual([MS.SLAVE | MS.REC, MS.SHARED | MS.REC]);
+    const last = ops.findLastIndex((o) => ['MOUNT', 'MASK', 'READONLY', 'PIVOT', 'REMOUNT_ROOT_RO'].includes(o.op));
+    expect(ops.indexOf(props[1]!)).toBeGreaterThan(last);
+  });
+
+  // Before: "linux.namespaces: a mount namespace is required to set up the root filesystem".
+  it('without a mount namespace: chroot, nothing mounted; what needs a mount is refused with its path', () => {
+    const s = defaultSpec({ rootless: false });
+    delete s.linux!.seccomp;
+    s.linux!.namespaces = s.linux!.namespaces!.filter((n) => n.type !== 'mount');
+    expect(thrown(() => buildPlan(s, { bundle, host }))).toMatchObject({ configPath: 'mounts[0]' });
+    s.mounts = [];
+    expect(thrown(() => buildPlan(s, { bundle, host }))).toMatchObject({ configPath: 'linux.maskedPaths[0]' });
+    delete s.linux!.maskedPaths;
+    expect(thrown(() => buildPlan(s, { bundle, host }))).toMatchObject({ configPath: 'linux.readonlyPaths[0]' });
+    delete s.linux!.readonlyPaths;
+    s.root!.readonly = true;
+    expect(thrown(() => buildPlan(s, { bundle, host }))).toMatchObject({ configPath: 'root.readonly' });
+    s.root!.readonly = false;
+    const ops = buildPlan(s, { bundle, host }).ops.map((o) => o.op);
+    expect(ops).toContain('CHROOT');
+    expect(ops.filter((o) => /^(MOUNT.*|PIVOT|ROOTFS|MASK|READONLY|MKNOD|SYMLINK|REMOUNT_ROOT_RO)$/.test(o))).toEqual([]);
   });
 });

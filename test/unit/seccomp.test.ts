@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { HostFacts } from '../../lib/host.js';
-import { buildPlan } from '../../lib/plan/build.js';
+import { buildExecPlan, buildPlan } from '../../lib/plan/build.js';
 import { FILTER_FLAG, type SeccompCompiler, compileFilter, seccompFilter } from '../../lib/plan/seccomp.js';
 import { defaultSpec } from '../../lib/spec/generate.js';
 import type { Seccomp, Spec } from '../../lib/spec/schema.js';
@@ -127,17 +127,41 @@ describe('buildPlan places SECCOMP', () => {
   };
   const tail = (ops: { op: string }[]) => ops.map((o) => o.op).slice(ops.findIndex((o) => o.op === 'RLIMIT'));
 
-  it('with no_new_privs: as late as possible, before `created` and the exec FIFO', () => {
+  // Issue 16: nothing of launch's may come after the filter but the startContainer hooks and
+  // the exec (a profile may refuse openat2, which CHDIR uses). Before, without no_new_privs the
+  // filter came before CAPBSET, USER, CAPS and CHDIR, and with `create` before SYNC/WAIT_START.
+  it('with no_new_privs: after every step of launch, after `start` released the init', () => {
     expect(tail(buildPlan(spec(true), { bundle, host, seccomp: fake() }).ops)).toEqual(['RLIMIT', 'CAPBSET', 'USER', 'CAPS', 'NO_NEW_PRIVS', 'UMASK', 'CHDIR', 'SECCOMP', 'EXEC']);
-    const created = buildPlan(spec(true), { bundle, host, seccomp: fake(), waitStart: { dirFd: 9, fifo: 'exec.fifo' } });
-    expect(tail(created.ops).slice(-4)).toEqual(['SECCOMP', 'SYNC', 'WAIT_START', 'EXEC']);
+    const created = buildPlan(spec(true), { bundle, host, seccomp: fake(), waitStart: { dirFd: 9, fifo: 'exec.fifo' }, preserveFds: 2 });
+    expect(tail(created.ops).slice(-6)).toEqual(['CHDIR', 'PRESERVE_FDS', 'SYNC', 'WAIT_START', 'SECCOMP', 'EXEC']);
   });
 
-  it('without it: before the capabilities are dropped (loading then needs CAP_SYS_ADMIN)', () => {
+  it('without it: at the same place; CAP_SYS_ADMIN stays permitted until then (loading needs it)', () => {
     const p = buildPlan(spec(false), { bundle, host, seccomp: fake() });
-    expect(tail(p.ops)).toEqual(['RLIMIT', 'SECCOMP', 'CAPBSET', 'USER', 'CAPS', 'UMASK', 'CHDIR', 'EXEC']);
+    expect(tail(p.ops)).toEqual(['RLIMIT', 'CAPBSET', 'USER', 'CAPS', 'UMASK', 'CHDIR', 'SECCOMP', 'EXEC']);
     const op = p.ops.find((o) => o.op === 'SECCOMP')!;
     expect(op.args).toEqual([new Uint8Array(8), 0, 0]);
+    const admin = 1n << 21n;
+    const caps = (q: typeof p) => q.ops.find((o) => o.op === 'CAPS')!.args[1] as bigint;
+    expect(caps(p) & admin).toBe(admin);
+    // With no_new_privs, or without a filter, the permitted set is the config's.
+    expect(caps(buildPlan(spec(true), { bundle, host, seccomp: fake() })) & admin).toBe(0n);
+    const none = spec(false);
+    delete none.linux!.seccomp;
+    expect(caps(buildPlan(none, { bundle, host })) & admin).toBe(0n);
+  });
+
+  it('a notify filter loads before `created`, so create hands its fd to the listener', () => {
+    const s = spec(true);
+    s.linux!.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', listenerPath: '/run/agent.sock', syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_NOTIFY' }] };
+    const p = buildPlan(s, { bundle, host, seccomp: fake(), waitStart: { dirFd: 9, fifo: 'exec.fifo' } });
+    expect(tail(p.ops).slice(-5)).toEqual(['CHDIR', 'SECCOMP', 'SYNC', 'WAIT_START', 'EXEC']);
+  });
+
+  it('`exec` loads it after the credentials and the cwd too', () => {
+    const proc = spec(false).process!;
+    const p = buildExecPlan(proc, { host, joins: [], seccompConfig: spec(false).linux!.seccomp, seccomp: fake() });
+    expect(tail(p.ops)).toEqual(['RLIMIT', 'CAPBSET', 'USER', 'CAPS', 'UMASK', 'CHDIR', 'SECCOMP', 'EXEC']);
   });
 
   it('a notify rule records the listener for the runtime', () => {
