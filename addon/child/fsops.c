@@ -30,13 +30,6 @@ static int root_fd = -1;
  * enough to fail a start now and then (seen in CI: process.cwd `/data/../../..`). */
 #define OPENAT2_TRIES 64
 
-static int sys_openat2(int dirfd, const char *path, uint64_t flags, uint64_t resolve);
-
-int fs_openat2(int dirfd, const char *path, int flags, uint64_t resolve) {
-  int fd = sys_openat2(dirfd, path, (uint64_t)(flags | O_CLOEXEC), resolve);
-  return fd < 0 ? -errno : fd;
-}
-
 static int sys_openat2(int dirfd, const char *path, uint64_t flags, uint64_t resolve) {
   struct open_how how;
   memset(&how, 0, sizeof how);
@@ -48,6 +41,11 @@ static int sys_openat2(int dirfd, const char *path, uint64_t flags, uint64_t res
     if (fd >= 0 || errno != EAGAIN) break;
   }
   return fd;
+}
+
+int fs_openat2(int dirfd, const char *path, int flags, uint64_t resolve) {
+  int fd = sys_openat2(dirfd, path, (uint64_t)(flags | O_CLOEXEC), resolve);
+  return fd < 0 ? -errno : fd;
 }
 
 static int sys_pivot_root(const char *new_root, const char *put_old) {
@@ -68,8 +66,7 @@ void fs_fd_path(char *buf, int fd) {
 int fs_open_in_root(const char *path, int flags) {
   if (root_fd < 0) return -EBADF;
   /* A magic link (/proc/self/fd/N, /proc/self/cwd) would lead out of the root: refuse. */
-  int fd = sys_openat2(root_fd, path, (uint64_t)(flags | O_CLOEXEC), RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
-  return fd < 0 ? -errno : fd;
+  return fs_openat2(root_fd, path, flags, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
 }
 
 /* As fs_open_in_root, but the last component must not be a symlink (runc: "must be mounted
@@ -94,8 +91,7 @@ int fs_open_in_root_nofollow(const char *path, int flags) {
   }
   if (pfd < 0) return pfd;
   if (!*name) name = ".";
-  int fd = sys_openat2(pfd, name, (uint64_t)(flags | O_CLOEXEC), RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
-  int r = fd < 0 ? -errno : fd;
+  int r = fs_openat2(pfd, name, flags, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
   close(pfd);
   return r;
 }

@@ -239,34 +239,15 @@ static int open_in_slot(unsigned slot, const char *rel) {
   return fs_openat2(slot_fd[slot], rel, O_PATH, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
 }
 
-int fs_mask(const char *path) {
-  int fd = fs_open_in_root(path, O_PATH);
+/* Apply `act` to what `fd` names (or pass on its -errno), then close it. */
+static int act_on(int fd, int (*act)(int)) {
   if (fd < 0) return fd;
-  int r = mask_fd(fd);
+  int r = act(fd);
   close(fd);
   return r;
 }
 
-int fs_readonly(const char *path) {
-  int fd = fs_open_in_root(path, O_PATH);
-  if (fd < 0) return fd;
-  int r = readonly_fd(fd);
-  close(fd);
-  return r;
-}
-
-int fs_mask_at(unsigned slot, const char *rel) {
-  int fd = open_in_slot(slot, rel);
-  if (fd < 0) return fd;
-  int r = mask_fd(fd);
-  close(fd);
-  return r;
-}
-
-int fs_readonly_at(unsigned slot, const char *rel) {
-  int fd = open_in_slot(slot, rel);
-  if (fd < 0) return fd;
-  int r = readonly_fd(fd);
-  close(fd);
-  return r;
-}
+int fs_mask(const char *path) { return act_on(fs_open_in_root(path, O_PATH), mask_fd); }
+int fs_readonly(const char *path) { return act_on(fs_open_in_root(path, O_PATH), readonly_fd); }
+int fs_mask_at(unsigned slot, const char *rel) { return act_on(open_in_slot(slot, rel), mask_fd); }
+int fs_readonly_at(unsigned slot, const char *rel) { return act_on(open_in_slot(slot, rel), readonly_fd); }

@@ -1,7 +1,7 @@
 // `launch start ID`: release a created container's init from the exec FIFO it waits at (it
 // then runs the startContainer hooks and execs the configured process), return once it has,
 // as runc start, and run the poststart hooks.
-import { closeSync, constants, openSync, readFileSync, readSync, unlinkSync } from 'node:fs';
+import { closeSync, constants, openSync, readSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { type LaunchError, fromNodeError, setupError, stateError } from '../errors.js';
 import { childHookFailure, hookError, runHooksSync } from '../runtime/hooks.js';
@@ -67,7 +67,7 @@ export function startVerb(o: GlobalOptions & { id: string }): void {
   unlinkSync(fifo);
   // As recorded at create: config.json is the bundle owner's to edit, and these run as us.
   const hooks = state.config?.hooks;
-  if (record.length === MSG_SIZE) throw initFailure(decodeMsg(record), hooks, state.bundle);
+  if (record.length === MSG_SIZE) throw initFailure(decodeMsg(record), hooks, state.seccomp);
   const running = { ...store.read(o.id), status: 'running' as const };
   store.write(running);
   runHooksSync(hooks, 'poststart', running, { warnOnly: true });
@@ -76,8 +76,7 @@ export function startVerb(o: GlobalOptions & { id: string }): void {
 /** The init's failure record on the FIFO: its op counts from WAIT_START, after which come the
  * seccomp filter (unless it notifies: then it loaded before `created`), the startContainer
  * hooks (lib/plan/build.ts), then the exec. */
-function initFailure({ op, err: errno, aux }: MsgRecord, hooks: Hooks | undefined, bundle: string): LaunchError {
-  const seccomp = bundleSeccomp(bundle);
+function initFailure({ op, err: errno, aux }: MsgRecord, hooks: Hooks | undefined, seccomp: Seccomp | undefined): LaunchError {
   const filterOp = seccomp && !seccompNotifies(seccomp) ? 1 : 0;
   if (filterOp && op === filterOp) {
     return setupError('load the seccomp filter', { configPath: 'linux.seccomp', errno: errno || undefined });
@@ -85,15 +84,4 @@ function initFailure({ op, err: errno, aux }: MsgRecord, hooks: Hooks | undefine
   const hook = hooks?.startContainer?.[op - 1 - filterOp];
   if (hook && op >= 1) return hookError(`hooks.startContainer[${op - 1 - filterOp}]`, hook.path, hook.timeout, childHookFailure(errno, aux));
   return setupError("the container's process did not start", { configPath: 'process.args', errno: errno || undefined });
-}
-
-/** The config's linux.seccomp as `create` saw it (the bundle is not re-validated: only read
- * once the init failed, to name the step). */
-function bundleSeccomp(bundle: string): Seccomp | undefined {
-  try {
-    const doc = JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8')) as { linux?: { seccomp?: Seccomp } };
-    return doc?.linux?.seccomp ?? undefined;
-  } catch {
-    return undefined;
-  }
 }

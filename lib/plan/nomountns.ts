@@ -5,11 +5,10 @@
 // maskedPaths and readonlyPaths ("unable to restrict sys entries without a private MNT
 // namespace"); runc would also remount the host's mount under root.path read-only for
 // root.readonly, and mount `mounts` on the host: launch refuses both.
-import { statSync } from 'node:fs';
-import { nodeErrno, specError } from '../errors.js';
+import { specError } from '../errors.js';
 import type { Spec } from '../spec/schema.js';
 import type { Op } from './ops.js';
-import { ROOT_OVERLAY, rootfsPath } from './rootfs.js';
+import { ROOT_OVERLAY, existingRootfs } from './rootfs.js';
 
 const NEEDS_MOUNTNS = 'needs a mount namespace of its own (add {"type": "mount"} to linux.namespaces): without one, launch would mount on the host';
 
@@ -27,11 +26,6 @@ export function noMountNsOps(spec: Spec, bundle: string): Op[] {
   // Nodes would be made in the bundle's own /dev on the host's disk, not in a /dev of the container's.
   if (linux.devices?.length) refuse('linux.devices[0]');
   if (spec.annotations?.[ROOT_OVERLAY] !== undefined) refuse(`annotations["${ROOT_OVERLAY}"]`);
-  const root = rootfsPath(spec, bundle);
-  try {
-    if (!statSync(root).isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
-  } catch (err) {
-    throw specError('root filesystem is missing', { configPath: 'root.path', file: root, errno: nodeErrno(err), cause: err });
-  }
+  const root = existingRootfs(spec, bundle);
   return [{ op: 'CHROOT', args: [root], origin: { configPath: 'root.path', what: 'chroot into', file: root } }];
 }

@@ -60,6 +60,17 @@ export function rootfsPath(spec: Spec, bundle: string): string {
   return resolve(bundle, spec.root?.path ?? 'rootfs');
 }
 
+/** rootfsPath, refused with `root.path` unless it is a directory. */
+export function existingRootfs(spec: Spec, bundle: string): string {
+  const root = rootfsPath(spec, bundle);
+  try {
+    if (!statSync(root).isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
+  } catch (err) {
+    throw specError('root filesystem is missing', { configPath: 'root.path', file: root, errno: nodeErrno(err), cause: err });
+  }
+  return root;
+}
+
 function statKind(path: string, configPath: string): 'dir' | 'file' {
   try {
     return statSync(path).isDirectory() ? 'dir' : 'file';
@@ -293,12 +304,7 @@ function overlayOps(ctx: RootfsContext, root: string): Op[] {
 /** Ops from making / non-shared up to and including pivot_root. `slots` receives where proc
  * and sysfs are mounted, for finalizeRootfsOps. */
 export function rootfsOps(ctx: RootfsContext, slots: MountSlots = new Map()): Op[] {
-  const root = rootfsPath(ctx.spec, ctx.bundle);
-  try {
-    if (!statSync(root).isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
-  } catch (err) {
-    throw specError('root filesystem is missing', { configPath: 'root.path', file: root, errno: nodeErrno(err), cause: err });
-  }
+  const root = existingRootfs(ctx.spec, ctx.bundle);
   rootPropagation(ctx.spec);
   const ops: Op[] = [
     // Slave (not private), whatever linux.rootfsPropagation says (that applies to the
