@@ -9,7 +9,7 @@ import type { ContainerState } from '../state/store.js';
 import { applyWrites, writeCgroupFile } from './apply.js';
 import { deviceFilterProgram } from './devicefilter.js';
 import { attachDeviceFilter } from './manager.js';
-import { belongs, isShared } from './members.js';
+import { belongs, isForeign, isShared } from './members.js';
 import { orderForCurrent, v1Writes, v2Writes } from './values.js';
 
 type Cgroup = NonNullable<ContainerState['cgroup']>;
@@ -30,7 +30,7 @@ export function setFrozen(state: ContainerState, freeze: boolean): void {
   const cg = cgroupOf(state);
   // The freezer takes the whole cgroup: the others in it would stop too.
   if (freeze) {
-    const others = cgroupProcs(cg).filter((pid) => !belongs(state, pid));
+    const others = cgroupProcs(cg).filter((pid) => isForeign(state, pid));
     if (others.length) throw stateError(`cannot pause container \`${state.id}\`: its cgroup (linux.cgroupsPath) is shared with processes that are not the container's (${others.join(', ')}), which the freezer would stop too`);
   }
   const [file, value, done] =
@@ -69,7 +69,7 @@ export function isFrozen(state: ContainerState): boolean {
 export function killCgroup(state: ContainerState): void {
   const cg = cgroupOf(state);
   if (!existsSync(dir(cg, cg.version === 2 ? '' : 'pids'))) return; // removed already: nothing left
-  if (isShared(cg) || !cgroupProcs(cg).every((pid) => belongs(state, pid))) {
+  if (isShared(cg) || cgroupProcs(cg).some((pid) => isForeign(state, pid))) {
     for (let round = 0; round < 200; round++) {
       const pids = containerPids(state);
       if (pids.length === 0) return;

@@ -74,6 +74,19 @@ export function belongs(state: ContainerState, pid: number): boolean {
   return false;
 }
 
+/** A process in the container's cgroup that is someone else's: not the container's, and still
+ * there. A process that exited while it was being looked at (a short-lived child of the
+ * container's, say) is no one's to spare, and must not make pause refuse a cgroup it left. */
+export function isForeign(state: ContainerState, pid: number): boolean {
+  if (belongs(state, pid)) return false;
+  try {
+    readFileSync(`/proc/${pid}/stat`);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** At create: a cgroup that was there before and holds processes already is shared with
  * them. As runc, a warning (runc 1.2 refuses it), which also says what launch does about it. */
 export function warnShared(plan: CgroupPlan, made: readonly string[], where: string, warn = (line: string) => void process.stderr.write(`${line}\n`)): void {

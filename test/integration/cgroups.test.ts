@@ -248,14 +248,16 @@ for (const mode of MODES) {
         expect(pids).toContain(state.pid);
         expect(launchSync(who, ['ps', id]).stdout.split('\n')[0]).toMatch(/PID/);
 
-        expect(launchSync(who, ['pause', id]).status).toBe(0);
+        const paused = launchSync(who, ['pause', id]);
+        expect([paused.stderr, paused.status]).toEqual(['', 0]);
         expect(JSON.parse(launchSync(who, ['state', id]).stdout).status).toBe('paused');
         const read = () => Number(readFileSync(out, 'utf8').trim() || '0');
         const a = read();
         await new Promise((r) => setTimeout(r, 300 * SLOW));
         expect(read()).toBe(a);
         expect(launchSync(who, ['pause', id]).stderr).toMatch(/is paused, not running/);
-        expect(launchSync(who, ['resume', id]).status).toBe(0);
+        const resumed = launchSync(who, ['resume', id]);
+        expect([resumed.stderr, resumed.status]).toEqual(['', 0]);
         await new Promise((r) => setTimeout(r, 300 * SLOW));
         expect(read()).toBeGreaterThan(a);
 

@@ -2,7 +2,7 @@
 // this test's own process standing in for the host's: no privileges needed.
 import { readlinkSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { belongs, isShared, ownNamespace } from '../../lib/cgroups/members.js';
+import { belongs, isForeign, isShared, ownNamespace } from '../../lib/cgroups/members.js';
 import { defaultSpec } from '../../lib/spec/generate.js';
 import { processStartTime } from '../../lib/state/proc.js';
 import type { ContainerState } from '../../lib/state/store.js';
@@ -37,5 +37,16 @@ describe('cgroup members', () => {
     expect(belongs(state({ cgroup: own }), process.pid)).toBe(true);
     expect(belongs(state({ cgroup: own, ns: { type: 'mnt', link: 'mnt:[1]' } }), process.pid)).toBe(true);
     expect(belongs(state({ cgroup: own, ns: { type: 'pid', link: 'pid:[1]' } }), process.pid)).toBe(false);
+  });
+
+  // Seen in CI (cgroup v2 guest, pause of a shell loop that forks `mv`): a child that exited
+  // between cgroup.procs and the look at its namespace was taken for another's process, and
+  // pause refused the container's own cgroup.
+  it('a process that is gone by the time it is looked at is no one else\'s', () => {
+    const s = state({ cgroup: cg(['/cg/pids/box', '/cg/memory/box']), ns: { type: 'pid', link: 'pid:[1]' } });
+    expect(isForeign(s, process.pid)).toBe(true); // there, and in another pid namespace
+    const gone = 4194305; // above pid_max's ceiling: never a live process
+    expect(belongs(s, gone)).toBe(false);
+    expect(isForeign(s, gone)).toBe(false);
   });
 });
