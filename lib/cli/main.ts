@@ -13,6 +13,8 @@ import { logTarget, writeLog } from './log.js';
 
 /** lib/image/userns.ts USERNS_VERB (not imported: that module is not needed at start-up). */
 const USERNS_VERB = '__userns-job';
+/** addon/front/entry.c hand_start_failure. */
+const FRONT_START_FAILED = '__front-start-failed';
 
 export interface GlobalOptions {
   root: string;
@@ -86,6 +88,12 @@ export async function main(rawArgv: string[]): Promise<number> {
     // launch's own helper in a user namespace (lib/image/userns.ts); it reports in its file.
     const { usernsJobVerb } = await import('./image.js');
     return usernsJobVerb(rawArgv[1] ?? '{}');
+  }
+  // The native front's `start` read a failure record from the init's exec FIFO (and removed
+  // the FIFO): the same command line again, to word that failure from the container's state.
+  if (rawArgv[0] === FRONT_START_FAILED) {
+    (await import('./start.js')).frontStartFailure(rawArgv[1] ?? '');
+    rawArgv = rawArgv.slice(2);
   }
   // Before launch opens any fd of its own: which fds its caller gave it (fds.ts).
   if (process.env.LISTEN_FDS !== undefined || rawArgv.some((w) => w.startsWith('--preserve-fds'))) noteCallerFds();

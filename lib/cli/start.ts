@@ -14,8 +14,16 @@ import { EXEC_FIFO, StateStore } from '../state/store.js';
 import type { GlobalOptions } from './main.js';
 import { lockedState } from './state.js';
 
+/** A failure record the native front read from the FIFO (main.ts FRONT_START_FAILED). */
+let fromFront: Buffer | undefined;
+export function frontStartFailure(hex: string): void {
+  fromFront = /^[0-9a-f]*$/.test(hex) ? Buffer.from(hex, 'hex') : Buffer.alloc(0);
+}
+
 export function startVerb(o: GlobalOptions & { id: string }): void {
   const state = lockedState(o, o.id);
+  // The front has let the init go and removed the FIFO already: only the wording is left.
+  if (fromFront?.length === MSG_SIZE) throw initFailure(decodeMsg(fromFront), state.config?.hooks, state.seccomp);
   if (state.status !== 'created') {
     throw stateError(state.status === 'stopped' ? `cannot start container \`${o.id}\`: it has stopped` : `cannot start container \`${o.id}\`: it is ${state.status}, not created`);
   }

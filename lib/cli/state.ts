@@ -4,7 +4,8 @@ import { isAlive } from '../state/proc.js';
 import { type ContainerState, StateStore, ociState } from '../state/store.js';
 import type { GlobalOptions } from './main.js';
 
-/** The stored state with the status as it is now. */
+/** The stored state with the status as it is now; the native front derives it the same way
+ * (addon/front/verbs.c status_of, and StateStore.read for `created`). */
 export function currentState(o: GlobalOptions, id: string): ContainerState {
   const state = new StateStore(o.root).read(id);
   if (state.pid !== undefined && !isAlive(state.pid, state.started)) return { ...state, status: 'stopped' };

@@ -64,7 +64,7 @@ interface SerializedError {
  * runs bin/launch of this checkout. */
 function selfArgv(): string[] {
   if (isBinary()) return [process.execPath];
-  return [process.execPath, fileURLToPath(new URL('../../bin/launch', import.meta.url))];
+  return [process.execPath, fileURLToPath(new URL('../../bin/launch.js', import.meta.url))];
 }
 
 /** Run `args` as root of a new user namespace with `idmap`, in our environment and working

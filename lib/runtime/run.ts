@@ -17,6 +17,7 @@ import { type NetworkPlan, connectNetwork, planNetwork } from '../network/setup.
 import { HookStateFiles, hasContainerHooks, hookInput, runHooks } from './hooks.js';
 import { startContainer } from './launcher.js';
 import { type Teardown, handOver, monitorImage } from './monitor.js';
+import { writeFrontRecord } from '../state/front-record.js';
 import { forwardSignals } from './signals.js';
 import { execImage } from './execimage.js';
 import { native } from './native.js';
@@ -156,6 +157,7 @@ async function prepare(given: Spec, opts: RunOptions, extra: { dieWithParent: bo
       treeSources: network.treeSources,
     });
     for (const note of plan.notes) opts.debug?.(note);
+    let frontWritten = false;
     const record = async (pid: number, status: ContainerState['status']) => {
       if (!state) {
         if (cgroup) joinCgroup(cgroup, pid);
@@ -182,6 +184,11 @@ async function prepare(given: Spec, opts: RunOptions, extra: { dieWithParent: bo
       }
       state.status = status;
       store.write(state);
+      // Once created (or running, for a foreground run): what the native front reads.
+      if (status !== 'creating' && !frontWritten) {
+        writeFrontRecord(stateDir, state);
+        frontWritten = true;
+      }
     };
     const runtimeHooks = async () => {
       const creating = { ...state!, status: 'creating' as const };

@@ -1,6 +1,6 @@
 // <root>/<id>/state.json: one directory per container. The directory's creation (mkdir, which
 // fails when it exists) is what makes an id taken, so two starts of one id cannot both win.
-import { closeSync, constants, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, existsSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { native } from '../runtime/native.js';
 import { join } from 'node:path';
 import { fromNodeError, stateError, usageError } from '../errors.js';
@@ -236,10 +236,15 @@ export class StateStore {
     }
   }
 
+  /** The state as recorded, but for one rule every reader (and the native front, addon/front
+   * verbs.c status_of) follows: a created container whose exec FIFO is gone has been started.
+   * The front's `start` removes the FIFO and does not rewrite state.json. */
   read(id: string): ContainerState {
     const file = join(this.dir(id), 'state.json');
     try {
-      return JSON.parse(readFileSync(file, 'utf8')) as ContainerState;
+      const state = JSON.parse(readFileSync(file, 'utf8')) as ContainerState;
+      if (state.status === 'created' && !existsSync(join(this.dir(id), EXEC_FIFO))) state.status = 'running';
+      return state;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
         throw stateError(`container \`${id}\` does not exist`, { file });

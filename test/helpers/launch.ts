@@ -9,12 +9,17 @@ import { ownedDir } from './bundle.js';
 /** LAUNCH_BINARY=FILE runs the suite against the single executable (npm run build:binary)
  * instead of bin/launch on the Node running the tests; CI does both. */
 export const BINARY = process.env.LAUNCH_BINARY ? resolve(process.env.LAUNCH_BINARY) : undefined;
-/** The program callers run: bin/launch (a `#!/usr/bin/env node` script) or the binary. */
+/** The program callers run: bin/launch (the native front, then Node with bin/launch.js for
+ * what the front does not take) or the binary. */
 export const LAUNCH = BINARY ?? fileURLToPath(new URL('../../bin/launch', import.meta.url));
+/** The Node entry itself, for a test that picks the Node that runs it. */
+export const LAUNCH_JS = fileURLToPath(new URL('../../bin/launch.js', import.meta.url));
 
-/** The words that start launch: [node, bin/launch], or [binary]; `node` for another Node. */
-export function launchWords(node = process.execPath): string[] {
-  return BINARY ? [BINARY] : [node, LAUNCH];
+/** The words that start launch: [bin/launch] or [binary]; [node, bin/launch.js] when a test
+ * asks for another Node than the one in PATH. */
+export function launchWords(node?: string): string[] {
+  if (BINARY) return [BINARY];
+  return node ? [node, LAUNCH_JS] : [LAUNCH];
 }
 
 /** The same, quoted for a shell command line. */
@@ -70,14 +75,14 @@ export function spawnOptions(who: RunAs, extra: SpawnOptions = {}): SpawnOptions
 
 /** The command line that runs launch as `who`: node directly, or, for a delegated user,
  * through a root shell that enters the user's leaf cgroup and then drops to the user. */
-export function command(who: RunAs, args: string[], node = process.execPath): [string, string[]] {
+export function command(who: RunAs, args: string[], node?: string): [string, string[]] {
   const argv = [...launchWords(node), '--root', stateRoot(who), ...args];
   if (!who.cgroupLeaf) return [argv[0]!, argv.slice(1)];
   const script = 'leaf=$1 u=$2 g=$3; shift 3; echo $$ > "$leaf/cgroup.procs" && exec setpriv --reuid="$u" --regid="$g" --clear-groups -- "$@"';
   return ['/bin/sh', ['-c', script, 'sh', who.cgroupLeaf, String(who.uid), String(who.gid), ...argv]];
 }
 
-/** `launch --root <private> ARGS...` with `node` = the Node running the tests, unless given. */
+/** `launch --root <private> ARGS...`, through bin/launch unless another `node` is given. */
 export function launchSync(
   who: RunAs,
   args: string[],

@@ -11,7 +11,7 @@ import type { Spec } from '../../lib/spec/schema.js';
 import { StateStore } from '../../lib/state/store.js';
 import { busyboxRootfs, cleanupBase, makeBundle, ownedDir, testBase } from '../helpers/bundle.js';
 import { type RunAs, eachMode, runAs } from '../helpers/env.js';
-import { BINARY, LAUNCH, SLOW, detachedVerb, exitOf, launchChild, launchShell, launchSync, launchWords, runBundle, spawnOptions, stateRoot, until, waitFor } from '../helpers/launch.js';
+import { BINARY, LAUNCH_JS, SLOW, detachedVerb, exitOf, launchChild, launchShell, launchSync, launchWords, runBundle, spawnOptions, stateRoot, until, waitFor } from '../helpers/launch.js';
 
 afterAll(cleanupBase);
 
@@ -453,7 +453,7 @@ eachMode('attacks: a #!/proc/self/exe program overwriting the runtime (CVE-2019-
     const exited = exitOf(attacker);
     try {
       await waitFor(attacker.stdout!, 'ready');
-      const words = BINARY ? [copy] : [copy, LAUNCH];
+      const words = BINARY ? [copy] : [copy, LAUNCH_JS];
       spawnSync(words[0]!, [...words.slice(1), '--root', stateRoot(who()), 'exec', id, '/bin/evil'], { ...spawnOptions(who()), stdio: 'ignore', timeout: 20_000 * SLOW });
       // Nothing runs the copy now: a probe holding it writes within its next 20 ms retry.
       await new Promise((r) => setTimeout(r, 1500 * SLOW));

@@ -26,7 +26,7 @@ describe('the single executable', () => {
   });
 
   it.skipIf(skip)('prints the same help and usage errors as bin/launch (yargs, inside the binary)', () => {
-    const viaNode = (args: string[]) => spawnSync(process.execPath, [fileURLToPath(new URL('../../bin/launch', import.meta.url)), ...args], { encoding: 'utf8' });
+    const viaNode = (args: string[]) => spawnSync(process.execPath, [fileURLToPath(new URL('../../bin/launch.js', import.meta.url)), ...args], { encoding: 'utf8' });
     const viaBinary = (args: string[]) => spawnSync(BINARY, args, { encoding: 'utf8' });
     for (const args of [['--help'], ['run', '--help'], ['exec', '--help'], ['update', '--help'], ['list', '--bogus'], ['nosuchverb']]) {
       const [a, b] = [viaNode(args), viaBinary(args)];

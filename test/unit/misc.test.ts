@@ -169,7 +169,11 @@ describe('state store', () => {
     expect([dup.kind, dup.exitCode, formatError(dup)]).toEqual(['state', 125, `launch: container \`web\` already exists \`${join(root, 'web')}\``]);
     const state = { ociVersion: '1.2.0', id: 'web', status: 'created' as const, pid: 42, bundle: '/b' };
     store.write(state);
+    // Created is what it says while the exec FIFO is there; without it, started (by the front).
+    writeFileSync(join(root, 'web', 'exec.fifo'), '');
     expect(store.read('web')).toEqual(state);
+    rmSync(join(root, 'web', 'exec.fifo'));
+    expect(store.read('web')).toEqual({ ...state, status: 'running' });
     expect(JSON.parse(readFileSync(join(root, 'web', 'state.json'), 'utf8'))).toEqual(state);
     expect((statSync(join(root, 'web', 'state.json')).mode & 0o777).toString(8)).toBe('600');
     mkdirSync(join(root, '.hidden'));

@@ -1,0 +1,70 @@
+// The record `create` (and a foreground `run`) leaves in the state directory for the native
+// front (addon/front): everything `state`, `start` and `kill` need, decided here, so that the
+// front only executes. Written once, atomically, when the container is created; the status is
+// never in it: both paths derive it the same way (state.ts currentState).
+//
+// Format (addon/front/record.c reads it): the line FRONT_RECORD_MAGIC, then the fields below,
+// in this order, each `KEY LEN\nVALUE\n` where LEN counts VALUE's bytes. A record of another
+// version, or one the front cannot read, sends the verb to Node.
+import { renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fromNodeError } from '../errors.js';
+import { type ContainerState, ociState } from './store.js';
+
+/** Must equal FRONT_RECORD_MAGIC in addon/front/front.h. */
+export const FRONT_RECORD_MAGIC = 'launch-front 1\n';
+export const FRONT_RECORD = 'front';
+
+/** The file whose contents say the container is frozen (control.ts isFrozen), or ''. */
+function frozenFile(state: ContainerState): { file: string; v2: boolean } {
+  const cg = state.cgroup;
+  if (!cg) return { file: '', v2: false };
+  if (cg.version === 2) return cg.dirs[''] ? { file: join(cg.dirs[''], 'cgroup.events'), v2: true } : { file: '', v2: true };
+  return cg.dirs.freezer ? { file: join(cg.dirs.freezer, 'freezer.state'), v2: false } : { file: '', v2: false };
+}
+
+/** `launch state`'s JSON around its status and pid lines: the front prints head, the status
+ * line, the pid line unless stopped, then tail. */
+export function stateTemplate(state: ContainerState & { pid: number }): { head: string; tail: string } {
+  const full = JSON.stringify(ociState({ ...state, status: 'running' }), null, 2);
+  const marker = `\n  "status": "running",\n  "pid": ${state.pid},\n`;
+  const at = full.indexOf(marker);
+  if (at < 0) throw new Error('front record: the state JSON has no status and pid lines');
+  return { head: full.slice(0, at + 1), tail: full.slice(at + marker.length) };
+}
+
+export function frontRecord(state: ContainerState & { pid: number; started: number }): Buffer {
+  const { head, tail } = stateTemplate(state);
+  const frozen = frozenFile(state);
+  const fields: [string, string][] = [
+    ['pid', String(state.pid)],
+    ['started', String(state.started)],
+    ['cgroup', state.cgroup ? '1' : '0'],
+    ['frozen-v2', frozen.v2 ? '1' : '0'],
+    // poststart hooks run in Node: the front leaves such a start to it.
+    ['start-native', state.config?.hooks?.poststart?.length ? '0' : '1'],
+    ['frozen', frozen.file],
+    ['head', head],
+    ['tail', tail],
+  ];
+  const parts = [Buffer.from(FRONT_RECORD_MAGIC)];
+  for (const [key, value] of fields) {
+    const bytes = Buffer.from(value);
+    parts.push(Buffer.from(`${key} ${bytes.length}\n`), bytes, Buffer.from('\n'));
+  }
+  return Buffer.concat(parts);
+}
+
+/** Written beside state.json, by rename: a reader sees all of it or none. A state without a
+ * start time (its init gone before it was read) gets none: such a container is Node's. */
+export function writeFrontRecord(dir: string, state: ContainerState): void {
+  if (state.pid === undefined || state.started === undefined) return;
+  const file = join(dir, FRONT_RECORD);
+  const tmp = join(dir, `.${FRONT_RECORD}.${process.pid}`);
+  try {
+    writeFileSync(tmp, frontRecord(state as ContainerState & { pid: number; started: number }), { mode: 0o600 });
+    renameSync(tmp, file);
+  } catch (err) {
+    throw fromNodeError('state', 'cannot write the state', err, { file });
+  }
+}

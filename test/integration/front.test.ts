@@ -1,0 +1,135 @@
+// The native front (addon/front) against the Node path, verb by verb: the same command line
+// through both must print the same bytes and exit the same way (LAUNCH_NO_FRONT=1 sends
+// everything to Node). And the front must really be what answered: under a 400 MB address
+// space limit Node cannot start at all (V8 reserves more), while the front needs a few KB.
+import { chownSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { afterAll, expect, it } from 'vitest';
+import { cleanupBase, makeBundle, ownedDir } from '../helpers/bundle.js';
+import { eachMode, runAs } from '../helpers/env.js';
+import { type Result, command, detachedVerb, launchSync, spawnOptions, stateRoot } from '../helpers/launch.js';
+
+afterAll(cleanupBase);
+
+eachMode('the native front', ['busybox', 'dist', 'addon'], (mode, skip) => {
+  const who = () => runAs(mode)!;
+  const uniq = (p: string) => `${p}-${process.pid}-${Math.random().toString(36).slice(2, 7)}`;
+  const viaNode = (args: string[]) => launchSync(who(), args, { env: { LAUNCH_NO_FRONT: '1' } });
+  /** Under the limit only the front can answer: a fall through to Node fails. */
+  function viaFront(args: string[]): Result {
+    const [file, argv] = command(who(), args);
+    const r = spawnSync('/bin/sh', ['-c', 'ulimit -v 400000; exec "$@"', 'sh', file, ...argv], { ...spawnOptions(who()), encoding: 'utf8', timeout: 30_000 });
+    return { status: r.status, signal: r.signal, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+  }
+  const same = (args: string[]) => {
+    const front = viaFront(args);
+    expect(front).toEqual(viaNode(args));
+    return front;
+  };
+  const created = (args: string[], edit?: Parameters<typeof makeBundle>[1]['edit']) => {
+    const id = uniq('front');
+    const r = detachedVerb(who(), ['create', '--bundle', makeBundle(who(), { args, edit }), id]);
+    expect(r, r.log).toMatchObject({ status: 0 });
+    return id;
+  };
+
+  it.skipIf(skip)('every error of state, start and kill for a missing or stopped container, byte for byte', () => {
+    for (const verb of [['state'], ['start'], ['kill'], ['kill', '--all'], ['kill', '-a']]) {
+      const r = same([...verb, 'nosuch']);
+      expect(r.status).toBe(125);
+      expect(r.stderr).toMatch(/^launch: \w+ nosuch: container `nosuch` does not exist `.*nosuch(\/state\.json)?`\n$/);
+    }
+    const id = created(['/bin/true']);
+    try {
+      expect(viaFront(['start', id])).toMatchObject({ status: 0, stdout: '', stderr: '' });
+      for (let i = 0; i < 100 && JSON.parse(viaNode(['state', id]).stdout).status !== 'stopped'; i++) spawnSync('sleep', ['0.05']);
+      expect(JSON.parse(same(['state', id]).stdout)).toMatchObject({ id, status: 'stopped' });
+      expect(same(['start', id]).stderr).toBe(`launch: start ${id}: cannot start container \`${id}\`: it has stopped\n`);
+      expect(same(['kill', id]).stderr).toBe(`launch: kill ${id}: cannot kill container \`${id}\`: container not running\n`);
+      expect(same(['kill', id, 'KILL']).status).toBe(125);
+    } finally {
+      launchSync(who(), ['delete', '--force', id]);
+    }
+  });
+
+  it.skipIf(skip)('--log in both formats gets the same line (but the time)', () => {
+    for (const format of ['json', 'text']) {
+      const logs = ['front', 'node'].map((n) => join(ownedDir(who(), 'log'), `${n}.${format}`));
+      const args = (log: string) => ['--log', log, '--log-format', format, 'state', 'nosuch'];
+      expect(viaFront(args(logs[0]!)).status).toBe(125);
+      expect(viaNode(args(logs[1]!)).status).toBe(125);
+      const [a, b] = logs.map((f) => readFileSync(f, 'utf8').replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z/, 'TIME'));
+      expect(a).toBe(b);
+      expect(a).toContain('state nosuch: container `nosuch` does not exist');
+    }
+  });
+
+  it.skipIf(skip)('a created container: state, start, kill and their refusals, as Node', () => {
+    // Annotations with what JSON must escape: the front prints what Node rendered at create.
+    const id = created(['/bin/sleep', '100'], (s) => void (s.annotations = { 'a"b': 'x\ny\\', 'ü': '\u2028' }));
+    try {
+      expect(JSON.parse(same(['state', id]).stdout)).toMatchObject({ id, status: 'created', annotations: { 'a"b': 'x\ny\\' } });
+      // Left to Node (the front knows no such signal), so not under the limit.
+      const unknown = launchSync(who(), ['kill', id, 'NOSUCHSIGNAL']);
+      expect(unknown).toEqual(viaNode(['kill', id, 'NOSUCHSIGNAL']));
+      expect(unknown.stderr).toMatch(/unknown signal `NOSUCHSIGNAL`/);
+      expect(same(['kill', id, '0']).status).toBe(0);
+      expect(same(['kill', id, 'sigcont']).status).toBe(0);
+      expect(viaFront(['start', id])).toMatchObject({ status: 0, stdout: '', stderr: '' });
+      expect(JSON.parse(same(['state', id]).stdout)).toMatchObject({ status: 'running' });
+      expect(same(['start', id]).stderr).toBe(`launch: start ${id}: cannot start container \`${id}\`: it is running, not created\n`);
+      expect(viaFront(['kill', id, 'KILL']).status).toBe(0);
+    } finally {
+      launchSync(who(), ['delete', '--force', id]);
+    }
+  });
+
+  it.skipIf(skip)('a program that cannot start: the front hands the failure to Node to word', () => {
+    const ids = [created(['/no/such/program']), created(['/no/such/program'])];
+    try {
+      // The front reads the init's failure record; Node words it (so no limit here).
+      const [a, b] = [launchSync(who(), ['start', ids[0]!]), viaNode(['start', ids[1]!])];
+      const anon = (r: Result, id: string) => ({ ...r, stderr: r.stderr.replaceAll(id, 'ID') });
+      expect(anon(a, ids[0]!)).toEqual(anon(b, ids[1]!));
+      expect(b.stderr).toBe("launch: start ID: process.args: the container's process did not start: No such file or directory (ENOENT)\n".replace('ID', ids[1]!));
+      expect(b.status).toBe(125);
+    } finally {
+      for (const id of ids) launchSync(who(), ['delete', '--force', id]);
+    }
+  });
+
+  it.skipIf(skip)('a record that is corrupt, truncated, of another version or not the user\'s is never used', () => {
+    const id = created(['/bin/sleep', '100']);
+    const file = join(stateRoot(who()), id, 'front');
+    const good = readFileSync(file);
+    // Another process (pid 1, started at a time it did not): used, it would make `stopped`.
+    const bogus = good.toString().replace(/pid \d+\n\d+\nstarted \d+\n\d+\n/, 'pid 1\n1\nstarted 9\n999999999\n');
+    expect(bogus).not.toBe(good.toString());
+    try {
+      const cases: [string, string | Buffer][] = [
+        ['another version', bogus.replace('launch-front 1', 'launch-front 2')],
+        ['truncated', good.subarray(0, good.length - 5)],
+        ['corrupt', good.toString().replace('head ', 'head 9')],
+        ['an extra field', `${bogus}more 1\nx\n`],
+      ];
+      for (const [what, text] of cases) {
+        writeFileSync(file, text);
+        const r = viaNode(['state', id]);
+        expect(launchSync(who(), ['state', id]), what).toEqual(r);
+        expect(JSON.parse(r.stdout).pid, what).not.toBe(1);
+      }
+      // A valid record of the wrong pid, to show what a used record does, then not the user's.
+      writeFileSync(file, bogus);
+      expect(JSON.parse(launchSync(who(), ['state', id]).stdout).status).toBe('stopped');
+      if (mode === 'root') {
+        chownSync(file, 65534, 65534);
+        expect(JSON.parse(launchSync(who(), ['state', id]).stdout).status).toBe('created');
+      }
+      rmSync(file);
+      expect(JSON.parse(launchSync(who(), ['state', id]).stdout).status).toBe('created');
+    } finally {
+      launchSync(who(), ['delete', '--force', id]);
+    }
+  });
+});
