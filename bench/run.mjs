@@ -6,7 +6,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { PATHS, deleteLeftovers, findRuntimes, makeModes, makeTmp, nodeDir, removeTmp, setUpMode,
   startCrunNamespace } from './env.mjs';
-import { RUNNERS, SCENARIOS } from './scenarios.mjs';
+import { RUNNERS, SCENARIOS, VERB_PARTS } from './scenarios.mjs';
 import { capture, die, fmt, fmtRatio, lookUpUser, mib, printTable, ratio, stats } from './util.mjs';
 
 const USAGE = `usage: node bench/run.mjs [options]
@@ -135,7 +135,7 @@ function median(key, mode, name, field = 'samples') {
   const r = results[key]?.[mode]?.results?.[name];
   if (!r) return { why: `${name}: no ${key} results` };
   if (r.skipped) return { why: `${name} failed: ${r.skipped}` };
-  const m = stats(r[field]).median;
+  const m = stats(field.startsWith('parts.') ? (r.parts[field.slice(6)] ?? []) : r[field]).median;
   return Number.isFinite(m) ? { v: m } : { why: `${name}: no successful runs` };
 }
 
@@ -176,6 +176,12 @@ function printSummary() {
     const x = median('cycle', m, l);
     return ratios('cycle', m, l, ['runc']) + (x.why ? '' : `  (${ms(x)}; runc ${ms(median('cycle', m, 'runc'))})`);
   });
+  for (const verb of VERB_PARTS) {
+    each('verbs', `${verb === 'state?' ? 'state (missing id)' : verb}`, (m, l) => {
+      const x = median('verbs', m, l, `parts.${verb}`);
+      return ratios('verbs', m, l, ['runc', 'crun'], `parts.${verb}`) + (x.why ? '' : `  (${ms(x)}; runc ${ms(median('verbs', m, 'runc', `parts.${verb}`))})`);
+    });
+  }
   each('mem', 'resident memory', (m, l) => {
     const x = median('mem', m, l, 'rss'), p = median('mem', m, l, 'peak');
     const r = median('mem', m, 'runc', 'rss'), rp = median('mem', m, 'runc', 'peak');

@@ -10,7 +10,7 @@ import { PATHS } from './env.mjs';
 import { capture, describeFailure, exited, fmt, fmtRatio, memOf, mib, pidNs,
   processTree, procName, ratio, rssOf, sleep, sleepSync, stats, tick, timed } from './util.mjs';
 
-export const SCENARIOS = ['run', 'cycle', 'exec', 'seq', 'mem'];
+export const SCENARIOS = ['run', 'cycle', 'verbs', 'exec', 'seq', 'mem'];
 
 /** One row of a timing table: a name and what to do for iteration `i`. */
 const entry = (name, once, kind = 'runtime') => ({ name, once, kind });
@@ -151,6 +151,53 @@ export async function cycle(ctx, mode) {
     key: 'cycle', title: `create → start → delete of /bin/true — ${mode.name}`, header, rows, results: res,
     notes: ['cycle = create + start + delete (sum of the three commands); the wait for /bin/true to exit between start and delete '
       + '(polling /proc/PID from --pid-file) is not counted', ...prefixNote(mode, res), ...commonNotes(ctx, res)],
+  };
+}
+
+// --- 2b. the verbs one by one ----------------------------------------------
+
+/** The verbs callers run once or more per container, each timed alone (issue 17): `state` of
+ * an id that does not exist (a caller's probe) and of a created container, `start`, `kill`
+ * and `delete` of a container running `sleep`. ms is their sum; each is a part. */
+export const VERB_PARTS = ['state?', 'state', 'start', 'kill', 'delete'];
+
+function verbsOnce(mode, rt, i) {
+  const id = `verbs-${rt}-${i}`;
+  const pidFile = join(mode.pidDir, id);
+  const fail = (step, t) => {
+    capture(mode.argv(rt, 'delete', '-f', id));
+    return { ok: false, error: `${step}: ${t.error}` };
+  };
+  const missing = timed(mode.argv(rt, 'state', `${id}-none`), mode.errFile);
+  if (missing.ok) return fail('state of a missing id', { error: 'succeeded' });
+  const c = timed(mode.argv(rt, 'create', '--bundle', mode.bundle('sleep', rt), '--pid-file', pidFile, id), mode.errFile);
+  if (!c.ok) return fail('create', c);
+  let pid = NaN;
+  try { pid = Number(readFileSync(pidFile, 'utf8').trim()); } catch { /* below */ }
+  if (!(pid > 0)) return fail('create', { error: `no pid in --pid-file ${pidFile}` });
+  const st = timed(mode.argv(rt, 'state', id), mode.errFile);
+  if (!st.ok) return fail('state', st);
+  const s = timed(mode.argv(rt, 'start', id), mode.errFile);
+  if (!s.ok) return fail('start', s);
+  const k = timed(mode.argv(rt, 'kill', id, 'KILL'), mode.errFile);
+  if (!k.ok) return fail('kill', k);
+  // Not timed: the kill taking effect.
+  if (!waitExit(pid)) return fail('wait', { error: `container process ${pid} still running after 10 s` });
+  const d = timed(mode.argv(rt, 'delete', id), mode.errFile);
+  if (!d.ok) return fail('delete', d);
+  const parts = { 'state?': missing.ms, state: st.ms, start: s.ms, kill: k.ms, delete: d.ms };
+  return { ok: true, ms: Object.values(parts).reduce((a, b) => a + b, 0), parts };
+}
+
+export async function verbs(ctx, mode) {
+  const entries = ctx.runtimes.map((rt) => entry(rt.name, (i) => verbsOnce(mode, rt.name, i)));
+  const res = await interleave(ctx, entries, ctx.opt.runs, ctx.opt.warmup);
+  const { header, rows } = timingTable(res, { parts: VERB_PARTS });
+  header[1] = 'sum median ms';
+  return {
+    key: 'verbs', title: `state (missing id), state, start, kill, delete, each alone — ${mode.name}`, header, rows, results: res,
+    notes: ['state? = state of an id that does not exist; the others act on a container created (not timed) with /bin/sleep; '
+      + 'the wait for the kill to take effect is not counted', ...prefixNote(mode, res), ...commonNotes(ctx, res)],
   };
 }
 
@@ -361,4 +408,4 @@ function countList(xs) {
   return [...m].map(([k, v]) => (v > 1 ? `${k}x${v}` : k)).join(',') || '-';
 }
 
-export const RUNNERS = { run: runTrue, cycle, exec, seq, mem: memory };
+export const RUNNERS = { run: runTrue, cycle, verbs, exec, seq, mem: memory };

@@ -70,9 +70,13 @@ int parse_cmd(int argc, char **argv, char **envp, struct cmd *c) {
       if (r < 0) return 0;
       continue;
     }
-    /* kill's own switch, after the verb only (yargs reads it there). */
+    /* kill's and delete's own switches, after the verb only (yargs reads them there). */
     if ((seq(w, "--all") || seq(w, "-a")) && !c->all && nwords > 0) {
       c->all = 1;
+      continue;
+    }
+    if ((seq(w, "--force") || seq(w, "-f")) && !c->force && nwords > 0) {
+      c->force = 1;
       continue;
     }
     if (w[0] == '-' || nwords == 3) return 0;
@@ -87,9 +91,11 @@ int parse_cmd(int argc, char **argv, char **envp, struct cmd *c) {
   c->id = words[1];
   if (seq(c->verb, "kill")) {
     c->signal = nwords == 3 ? words[2] : "SIGTERM";
-  } else if (!(seq(c->verb, "state") || seq(c->verb, "start")) || nwords != 2 || c->all) {
+    if (c->force) return 0;
+  } else if (!(seq(c->verb, "state") || seq(c->verb, "start") || seq(c->verb, "delete")) || nwords != 2 || c->all) {
     return 0;
   }
+  if (c->force && !seq(c->verb, "delete")) return 0;
   if (!valid_id(c->id)) return 0;
   if (c->root && !clean_path(c->root)) return 0;
   if (c->log && !clean_path(c->log)) return 0;

@@ -84,6 +84,7 @@ __attribute__((used)) void front_main(long *sp) {
     if (seq(c.verb, "state")) verb_state(&c, root);
     else if (seq(c.verb, "kill")) verb_kill(&c, root);
     else if (seq(c.verb, "start")) verb_start(&c, root);
+    else if (seq(c.verb, "delete")) verb_delete(&c, root);
   }
   fall_through(argc, argv, envp);
 }

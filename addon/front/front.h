@@ -1,4 +1,4 @@
-/* launch's native front: the hot verbs (state, start, kill) run here, before Node starts, from
+/* launch's native front: the hot verbs (state, start, kill, delete) run here, before Node starts, from
  * the record `create` wrote (lib/state/front-record.ts). It decides nothing new: anything it
  * cannot do exactly as the Node path would (an unknown flag, a record of another version, an
  * error it does not word itself) falls through to Node *before* it has done anything, so both
@@ -38,10 +38,11 @@ void *memset(void *d, int c, size_t n);
 struct cmd {
   int argc;
   char **argv, **envp;
-  const char *verb; /* "state", "start", "kill" */
+  const char *verb; /* "state", "start", "kill", "delete" */
   const char *id;
   const char *signal; /* kill: as typed, "SIGTERM" when not given */
   int all;            /* kill --all */
+  int force;          /* delete --force */
   const char *root;   /* --root, or NULL */
   const char *log;    /* --log, or NULL */
   int log_json;       /* --log-format json */
@@ -61,6 +62,9 @@ struct record {
   int frozen_v2;
   int cgroup;         /* the container has a cgroup (kill --all must read it: Node's) */
   int start_native;   /* start needs nothing the front does not do (no poststart hooks) */
+  int delete_native;  /* nor delete (no poststop hooks, no systemd unit) */
+  const char *rmdirs; /* delete: the container's own cgroups, one a line, parents first */
+  const char *parents; /* then the parents launch made for them */
   const char *head;   /* the OCI state's lines before "status" */
   size_t head_len;
   const char *tail;   /* its lines after "pid", closing brace included */
@@ -70,10 +74,26 @@ struct record {
 /* 1 parsed, 0 not a record the front takes. */
 int parse_record(char *text, size_t len, struct record *r);
 
+/* The container, as verbs.c reads it. */
+enum status { CREATED, RUNNING, PAUSED, STOPPED };
+/* The state directory, locked (store.ts lock); -1 to fall through; exits on ENOENT. */
+long lock_container(struct cmd *c, const char *root);
+/* The record: 1 read (into mem, RECORD_MAX bytes), 0 none (and Node's words for that are
+ * printed when it has no state either), -1 fall through. */
+#define RECORD_MAX 65536
+int load_record(struct cmd *c, const char *root, char *mem, struct record *r);
+/* The same without words: 1, 0 or -1. */
+int read_record(const char *root, const char *id, char *mem, struct record *r);
+int alive(const struct record *r);
+enum status status_of(struct cmd *c, const char *root, const struct record *r);
+/* ROOT/ID/NAME into out (PATH_MAX_ bytes); 0 when too long. */
+int state_path(char *out, const char *root, const char *id, const char *name);
+
 /* Verbs: return only to fall through (nothing done yet); otherwise they exit. */
 void verb_state(struct cmd *c, const char *root);
 void verb_kill(struct cmd *c, const char *root);
 void verb_start(struct cmd *c, const char *root);
+void verb_delete(struct cmd *c, const char *root);
 
 /* The error line Node would print for `c`, to stderr and --log; then exit 125. */
 __attribute__((noreturn)) void fail(struct cmd *c, const char *what, const char *file);

@@ -11,18 +11,18 @@
 #include "front/front.h"
 
 #define LOCK_EX 2
-#define RECORD_MAX 65536
 #define MSG_SIZE 16 /* struct lp_msg, common/plan.h */
 
-enum status { CREATED, RUNNING, PAUSED, STOPPED };
 static const char *const STATUS[] = {"created", "running", "paused", "stopped"};
 
 /* A path under the state root: ROOT/ID[/NAME], as path.join makes it of clean parts. */
 struct path {
   char p[PATH_MAX_];
 };
-static int join(struct path *out, const char *root, const char *id, const char *name) {
-  struct buf b = {out->p, 0, sizeof out->p - 1, 0};
+static int join(struct path *out, const char *root, const char *id, const char *name) { return state_path(out->p, root, id, name); }
+
+int state_path(char *out, const char *root, const char *id, const char *name) {
+  struct buf b = {out, 0, PATH_MAX_ - 1, 0};
   puts_(&b, root);
   puts_(&b, "/");
   puts_(&b, id);
@@ -45,7 +45,7 @@ static int root_ok(const char *root) {
 }
 
 /* The record: 1 read, 0 there is none, -1 Node's (unreadable, foreign, of another version). */
-static int load(const char *root, const char *id, char *mem, struct record *r) {
+int read_record(const char *root, const char *id, char *mem, struct record *r) {
   struct path f;
   if (!join(&f, root, id, "front")) return -1;
   long fd = sys4(__NR_openat, AT_FDCWD, f.p, O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0);
@@ -90,7 +90,7 @@ static long read_file(const char *file, char *mem, size_t cap) {
 }
 
 /* proc.ts isAlive: there, not a zombie, started when the container's init did. */
-static int alive(const struct record *r) {
+int alive(const struct record *r) {
   char mem[1024], path[40];
   struct buf b = {path, 0, sizeof path - 1, 0};
   puts_(&b, "/proc/");
@@ -131,7 +131,7 @@ static int frozen(const struct record *r) {
 }
 
 /* state.ts currentState: the one rule both paths follow. */
-static enum status status_of(struct cmd *c, const char *root, const struct record *r) {
+enum status status_of(struct cmd *c, const char *root, const struct record *r) {
   if (!alive(r)) return STOPPED;
   struct path f;
   struct stat st;
@@ -153,8 +153,7 @@ void verb_state(struct cmd *c, const char *root) {
   char mem[RECORD_MAX];
   struct record r;
   if (!root_ok(root)) return;
-  int got = load(root, c->id, mem, &r);
-  if (got == 0) no_record(c, root);
+  int got = load_record(c, root, mem, &r);
   if (got <= 0) return;
   enum status s = status_of(c, root, &r);
   char out[RECORD_MAX + 128];
@@ -176,7 +175,7 @@ void verb_state(struct cmd *c, const char *root) {
 }
 
 /* The container's state directory, locked (store.ts lock), or -1 to fall through. */
-static long lock(struct cmd *c, const char *root) {
+long lock_container(struct cmd *c, const char *root) {
   struct path d;
   if (!root_ok(root) || !join(&d, root, c->id, 0)) return -1;
   long fd = sys4(__NR_openat, AT_FDCWD, d.p, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
@@ -197,6 +196,12 @@ static long lock(struct cmd *c, const char *root) {
     return -1;
   }
   return fd;
+}
+
+int load_record(struct cmd *c, const char *root, char *mem, struct record *r) {
+  int got = read_record(root, c->id, mem, r);
+  if (got == 0) no_record(c, root);
+  return got;
 }
 
 /* kill.ts parseSignal, for the names os.constants.signals has; anything else is Node's. */
@@ -230,10 +235,9 @@ void verb_kill(struct cmd *c, const char *root) {
   if (sig < 0) return;
   char mem[RECORD_MAX];
   struct record r;
-  long fd = lock(c, root);
+  long fd = lock_container(c, root);
   if (fd < 0) return;
-  int got = load(root, c->id, mem, &r);
-  if (got == 0) no_record(c, root);
+  int got = load_record(c, root, mem, &r);
   /* --all reads the cgroup, and spares what is not the container's: Node's (members.ts). */
   if (got <= 0 || (c->all && r.cgroup)) {
     sys1(__NR_close, fd);
@@ -261,10 +265,9 @@ void verb_kill(struct cmd *c, const char *root) {
 void verb_start(struct cmd *c, const char *root) {
   char mem[RECORD_MAX];
   struct record r;
-  long lfd = lock(c, root);
+  long lfd = lock_container(c, root);
   if (lfd < 0) return;
-  int got = load(root, c->id, mem, &r);
-  if (got == 0) no_record(c, root);
+  int got = load_record(c, root, mem, &r);
   /* poststart hooks run in Node (lib/runtime/hooks.ts). */
   if (got <= 0 || !r.start_native) {
     sys1(__NR_close, lfd);

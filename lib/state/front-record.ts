@@ -33,8 +33,25 @@ export function stateTemplate(state: ContainerState & { pid: number }): { head: 
   return { head: full.slice(0, at + 1), tail: full.slice(at + marker.length) };
 }
 
+/** What delete removes (lib/cli/delete.ts): of the directories launch made, the container's
+ * own cgroups, then the parents made for them; in the order made (parents first). */
+function cgroupDirs(state: ContainerState): { own: string[]; parents: string[] } {
+  const cg = state.cgroup;
+  const made = cg?.created ?? Object.values(cg?.dirs ?? {});
+  const own = new Set(Object.values(cg?.dirs ?? {}));
+  return { own: made.filter((d) => own.has(d)), parents: made.filter((d) => !own.has(d)) };
+}
+
+/** A delete the front does alone: no poststop hooks, no systemd unit to stop, paths it can
+ * list one a line. Killing (--force, or a created container) with a cgroup, a network helper
+ * to stop, or a cgroup that will not go are decided at delete time, and left to Node then. */
+function deleteNative(state: ContainerState, own: string[], parents: string[]): boolean {
+  return !state.config?.hooks?.poststop?.length && !state.cgroup?.systemd && ![...own, ...parents].some((d) => d.includes('\n'));
+}
+
 export function frontRecord(state: ContainerState & { pid: number; started: number }): Buffer {
   const { head, tail } = stateTemplate(state);
+  const { own, parents } = cgroupDirs(state);
   const frozen = frozenFile(state);
   const fields: [string, string][] = [
     ['pid', String(state.pid)],
@@ -43,7 +60,11 @@ export function frontRecord(state: ContainerState & { pid: number; started: numb
     ['frozen-v2', frozen.v2 ? '1' : '0'],
     // poststart hooks run in Node: the front leaves such a start to it.
     ['start-native', state.config?.hooks?.poststart?.length ? '0' : '1'],
+    ['delete-native', deleteNative(state, own, parents) ? '1' : '0'],
     ['frozen', frozen.file],
+    // delete: the container's own cgroups, then the parents launch made for them (delete.ts).
+    ['rmdirs', own.join('\n')],
+    ['parents', parents.join('\n')],
     ['head', head],
     ['tail', tail],
   ];

@@ -2,7 +2,7 @@
 // through both must print the same bytes and exit the same way (LAUNCH_NO_FRONT=1 sends
 // everything to Node). And the front must really be what answered: under a 400 MB address
 // space limit Node cannot start at all (V8 reserves more), while the front needs a few KB.
-import { chownSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { afterAll, expect, it } from 'vitest';
@@ -35,7 +35,7 @@ eachMode('the native front', ['busybox', 'dist', 'addon'], (mode, skip) => {
   };
 
   it.skipIf(skip)('every error of state, start and kill for a missing or stopped container, byte for byte', () => {
-    for (const verb of [['state'], ['start'], ['kill'], ['kill', '--all'], ['kill', '-a']]) {
+    for (const verb of [['state'], ['start'], ['kill'], ['kill', '--all'], ['kill', '-a'], ['delete']]) {
       const r = same([...verb, 'nosuch']);
       expect(r.status).toBe(125);
       expect(r.stderr).toMatch(/^launch: \w+ nosuch: container `nosuch` does not exist `.*nosuch(\/state\.json)?`\n$/);
@@ -48,6 +48,14 @@ eachMode('the native front', ['busybox', 'dist', 'addon'], (mode, skip) => {
       expect(same(['start', id]).stderr).toBe(`launch: start ${id}: cannot start container \`${id}\`: it has stopped\n`);
       expect(same(['kill', id]).stderr).toBe(`launch: kill ${id}: cannot kill container \`${id}\`: container not running\n`);
       expect(same(['kill', id, 'KILL']).status).toBe(125);
+      expect(same(['delete', '--force', 'nosuch'])).toMatchObject({ status: 0, stderr: '' });
+      // What delete removes, as the record lists it: the state and the cgroups launch made.
+      const record = readFileSync(join(stateRoot(who()), id, 'front'), 'utf8');
+      const dirs = /\nrmdirs \d+\n([^]*?)\nparents /.exec(record)![1]!.split('\n').filter(Boolean);
+      if (mode === 'root') expect(dirs.length).toBeGreaterThan(0);
+      expect(viaFront(['delete', id])).toMatchObject({ status: 0, stdout: '', stderr: '' });
+      expect(existsSync(join(stateRoot(who()), id))).toBe(false);
+      for (const d of dirs) expect(existsSync(d), d).toBe(false);
     } finally {
       launchSync(who(), ['delete', '--force', id]);
     }
@@ -79,6 +87,7 @@ eachMode('the native front', ['busybox', 'dist', 'addon'], (mode, skip) => {
       expect(viaFront(['start', id])).toMatchObject({ status: 0, stdout: '', stderr: '' });
       expect(JSON.parse(same(['state', id]).stdout)).toMatchObject({ status: 'running' });
       expect(same(['start', id]).stderr).toBe(`launch: start ${id}: cannot start container \`${id}\`: it is running, not created\n`);
+      expect(same(['delete', id]).stderr).toBe(`launch: delete ${id}: cannot delete container \`${id}\` that is not stopped: running (use --force)\n`);
       expect(viaFront(['kill', id, 'KILL']).status).toBe(0);
     } finally {
       launchSync(who(), ['delete', '--force', id]);
