@@ -55,7 +55,7 @@ if (!existsSync(PATHS.distMain)) die('dist/ is missing: run `npm run build` firs
 if (!existsSync(PATHS.runc)) die(`${PATHS.runc} not found (needed for \`runc spec\` and as the baseline)`);
 if (!existsSync(PATHS.busybox)) die(`${PATHS.busybox} not found (the containers' root filesystem)`);
 if (!existsSync(PATHS.node)) die(`${PATHS.node} not found: run \`npm install\` (the Node the single executable is built from)`);
-// bin/launch is `#!/usr/bin/env node`: make that the same Node as the single executable's.
+// bin/launch hands what its native front does not take to `env node`: the single executable's Node.
 process.env.PATH = `${nodeDir()}:${process.env.PATH}`;
 
 let user = null;

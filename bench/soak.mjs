@@ -58,7 +58,7 @@ if (!opt.launch) opt.launch = existsSync(PATHS.launchBin) ? PATHS.launchBin : PA
 if (!existsSync(opt.launch)) die(`${opt.launch} not found`);
 if (!existsSync(PATHS.runc)) die(`${PATHS.runc} not found (needed for \`runc spec\`)`);
 if (!existsSync(PATHS.busybox)) die(`${PATHS.busybox} not found (the containers' root filesystem)`);
-// bin/launch is `#!/usr/bin/env node`: the Node the package pins (runuser keeps PATH).
+// bin/launch hands what its native front does not take to `env node`: the pinned Node (runuser keeps PATH).
 process.env.PATH = `${nodeDir()}:${process.env.PATH}`;
 
 let user = null;
