@@ -102,7 +102,7 @@ void verb_delete(struct cmd *c, const char *root) {
     fail(c, what, 0);
   }
   if (kill_it && is_alive) {
-    sys2(__NR_kill, r.pid, SIGKILL);
+    signal_init(&r, SIGKILL);
     for (int i = 0; i < 500 && alive(&r); i++) nap_ms(10);
   }
   /* A dead init's descendants leave its cgroup a moment after it: rmdir says EBUSY till then. */

@@ -85,6 +85,7 @@ int load_record(struct cmd *c, const char *root, char *mem, struct record *r);
 /* The same without words: 1, 0 or -1. */
 int read_record(const char *root, const char *id, char *mem, struct record *r);
 int alive(const struct record *r);
+long signal_init(const struct record *r, int sig);
 enum status status_of(struct cmd *c, const char *root, const struct record *r);
 /* ROOT/ID/NAME into out (PATH_MAX_ bytes); 0 when too long. */
 int state_path(char *out, const char *root, const char *id, const char *name);

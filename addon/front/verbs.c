@@ -204,6 +204,18 @@ int load_record(struct cmd *c, const char *root, char *mem, struct record *r) {
   return got;
 }
 
+/* Signal the container's init, and only it: through a pidfd opened before its start time is
+ * checked again, so a pid that was reused since (the init gone, another process in its place)
+ * is never signalled. 0, or -errno as kill(2). Without pidfds (before 5.3), kill(2). */
+long signal_init(const struct record *r, int sig) {
+  long fd = sys2(__NR_pidfd_open, r->pid, 0);
+  if (fd == -ENOSYS) return sys2(__NR_kill, r->pid, sig);
+  if (fd < 0) return fd;
+  long e = alive(r) ? sys4(__NR_pidfd_send_signal, fd, sig, 0, 0) : -ESRCH;
+  sys1(__NR_close, fd);
+  return e;
+}
+
 /* kill.ts parseSignal, for the names os.constants.signals has; anything else is Node's. */
 static int parse_signal(const char *text) {
   static const char *const names[] = {
@@ -249,7 +261,7 @@ void verb_kill(struct cmd *c, const char *root) {
     what_id(&b, "cannot kill container `", c->id, "`: container not running");
     fail(c, what, 0);
   }
-  long e = sys2(__NR_kill, r.pid, sig);
+  long e = signal_init(&r, sig);
   if (e == 0) quit(0);
   if (e == -ESRCH) {
     puts_(&b, "cannot signal the container's process ");
