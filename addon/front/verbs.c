@@ -65,18 +65,23 @@ int read_record(const char *root, const char *id, char *mem, struct record *r) {
   return n >= 0 && n < RECORD_MAX && parse_record(mem, (size_t)n, r) ? 1 : -1;
 }
 
+/* stateError(`container \`ID\` does not exist`, { file }) of store.ts. */
+__attribute__((noreturn)) static void does_not_exist(struct cmd *c, const char *file) {
+  char what[1100];
+  struct buf b = {what, 0, sizeof what - 1, 0};
+  puts_(&b, "container `");
+  puts_(&b, c->id);
+  puts_(&b, "` does not exist");
+  b.p[b.len] = 0;
+  fail(c, what, file);
+}
+
 /* No record: Node's "does not exist" when there is no state.json either, else Node's. */
 static void no_record(struct cmd *c, const char *root) {
   struct path f;
   struct stat st;
   if (join(&f, root, c->id, "state.json") && sys4(__NR_newfstatat, AT_FDCWD, f.p, &st, 0) == -ENOENT) {
-    char what[1100];
-    struct buf b = {what, 0, sizeof what - 1, 0};
-    puts_(&b, "container `");
-    puts_(&b, c->id);
-    puts_(&b, "` does not exist");
-    b.p[b.len] = 0;
-    fail(c, what, f.p);
+    does_not_exist(c, f.p);
   }
 }
 
@@ -180,13 +185,7 @@ long lock_container(struct cmd *c, const char *root) {
   if (!root_ok(root) || !join(&d, root, c->id, 0)) return -1;
   long fd = sys4(__NR_openat, AT_FDCWD, d.p, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
   if (fd == -ENOENT) {
-    char what[1100];
-    struct buf b = {what, 0, sizeof what - 1, 0};
-    puts_(&b, "container `");
-    puts_(&b, c->id);
-    puts_(&b, "` does not exist");
-    b.p[b.len] = 0;
-    fail(c, what, d.p);
+    does_not_exist(c, d.p);
   }
   if (fd < 0) return -1;
   long r;
