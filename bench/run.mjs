@@ -190,6 +190,7 @@ function printSummary() {
       + `${ratios('mem', m, l, ['runc'], 'rss')} steady, ${fmtRatio(ratio(p.v, rp.v))} peak`
       + (r.why ? '' : `  (runc ${fmt(mib(r.v), 2)} / ${fmt(mib(rp.v), 2)} MiB)`);
   });
+  each('podman', 'podman run --rm', (m, l) => ratios('podman', m, l, ['runc']));
   each('exec', 'exec', (m, l) => ratios('exec', m, l, ['runc']));
   each('seq', `${opt.seq} runs in a row`, (m, l) => ratios('seq', m, l, ['runc']));
   if (lines.length) {
