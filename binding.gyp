@@ -37,7 +37,7 @@
     {
       "target_name": "launch-front",
       "type": "executable",
-      "sources": ["addon/front/entry.c", "addon/front/args.c", "addon/front/record.c", "addon/front/verbs.c", "addon/front/delete.c", "addon/front/util.c"],
+      "sources": ["addon/front/entry.c", "addon/front/args.c", "addon/front/record.c", "addon/front/verbs.c", "addon/front/delete.c", "addon/front/pause.c", "addon/front/util.c"],
       "include_dirs": ["addon"],
       "cflags": ["-Wall", "-Wextra", "-Os", "-ffreestanding", "-fno-builtin", "-fno-stack-protector", "-fno-asynchronous-unwind-tables", "-fno-pie"],
       "cflags!": ["-O3", "-pthread", "-fPIC"],

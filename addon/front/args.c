@@ -92,7 +92,8 @@ int parse_cmd(int argc, char **argv, char **envp, struct cmd *c) {
   if (seq(c->verb, "kill")) {
     c->signal = nwords == 3 ? words[2] : "SIGTERM";
     if (c->force) return 0;
-  } else if (!(seq(c->verb, "state") || seq(c->verb, "start") || seq(c->verb, "delete")) || nwords != 2 || c->all) {
+  } else if (!(seq(c->verb, "state") || seq(c->verb, "start") || seq(c->verb, "delete") || seq(c->verb, "pause") || seq(c->verb, "resume")) ||
+             nwords != 2 || c->all) {
     return 0;
   }
   if (c->force && !seq(c->verb, "delete")) return 0;

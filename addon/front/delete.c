@@ -19,11 +19,6 @@ struct dirent64_ {
   char name[];
 };
 
-static void nap_ms(long ms) {
-  struct timespec t = {0, ms * 1000000};
-  sys2(__NR_nanosleep, &t, 0);
-}
-
 static int exists(const char *root, const char *id, const char *name) {
   char p[PATH_MAX_];
   long st[32]; /* struct stat, unread */
@@ -78,8 +73,10 @@ void verb_delete(struct cmd *c, const char *root) {
   char mem[RECORD_MAX];
   struct record r;
   char dir[PATH_MAX_];
-  /* --force of an id that does not exist: done, as runc (and Node: nothing to remove). */
+  /* --force of an id that does not exist: done, as runc (and Node: nothing to remove). But
+   * only in a root that is the user's: Node refuses any other with its own line. */
   long st[32];
+  if (!root_ok(root)) return;
   if (c->force && state_path(dir, root, c->id, 0) && sys4(__NR_newfstatat, AT_FDCWD, dir, st, AT_SYMLINK_NOFOLLOW) == -ENOENT) quit(0);
   long lfd = lock_container(c, root);
   if (lfd < 0) return;

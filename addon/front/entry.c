@@ -85,6 +85,7 @@ __attribute__((used)) void front_main(long *sp) {
     else if (seq(c.verb, "kill")) verb_kill(&c, root);
     else if (seq(c.verb, "start")) verb_start(&c, root);
     else if (seq(c.verb, "delete")) verb_delete(&c, root);
+    else if (seq(c.verb, "pause") || seq(c.verb, "resume")) verb_pause(&c, root, seq(c.verb, "pause"));
   }
   fall_through(argc, argv, envp);
 }

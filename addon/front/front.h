@@ -1,4 +1,4 @@
-/* launch's native front: the hot verbs (state, start, kill, delete) run here, before Node starts, from
+/* launch's native front: the hot verbs (state, start, kill, delete, pause, resume) run here, before Node starts, from
  * the record `create` wrote (lib/state/front-record.ts). It decides nothing new: anything it
  * cannot do exactly as the Node path would (an unknown flag, a record of another version, an
  * error it does not word itself) falls through to Node *before* it has done anything, so both
@@ -38,7 +38,7 @@ void *memset(void *d, int c, size_t n);
 struct cmd {
   int argc;
   char **argv, **envp;
-  const char *verb; /* "state", "start", "kill", "delete" */
+  const char *verb; /* "state", "start", "kill", "delete", "pause", "resume" */
   const char *id;
   const char *signal; /* kill: as typed, "SIGTERM" when not given */
   int all;            /* kill --all */
@@ -63,6 +63,9 @@ struct record {
   int cgroup;         /* the container has a cgroup (kill --all must read it: Node's) */
   int start_native;   /* start needs nothing the front does not do (no poststart hooks) */
   int delete_native;  /* nor delete (no poststop hooks, no systemd unit) */
+  int pause_native;   /* pause and resume: a freezer, a cgroup launch made */
+  const char *procs;  /* its cgroup.procs */
+  const char *ns_pid; /* the container's pid namespace (readlink), or "": all in it are its */
   const char *rmdirs; /* delete: the container's own cgroups, one a line, parents first */
   const char *parents; /* then the parents launch made for them */
   const char *head;   /* the OCI state's lines before "status" */
@@ -76,6 +79,8 @@ int parse_record(char *text, size_t len, struct record *r);
 
 /* The container, as verbs.c reads it. */
 enum status { CREATED, RUNNING, PAUSED, STOPPED };
+/* store.ts checkRoot: 1 trusted or absent, 0 only Node words what is wrong with it. */
+int root_ok(const char *root);
 /* The state directory, locked (store.ts lock); -1 to fall through; exits on ENOENT. */
 long lock_container(struct cmd *c, const char *root);
 /* The record: 1 read (into mem, RECORD_MAX bytes), 0 none (and Node's words for that are
@@ -86,6 +91,9 @@ int load_record(struct cmd *c, const char *root, char *mem, struct record *r);
 int read_record(const char *root, const char *id, char *mem, struct record *r);
 int alive(const struct record *r);
 long signal_init(const struct record *r, int sig);
+void nap_ms(long ms);
+int freezer_says(const struct record *r, int want);
+long read_file(const char *file, char *mem, size_t cap);
 enum status status_of(struct cmd *c, const char *root, const struct record *r);
 /* ROOT/ID/NAME into out (PATH_MAX_ bytes); 0 when too long. */
 int state_path(char *out, const char *root, const char *id, const char *name);
@@ -95,6 +103,7 @@ void verb_state(struct cmd *c, const char *root);
 void verb_kill(struct cmd *c, const char *root);
 void verb_start(struct cmd *c, const char *root);
 void verb_delete(struct cmd *c, const char *root);
+void verb_pause(struct cmd *c, const char *root, int freeze);
 
 /* The error line Node would print for `c`, to stderr and --log; then exit 125. */
 __attribute__((noreturn)) void fail(struct cmd *c, const char *what, const char *file);

@@ -31,7 +31,7 @@ int parse_record(char *text, size_t len, struct record *r) {
   size_t m = slen(FRONT_RECORD_MAGIC), n;
   if (len < m || !prefix(text, FRONT_RECORD_MAGIC)) return 0;
   char *p = text + m, *end = text + len;
-  long pid, started, v2, cgroup, start_native, delete_native;
+  long pid, started, v2, cgroup, start_native, delete_native, pause_native;
   if (!number(&p, end, "pid", &pid) || pid < 1 || !number(&p, end, "started", &started)) return 0;
   r->pid = pid;
   r->started = (unsigned long)started;
@@ -39,12 +39,15 @@ int parse_record(char *text, size_t len, struct record *r) {
       !number(&p, end, "delete-native", &delete_native))
     return 0;
   r->delete_native = delete_native != 0;
+  if (!number(&p, end, "pause-native", &pause_native)) return 0;
+  r->pause_native = pause_native != 0;
   r->cgroup = cgroup != 0;
   r->frozen_v2 = v2 != 0;
   r->start_native = start_native != 0;
   const char *frozen = field(&p, end, "frozen", &n);
   if (!frozen) return 0;
   r->frozen = n ? frozen : 0;
+  if (!(r->procs = field(&p, end, "procs", &n)) || !(r->ns_pid = field(&p, end, "ns-pid", &n))) return 0;
   if (!(r->rmdirs = field(&p, end, "rmdirs", &n)) || !(r->parents = field(&p, end, "parents", &n))) return 0;
   if (!(r->head = field(&p, end, "head", &r->head_len))) return 0;
   if (!(r->tail = field(&p, end, "tail", &r->tail_len))) return 0;

@@ -59,6 +59,11 @@ long parse_dec(const char *s, size_t n) {
   return v;
 }
 
+void nap_ms(long ms) {
+  struct timespec t = {ms / 1000, ms % 1000 * 1000000};
+  sys2(__NR_nanosleep, &t, 0);
+}
+
 __attribute__((noreturn)) void quit(int code) {
   sys1(__NR_exit_group, code);
   for (;;) {}

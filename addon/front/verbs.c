@@ -37,7 +37,7 @@ int state_path(char *out, const char *root, const char *id, const char *name) {
 static long uid(void) { return sys6(__NR_getuid, 0, 0, 0, 0, 0, 0); }
 
 /* store.ts checkRoot: 1 trusted or absent, 0 only Node words what is wrong with it. */
-static int root_ok(const char *root) {
+int root_ok(const char *root) {
   struct stat st;
   long r = sys4(__NR_newfstatat, AT_FDCWD, root, &st, AT_SYMLINK_NOFOLLOW);
   if (r == -ENOENT) return 1;
@@ -85,7 +85,7 @@ static void no_record(struct cmd *c, const char *root) {
   }
 }
 
-static long read_file(const char *file, char *mem, size_t cap) {
+long read_file(const char *file, char *mem, size_t cap) {
   long fd = sys4(__NR_openat, AT_FDCWD, file, O_RDONLY | O_CLOEXEC, 0);
   if (fd < 0) return -1;
   long n = sys3(__NR_read, fd, mem, cap - 1);
@@ -119,20 +119,20 @@ int alive(const struct record *r) {
   return parse_dec(p, (size_t)(e - p)) == (long)r->started;
 }
 
-/* control.ts isFrozen. */
-static int frozen(const struct record *r) {
+/* control.ts: the freezer says frozen (want 1) or thawed (want 0). */
+int freezer_says(const struct record *r, int want) {
   char mem[512];
   if (!r->frozen || read_file(r->frozen, mem, sizeof mem) < 0) return 0;
   if (r->frozen_v2) {
     for (char *p = mem; *p; p++)
-      if (prefix(p, "frozen 1")) return 1;
+      if (prefix(p, want ? "frozen 1" : "frozen 0")) return 1;
     return 0;
   }
   char *p = mem, *e = mem + slen(mem);
   while (*p == ' ' || *p == '\n' || *p == '\t') p++;
   while (e > p && (e[-1] == ' ' || e[-1] == '\n' || e[-1] == '\t')) e--;
   *e = 0;
-  return seq(p, "FROZEN");
+  return seq(p, want ? "FROZEN" : "THAWED");
 }
 
 /* state.ts currentState: the one rule both paths follow. */
@@ -141,7 +141,7 @@ enum status status_of(struct cmd *c, const char *root, const struct record *r) {
   struct path f;
   struct stat st;
   if (join(&f, root, c->id, "exec.fifo") && sys4(__NR_newfstatat, AT_FDCWD, f.p, &st, 0) == 0) return CREATED;
-  return frozen(r) ? PAUSED : RUNNING;
+  return freezer_says(r, 1) ? PAUSED : RUNNING;
 }
 
 static void write_all(int fd, const char *p, size_t n) {

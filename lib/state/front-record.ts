@@ -8,6 +8,7 @@
 // version, or one the front cannot read, sends the verb to Node.
 import { renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { isShared } from '../cgroups/members.js';
 import { fromNodeError } from '../errors.js';
 import { type ContainerState, ociState } from './store.js';
 
@@ -49,6 +50,18 @@ function deleteNative(state: ContainerState, own: string[], parents: string[]): 
   return !state.config?.hooks?.poststop?.length && !state.cgroup?.systemd && ![...own, ...parents].some((d) => d.includes('\n'));
 }
 
+/** cgroup.procs of the directory control.ts cgroupProcs reads, or ''. */
+function cgroupProcsFile(state: ContainerState): string {
+  const d = state.cgroup && (state.cgroup.version === 2 ? state.cgroup.dirs[''] : state.cgroup.dirs.pids);
+  return d ? join(d, 'cgroup.procs') : '';
+}
+
+/** pause and resume the front does alone: a freezer to write, and a cgroup launch made (in a
+ * shared one, the refusal names the others: Node's). */
+function pauseNative(state: ContainerState, frozenFile: string): boolean {
+  return Boolean(state.cgroup && frozenFile && cgroupProcsFile(state) && !isShared(state.cgroup) && !frozenFile.includes('\n'));
+}
+
 export function frontRecord(state: ContainerState & { pid: number; started: number }): Buffer {
   const { head, tail } = stateTemplate(state);
   const { own, parents } = cgroupDirs(state);
@@ -61,7 +74,11 @@ export function frontRecord(state: ContainerState & { pid: number; started: numb
     // poststart hooks run in Node: the front leaves such a start to it.
     ['start-native', state.config?.hooks?.poststart?.length ? '0' : '1'],
     ['delete-native', deleteNative(state, own, parents) ? '1' : '0'],
+    ['pause-native', pauseNative(state, frozen.file) ? '1' : '0'],
     ['frozen', frozen.file],
+    // pause: the processes to check, and the pid namespace that tells the container's (members.ts).
+    ['procs', cgroupProcsFile(state)],
+    ['ns-pid', state.ns?.type === 'pid' ? state.ns.link : ''],
     // delete: the container's own cgroups, then the parents launch made for them (delete.ts).
     ['rmdirs', own.join('\n')],
     ['parents', parents.join('\n')],

@@ -16,7 +16,7 @@ const FRONT_VADDR = 0x20000000n;
 const PT_LOAD = 1;
 const PT_PHDR = 6;
 const PHENT = 56;
-const SOURCES = ['entry.c', 'args.c', 'record.c', 'verbs.c', 'delete.c', 'util.c'].map((f) => join(root, 'addon/front', f));
+const SOURCES = ['entry.c', 'args.c', 'record.c', 'verbs.c', 'delete.c', 'pause.c', 'util.c'].map((f) => join(root, 'addon/front', f));
 
 function run(cmd, argv) {
   const r = spawnSync(cmd, argv, { encoding: 'utf8' });
