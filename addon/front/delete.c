@@ -4,6 +4,7 @@
  * network helper — sends the verb to Node before anything is done. The one step that may fail
  * after something was done, a cgroup that will not go, hands the verb to Node too: the steps
  * before it are done again there, finding nothing left to do, and Node words the failure. */
+#include <asm/stat.h>
 #include <linux/errno.h>
 #include <linux/fcntl.h>
 #include <linux/signal.h>
@@ -21,8 +22,8 @@ struct dirent64_ {
 
 static int exists(const char *root, const char *id, const char *name) {
   char p[PATH_MAX_];
-  long st[32]; /* struct stat, unread */
-  return state_path(p, root, id, name) && sys4(__NR_newfstatat, AT_FDCWD, p, st, 0) == 0;
+  struct stat st;
+  return state_path(p, root, id, name) && sys4(__NR_newfstatat, AT_FDCWD, p, &st, 0) == 0;
 }
 
 /* rmdir each line of `list`, last first; 1 when all are gone (or were never there). */
@@ -75,9 +76,9 @@ void verb_delete(struct cmd *c, const char *root) {
   char dir[PATH_MAX_];
   /* --force of an id that does not exist: done, as runc (and Node: nothing to remove). But
    * only in a root that is the user's: Node refuses any other with its own line. */
-  long st[32];
+  struct stat st;
   if (!root_ok(root)) return;
-  if (c->force && state_path(dir, root, c->id, 0) && sys4(__NR_newfstatat, AT_FDCWD, dir, st, AT_SYMLINK_NOFOLLOW) == -ENOENT) quit(0);
+  if (c->force && state_path(dir, root, c->id, 0) && sys4(__NR_newfstatat, AT_FDCWD, dir, &st, AT_SYMLINK_NOFOLLOW) == -ENOENT) quit(0);
   long lfd = lock_container(c, root);
   if (lfd < 0) return;
   /* Without a record, --force is Node's (it cleans up after a create that died). */

@@ -79,6 +79,8 @@ int parse_record(char *text, size_t len, struct record *r);
 
 /* The container, as verbs.c reads it. */
 enum status { CREATED, RUNNING, PAUSED, STOPPED };
+/* As launch state prints it. */
+const char *status_name(enum status s);
 /* store.ts checkRoot: 1 trusted or absent, 0 only Node words what is wrong with it. */
 int root_ok(const char *root);
 /* The state directory, locked (store.ts lock); -1 to fall through; exits on ENOENT. */

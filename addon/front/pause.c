@@ -83,7 +83,6 @@ static int control_file(const struct record *r, char *out) {
 }
 
 void verb_pause(struct cmd *c, const char *root, int freeze) {
-  static const char *const STATUS[] = {"created", "running", "paused", "stopped"};
   char mem[RECORD_MAX], file[PATH_MAX_];
   struct record r;
   long lfd = lock_container(c, root);
@@ -100,9 +99,9 @@ void verb_pause(struct cmd *c, const char *root, int freeze) {
     puts_(&b, "container `");
     puts_(&b, c->id);
     puts_(&b, "` is ");
-    puts_(&b, STATUS[s]);
+    puts_(&b, status_name(s));
     puts_(&b, ", not ");
-    puts_(&b, STATUS[want]);
+    puts_(&b, status_name(want));
     what[b.len] = 0;
     fail(c, what, 0);
   }

@@ -13,7 +13,10 @@
 #define LOCK_EX 2
 #define MSG_SIZE 16 /* struct lp_msg, common/plan.h */
 
-static const char *const STATUS[] = {"created", "running", "paused", "stopped"};
+const char *status_name(enum status s) {
+  static const char *const names[] = {"created", "running", "paused", "stopped"};
+  return names[s];
+}
 
 /* A path under the state root: ROOT/ID[/NAME], as path.join makes it of clean parts. */
 struct path {
@@ -165,7 +168,7 @@ void verb_state(struct cmd *c, const char *root) {
   struct buf b = {out, 0, sizeof out, 0};
   put(&b, r.head, r.head_len);
   puts_(&b, "  \"status\": \"");
-  puts_(&b, STATUS[s]);
+  puts_(&b, status_name(s));
   puts_(&b, "\",\n");
   if (s != STOPPED) {
     puts_(&b, "  \"pid\": ");
@@ -293,14 +296,13 @@ void verb_start(struct cmd *c, const char *root) {
   }
   if (s != CREATED) {
     what_id(&b, "cannot start container `", c->id, "`: it is ");
-    puts_(&b, STATUS[s]);
+    puts_(&b, status_name(s));
     puts_(&b, ", not created");
     b.p[b.len] = 0;
     fail(c, what, 0);
   }
   struct path fifo;
-  if (!join(&fifo, root, c->id, "exec.fifo")) return;
-  long fd = sys4(__NR_openat, AT_FDCWD, fifo.p, O_RDONLY | O_NONBLOCK | O_CLOEXEC, 0);
+  long fd = join(&fifo, root, c->id, "exec.fifo") ? sys4(__NR_openat, AT_FDCWD, fifo.p, O_RDONLY | O_NONBLOCK | O_CLOEXEC, 0) : -ENAMETOOLONG;
   if (fd < 0) {
     sys1(__NR_close, lfd);
     return;
