@@ -19,10 +19,29 @@ export function cgroupOf(state: ContainerState): Cgroup {
   return state.cgroup;
 }
 
+function unavailable(controller: string): never {
+  throw stateError(`the \`${controller}\` cgroup controller is not available for this container`);
+}
+
 function dir(cg: Cgroup, controller: string): string {
-  const d = cg.version === 2 ? cg.dirs[''] : cg.dirs[controller];
-  if (!d) throw stateError(`the \`${controller}\` cgroup controller is not available for this container`);
-  return d;
+  return (cg.version === 2 ? cg.dirs[''] : cg.dirs[controller]) ?? unavailable(controller);
+}
+
+/** The controller whose directory's cgroup.procs lists the container's processes ('' on v2). */
+export const procsController = (cg: Cgroup): '' | 'pids' => (cg.version === 2 ? '' : 'pids');
+
+/** A container's freezer: the file written to freeze or thaw, the file that says it has
+ * (v1: freezer.state both; v2: cgroup.freeze, cgroup.events), or undefined without one. The
+ * native front's record names the same files (lib/state/front-record.ts). */
+export function freezerOf(cg: Cgroup): { control: string; status: string; v2: boolean } | undefined {
+  if (cg.version === 2) return cg.dirs[''] ? { control: join(cg.dirs[''], 'cgroup.freeze'), status: join(cg.dirs[''], 'cgroup.events'), v2: true } : undefined;
+  return cg.dirs.freezer ? { control: join(cg.dirs.freezer, 'freezer.state'), status: join(cg.dirs.freezer, 'freezer.state'), v2: false } : undefined;
+}
+
+/** The freezer says frozen (or, `frozen` false, thawed). Throws what reading it throws. */
+function freezerSays(f: NonNullable<ReturnType<typeof freezerOf>>, frozen: boolean): boolean {
+  const text = readFileSync(f.status, 'utf8');
+  return f.v2 ? text.includes(`frozen ${frozen ? 1 : 0}`) : text.trim() === (frozen ? 'FROZEN' : 'THAWED');
 }
 
 /** pause (freeze=true) and resume: v1 freezer.state, v2 cgroup.freeze. Waits until frozen. */
@@ -33,29 +52,25 @@ export function setFrozen(state: ContainerState, freeze: boolean): void {
     const others = cgroupProcs(cg).filter((pid) => isForeign(state, pid));
     if (others.length) throw stateError(`cannot pause container \`${state.id}\`: its cgroup (linux.cgroupsPath) is shared with processes that are not the container's (${others.join(', ')}), which the freezer would stop too`);
   }
-  const [file, value, done] =
-    cg.version === 2
-      ? [join(dir(cg, ''), 'cgroup.freeze'), freeze ? '1' : '0', () => readFileSync(join(dir(cg, ''), 'cgroup.events'), 'utf8').includes(`frozen ${freeze ? 1 : 0}`)]
-      : [join(dir(cg, 'freezer'), 'freezer.state'), freeze ? 'FROZEN' : 'THAWED', () => readFileSync(join(dir(cg, 'freezer'), 'freezer.state'), 'utf8').trim() === (freeze ? 'FROZEN' : 'THAWED')];
+  const f = freezerOf(cg) ?? unavailable(cg.version === 2 ? '' : 'freezer');
+  const value = f.v2 ? (freeze ? '1' : '0') : freeze ? 'FROZEN' : 'THAWED';
   try {
-    writeCgroupFile(file, value);
+    writeCgroupFile(f.control, value);
     // FREEZING can take a moment while tasks reach a safe point; runc polls too.
     const until = Date.now() + 5000;
-    while (!done()) {
+    while (!freezerSays(f, freeze)) {
       if (Date.now() > until) throw Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' });
       sleepSync(10);
     }
   } catch (err) {
-    throw fromNodeError('host', `cannot ${freeze ? 'freeze' : 'thaw'} the container via`, err, { file });
+    throw fromNodeError('host', `cannot ${freeze ? 'freeze' : 'thaw'} the container via`, err, { file: f.control });
   }
 }
 
 export function isFrozen(state: ContainerState): boolean {
-  const cg = state.cgroup;
-  if (!cg) return false;
+  const f = state.cgroup && freezerOf(state.cgroup);
   try {
-    if (cg.version === 2) return readFileSync(join(dir(cg, ''), 'cgroup.events'), 'utf8').includes('frozen 1');
-    return readFileSync(join(dir(cg, 'freezer'), 'freezer.state'), 'utf8').trim() === 'FROZEN';
+    return f ? freezerSays(f, true) : false;
   } catch {
     return false;
   }
@@ -68,7 +83,7 @@ export function isFrozen(state: ContainerState): boolean {
  * none is left, a fork that got away in one round being caught in the next. */
 export function killCgroup(state: ContainerState): void {
   const cg = cgroupOf(state);
-  if (!existsSync(dir(cg, cg.version === 2 ? '' : 'pids'))) return; // removed already: nothing left
+  if (!existsSync(dir(cg, procsController(cg)))) return; // removed already: nothing left
   if (isShared(cg) || cgroupProcs(cg).some((pid) => isForeign(state, pid))) {
     for (let round = 0; round < 200; round++) {
       const pids = containerPids(state);
@@ -82,7 +97,7 @@ export function killCgroup(state: ContainerState): void {
       }
       sleepSync(5);
     }
-    throw stateError(`the container's processes in the shared cgroup \`${dir(cg, cg.version === 2 ? '' : 'pids')}\` keep forking; not all killed`);
+    throw stateError(`the container's processes in the shared cgroup \`${dir(cg, procsController(cg))}\` keep forking; not all killed`);
   }
   if (cg.version === 2) {
     const file = join(dir(cg, ''), 'cgroup.kill');
@@ -114,7 +129,7 @@ export function containerPids(state: ContainerState): number[] {
 }
 
 function cgroupProcs(cg: Cgroup): number[] {
-  return procsIn(cg.version === 2 ? dir(cg, '') : dir(cg, 'pids'));
+  return procsIn(dir(cg, procsController(cg)));
 }
 
 /** The pids in the cgroup directory `d`. */

@@ -292,6 +292,16 @@ export function joinCgroup(plan: CgroupPlan, pid: number): void {
   }
 }
 
+/** What `delete` removes of a container's cgroups (lib/cli/delete.ts, and the native front's
+ * record): of the directories launch made, the container's own, then the parents made for
+ * them, each in the order made (parents first). States from before `created` hold only `dirs`,
+ * all launch's; a cgroupsPath may name a cgroup that was there before, not launch's to remove. */
+export function madeDirs(cg: { dirs: Record<string, string>; created?: string[] } | undefined): { own: string[]; parents: string[] } {
+  const made = cg?.created ?? Object.values(cg?.dirs ?? {});
+  const own = new Set(Object.values(cg?.dirs ?? {}));
+  return { own: made.filter((d) => own.has(d)), parents: made.filter((d) => !own.has(d)) };
+}
+
 /** Remove the directories launch made, deepest first. Best effort: a cgroup with a process
  * left in it (EBUSY) stays, and is reported by the caller's `--debug`. */
 export function removeDirs(dirs: readonly string[]): string[] {

@@ -2,7 +2,7 @@
 // gone (killed, or the machine's OOM killer): its cgroup and its state. With --force a
 // container that still runs, and whatever is left in its cgroup, is killed first, as runc.
 import { killCgroup, procsIn } from '../cgroups/control.js';
-import { removeDirs } from '../cgroups/manager.js';
+import { madeDirs, removeDirs } from '../cgroups/manager.js';
 import { belongs } from '../cgroups/members.js';
 import { LaunchError, stateError } from '../errors.js';
 import { runHooksSync } from '../runtime/hooks.js';
@@ -51,13 +51,10 @@ export async function deleteVerb(o: GlobalOptions & { id: string; force: boolean
   // --systemd-cgroup: the cgroup is a systemd unit; stopping it removes it (lib/cgroups/systemd.ts).
   const unit = state.cgroup?.systemd;
   if (unit) await (await import('../cgroups/systemd.js')).stopSystemdUnit(unit);
-  // Only what launch made (a cgroupsPath may name a cgroup that is not launch's to remove):
-  // the container's own cgroups, waited for, then the parents made for them, which stay while
-  // another container's cgroup is below them. States from before `created` hold only `dirs`.
-  const cg = state.cgroup;
-  const made = cg?.created ?? Object.values(cg?.dirs ?? {});
-  const own = new Set(Object.values(cg?.dirs ?? {}));
-  const left = removeDirsPatiently(made.filter((d) => own.has(d)));
+  // Only what launch made (manager.ts madeDirs): the container's own cgroups, waited for, then
+  // the parents made for them, which stay while another container's cgroup is below them.
+  const { own, parents } = madeDirs(state.cgroup);
+  const left = removeDirsPatiently(own);
   for (const dir of left) {
     const procs = procsIn(dir);
     // Another container that joined it by its own cgroupsPath: the cgroup stays for it.
@@ -67,7 +64,7 @@ export async function deleteVerb(o: GlobalOptions & { id: string; force: boolean
     }
     throw stateError(`the container's cgroup still has processes (${procs.join(', ')}); not removed:`, { file: dir });
   }
-  removeDirs(made.filter((d) => !own.has(d)));
+  removeDirs(parents);
   store.remove(o.id);
 }
 

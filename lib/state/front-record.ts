@@ -1,13 +1,16 @@
 // The record `create` (and a foreground `run`) leaves in the state directory for the native
-// front (addon/front): everything `state`, `start` and `kill` need, decided here, so that the
-// front only executes. Written once, atomically, when the container is created; the status is
-// never in it: both paths derive it the same way (state.ts currentState).
+// front (addon/front): everything `state`, `start`, `kill`, `delete`, `pause` and `resume` need,
+// decided here, so that the front only executes. Written once, atomically, when the container
+// is created; the status is never in it: both paths derive it the same way (state.ts
+// currentState, StateStore.read).
 //
 // Format (addon/front/record.c reads it): the line FRONT_RECORD_MAGIC, then the fields below,
 // in this order, each `KEY LEN\nVALUE\n` where LEN counts VALUE's bytes. A record of another
 // version, or one the front cannot read, sends the verb to Node.
 import { renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { freezerOf, procsController } from '../cgroups/control.js';
+import { madeDirs } from '../cgroups/manager.js';
 import { isShared } from '../cgroups/members.js';
 import { fromNodeError } from '../errors.js';
 import { type ContainerState, ociState } from './store.js';
@@ -15,14 +18,6 @@ import { type ContainerState, ociState } from './store.js';
 /** Must equal FRONT_RECORD_MAGIC in addon/front/front.h. */
 export const FRONT_RECORD_MAGIC = 'launch-front 1\n';
 export const FRONT_RECORD = 'front';
-
-/** The file whose contents say the container is frozen (control.ts isFrozen), or ''. */
-function frozenFile(state: ContainerState): { file: string; v2: boolean } {
-  const cg = state.cgroup;
-  if (!cg) return { file: '', v2: false };
-  if (cg.version === 2) return cg.dirs[''] ? { file: join(cg.dirs[''], 'cgroup.events'), v2: true } : { file: '', v2: true };
-  return cg.dirs.freezer ? { file: join(cg.dirs.freezer, 'freezer.state'), v2: false } : { file: '', v2: false };
-}
 
 /** `launch state`'s JSON around its status and pid lines: the front prints head, the status
  * line, the pid line unless stopped, then tail. */
@@ -34,15 +29,6 @@ export function stateTemplate(state: ContainerState & { pid: number }): { head: 
   return { head: full.slice(0, at + 1), tail: full.slice(at + marker.length) };
 }
 
-/** What delete removes (lib/cli/delete.ts): of the directories launch made, the container's
- * own cgroups, then the parents made for them; in the order made (parents first). */
-function cgroupDirs(state: ContainerState): { own: string[]; parents: string[] } {
-  const cg = state.cgroup;
-  const made = cg?.created ?? Object.values(cg?.dirs ?? {});
-  const own = new Set(Object.values(cg?.dirs ?? {}));
-  return { own: made.filter((d) => own.has(d)), parents: made.filter((d) => !own.has(d)) };
-}
-
 /** A delete the front does alone: no poststop hooks, no systemd unit to stop, paths it can
  * list one a line. Killing (--force, or a created container) with a cgroup, a network helper
  * to stop, or a cgroup that will not go are decided at delete time, and left to Node then. */
@@ -52,20 +38,22 @@ function deleteNative(state: ContainerState, own: string[], parents: string[]): 
 
 /** cgroup.procs of the directory control.ts cgroupProcs reads, or ''. */
 function cgroupProcsFile(state: ContainerState): string {
-  const d = state.cgroup && (state.cgroup.version === 2 ? state.cgroup.dirs[''] : state.cgroup.dirs.pids);
+  const d = state.cgroup?.dirs[procsController(state.cgroup)];
   return d ? join(d, 'cgroup.procs') : '';
 }
 
 /** pause and resume the front does alone: a freezer to write, and a cgroup launch made (in a
  * shared one, the refusal names the others: Node's). */
-function pauseNative(state: ContainerState, frozenFile: string): boolean {
-  return Boolean(state.cgroup && frozenFile && cgroupProcsFile(state) && !isShared(state.cgroup) && !frozenFile.includes('\n'));
+function pauseNative(state: ContainerState, freezerStatus: string): boolean {
+  return Boolean(state.cgroup && freezerStatus && cgroupProcsFile(state) && !isShared(state.cgroup) && !freezerStatus.includes('\n'));
 }
 
 export function frontRecord(state: ContainerState & { pid: number; started: number }): Buffer {
   const { head, tail } = stateTemplate(state);
-  const { own, parents } = cgroupDirs(state);
-  const frozen = frozenFile(state);
+  const { own, parents } = madeDirs(state.cgroup);
+  // The file that says frozen (v2: cgroup.events, beside the cgroup.freeze the front writes).
+  const freezer = state.cgroup && freezerOf(state.cgroup);
+  const frozen = { file: freezer?.status ?? '', v2: state.cgroup?.version === 2 };
   const fields: [string, string][] = [
     ['pid', String(state.pid)],
     ['started', String(state.started)],

@@ -240,10 +240,11 @@ export class StateStore {
    * verbs.c status_of) follows: a created container whose exec FIFO is gone has been started.
    * The front's `start` removes the FIFO and does not rewrite state.json. */
   read(id: string): ContainerState {
-    const file = join(this.dir(id), 'state.json');
+    const dir = this.dir(id);
+    const file = join(dir, 'state.json');
     try {
       const state = JSON.parse(readFileSync(file, 'utf8')) as ContainerState;
-      if (state.status === 'created' && !existsSync(join(this.dir(id), EXEC_FIFO))) state.status = 'running';
+      if (state.status === 'created' && !existsSync(join(dir, EXEC_FIFO))) state.status = 'running';
       return state;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
