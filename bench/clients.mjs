@@ -54,14 +54,7 @@ export function podmanEntries(mode, runtimes, entry) {
   if (p.error) return { why: p.error };
   const entries = rts.map((rt) => entry(rt.name, () => {
     const argv = p.podman('--runtime', rt.name, 'run', '--rm', '--network', 'none', '--cgroup-parent', `/${CGROUP_PARENT}`, IMAGE, '/bin/true');
-    const prev = process.env.CONTAINERS_CONF;
-    process.env.CONTAINERS_CONF = p.env.CONTAINERS_CONF;
-    try {
-      return timed(argv, mode.errFile);
-    } finally {
-      if (prev === undefined) delete process.env.CONTAINERS_CONF;
-      else process.env.CONTAINERS_CONF = prev;
-    }
+    return timed(argv, mode.errFile, p.env);
   }));
   return { entries, cleanup: p.cleanup };
 }

@@ -122,22 +122,32 @@ function waitExit(pid, ms = 10000) {
   return true;
 }
 
-function cycleOnce(mode, rt, i) {
-  const id = `cycle-${rt}-${i}`;
+/** What a failed step returns, once the container is deleted: nothing left behind. */
+const failure = (mode, rt, id) => (step, t) => {
+  capture(mode.argv(rt, 'delete', '-f', id));
+  return { ok: false, error: `${step}: ${t.error}` };
+};
+
+/** Timed `create --pid-file` of `prog`: { ms, pid }, or { failed } (fail's result). */
+function createWithPid(mode, rt, id, prog, fail) {
   const pidFile = join(mode.pidDir, id);
-  const fail = (step, t) => {
-    capture(mode.argv(rt, 'delete', '-f', id)); // leave nothing behind
-    return { ok: false, error: `${step}: ${t.error}` };
-  };
-  const c = timed(mode.argv(rt, 'create', '--bundle', mode.bundle('true', rt), '--pid-file', pidFile, id), mode.errFile);
-  if (!c.ok) return fail('create', c);
+  const c = timed(mode.argv(rt, 'create', '--bundle', mode.bundle(prog, rt), '--pid-file', pidFile, id), mode.errFile);
+  if (!c.ok) return { failed: fail('create', c) };
   let pid = NaN;
   try { pid = Number(readFileSync(pidFile, 'utf8').trim()); } catch { /* below */ }
-  if (!(pid > 0)) return fail('create', { error: `no pid in --pid-file ${pidFile}` });
+  if (!(pid > 0)) return { failed: fail('create', { error: `no pid in --pid-file ${pidFile}` }) };
+  return { ms: c.ms, pid };
+}
+
+function cycleOnce(mode, rt, i) {
+  const id = `cycle-${rt}-${i}`;
+  const fail = failure(mode, rt, id);
+  const c = createWithPid(mode, rt, id, 'true', fail);
+  if (c.failed) return c.failed;
   const s = timed(mode.argv(rt, 'start', id), mode.errFile);
   if (!s.ok) return fail('start', s);
   // Not timed: waiting for /bin/true to exit (polling /proc, not `state`).
-  if (!waitExit(pid)) return fail('wait', { error: `container process ${pid} still running after 10 s` });
+  if (!waitExit(c.pid)) return fail('wait', { error: `container process ${c.pid} still running after 10 s` });
   const d = timed(mode.argv(rt, 'delete', id), mode.errFile);
   if (!d.ok) return fail('delete', d);
   return { ok: true, ms: c.ms + s.ms + d.ms, parts: { create: c.ms, start: s.ms, delete: d.ms } };
@@ -164,18 +174,12 @@ export const VERB_PARTS = ['state?', 'state', 'start', 'kill', 'delete'];
 
 function verbsOnce(mode, rt, i) {
   const id = `verbs-${rt}-${i}`;
-  const pidFile = join(mode.pidDir, id);
-  const fail = (step, t) => {
-    capture(mode.argv(rt, 'delete', '-f', id));
-    return { ok: false, error: `${step}: ${t.error}` };
-  };
+  const fail = failure(mode, rt, id);
   const missing = timed(mode.argv(rt, 'state', `${id}-none`), mode.errFile);
   if (missing.ok) return fail('state of a missing id', { error: 'succeeded' });
-  const c = timed(mode.argv(rt, 'create', '--bundle', mode.bundle('sleep', rt), '--pid-file', pidFile, id), mode.errFile);
-  if (!c.ok) return fail('create', c);
-  let pid = NaN;
-  try { pid = Number(readFileSync(pidFile, 'utf8').trim()); } catch { /* below */ }
-  if (!(pid > 0)) return fail('create', { error: `no pid in --pid-file ${pidFile}` });
+  const c = createWithPid(mode, rt, id, 'sleep', fail);
+  if (c.failed) return c.failed;
+  const pid = c.pid;
   const st = timed(mode.argv(rt, 'state', id), mode.errFile);
   if (!st.ok) return fail('state', st);
   const s = timed(mode.argv(rt, 'start', id), mode.errFile);

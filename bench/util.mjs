@@ -23,13 +23,13 @@ export function capture(argv, opts = {}) {
 /**
  * Run argv with stdin and stdout on /dev/null and stderr to `errFile`, timing it.
  * A pipe would not do: a detached or created container keeps the runtime's stdio,
- * and spawnSync would wait for it to close.
+ * and spawnSync would wait for it to close. `env`: the command's environment.
  */
-export function timed(argv, errFile) {
+export function timed(argv, errFile, env = process.env) {
   const fd = openSync(errFile, 'w');
   try {
     const t0 = process.hrtime.bigint();
-    const r = spawnSync(argv[0], argv.slice(1), { stdio: ['ignore', 'ignore', fd] });
+    const r = spawnSync(argv[0], argv.slice(1), { stdio: ['ignore', 'ignore', fd], env });
     const ms = Number(process.hrtime.bigint() - t0) / 1e6;
     const ok = !r.error && r.status === 0;
     return { ms, ok, error: ok ? null : describeFailure(r, errFile) };
