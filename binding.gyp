@@ -5,6 +5,7 @@
       "sources": [
         "addon/binding.cc",
         "addon/parent/spawn.cc",
+        "addon/common/decode.c",
         "addon/parent/bpf.cc",
         "addon/parent/execmon.cc",
         "addon/parent/forward.cc",
@@ -37,7 +38,7 @@
     {
       "target_name": "launch-front",
       "type": "executable",
-      "sources": ["addon/front/entry.c", "addon/front/args.c", "addon/front/record.c", "addon/front/verbs.c", "addon/front/delete.c", "addon/front/pause.c", "addon/front/util.c"],
+      "sources": ["addon/front/entry.c", "addon/front/args.c", "addon/front/record.c", "addon/front/verbs.c", "addon/front/delete.c", "addon/front/pause.c", "addon/front/util.c", "addon/front/run.c"],
       "include_dirs": ["addon"],
       "cflags": ["-Wall", "-Wextra", "-Os", "-ffreestanding", "-fno-builtin", "-fno-stack-protector", "-fno-asynchronous-unwind-tables", "-fno-pie"],
       "cflags!": ["-O3", "-pthread", "-fPIC"],
@@ -48,7 +49,10 @@
     {
       "target_name": "launch-monitor",
       "type": "executable",
-      "sources": ["addon/monitor/monitor.c", "addon/monitor/relay.c", "addon/monitor/hooks.c"],
+      "sources": ["addon/monitor/monitor.c", "addon/monitor/relay.c", "addon/monitor/hooks.c", "addon/monitor/compiled.c", "addon/monitor/entry.c",
+                  "addon/common/decode.c", "addon/child/child.c", "addon/child/console.c", "addon/child/steps.c", "addon/child/fsops.c",
+                  "addon/child/mountfd.c", "addon/child/seccomp.c", "addon/child/execimage.c"],
+      "include_dirs": ["addon"],
       "defines": ["_GNU_SOURCE"],
       "cflags": ["-Wall", "-Wextra", "-Os", "-ffunction-sections", "-fdata-sections"],
       "cflags!": ["-O3", "-pthread"],

@@ -82,7 +82,7 @@ Napi::Value ValidatePlan(const Napi::CallbackInfo &info) {
     Napi::Error::New(env, err).ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  return Napi::Number::New(env, double(plan.ops.size()));
+  return Napi::Number::New(env, double(plan.d.nops));
 }
 
 // spawn(plan: Buffer, cloneFlags: number, pidnsFd: number) -> { pid, pidfd, syncFd }

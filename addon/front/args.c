@@ -166,3 +166,57 @@ const char *state_root(struct cmd *c) {
   b.p[b.len] = 0;
   return b.p;
 }
+
+/* `[GLOBAL] run|create [FLAGS] ID` with only the flags the native runner replays
+ * (addon/monitor/compiled.c), each once, values as parse_cmd takes them; --debug too (the
+ * runner says hit, Node says why not). 1 taken (and `r` filled), 0 Node's. */
+int parse_run(int argc, char **argv, char **envp, struct runcmd *r) {
+  memset(r, 0, sizeof *r);
+  r->c.argc = argc;
+  r->c.argv = argv;
+  r->c.envp = envp;
+  const char *format = 0, *verb = 0;
+  int debug = 0;
+  for (int i = 1; i < argc; i++) {
+    const char *w = argv[i];
+    int k;
+    if (!verb) {
+      if ((k = valued("--root", argv, argc, &i, &r->c.root)) || (k = valued("--log-format", argv, argc, &i, &format)) ||
+          (k = valued("--log", argv, argc, &i, &r->c.log))) {
+        if (k < 0) return 0;
+        continue;
+      }
+      if (seq(w, "--debug") && !debug) {
+        debug = r->debug = 1;
+        continue;
+      }
+      if (!seq(w, "run") && !seq(w, "create")) return 0;
+      verb = w;
+      continue;
+    }
+    if (r->c.id) return 0; /* nothing after the id (yargs would read it; the runner does not) */
+    if ((k = valued("--bundle", argv, argc, &i, &r->bundle)) || (k = valued("-b", argv, argc, &i, &r->bundle)) ||
+        (k = valued("--pid-file", argv, argc, &i, &r->pid_file))) {
+      if (k < 0) return 0;
+      continue;
+    }
+    int run = seq(verb, "run");
+    int *flag = (seq(w, "-d") || seq(w, "--detach")) && run ? &r->detach : seq(w, "--keep") && run ? &r->keep
+              : seq(w, "--no-pivot") ? &r->no_pivot : seq(w, "--no-new-keyring") ? &r->no_new_keyring : 0;
+    if (flag) {
+      if (*flag) return 0;
+      *flag = 1;
+      continue;
+    }
+    if (w[0] == '-') return 0;
+    r->c.id = w;
+  }
+  if (!verb || !r->c.id || !valid_id(r->c.id)) return 0;
+  if (r->bundle && !clean_path(r->bundle) && !seq(r->bundle, ".")) return 0;
+  if (r->pid_file && !clean_path(r->pid_file)) return 0;
+  if (format && !seq(format, "json") && !seq(format, "text")) return 0;
+  if (r->c.root && !clean_path(r->c.root)) return 0;
+  if (r->c.log && !clean_path(r->c.log)) return 0;
+  r->c.verb = verb;
+  return 1;
+}

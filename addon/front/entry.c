@@ -79,7 +79,9 @@ __attribute__((used)) void front_main(long *sp) {
   int argc = (int)sp[0];
   char **argv = (char **)(sp + 1), **envp = argv + argc + 1;
   struct cmd c;
+  struct runcmd rc;
   const char *root;
+  if (!off(envp) && parse_run(argc, argv, envp, &rc) && (root = state_root(&rc.c))) run_compiled(&rc, root);
   if (!off(envp) && parse_cmd(argc, argv, envp, &c) && (root = state_root(&c))) {
     if (seq(c.verb, "state")) verb_state(&c, root);
     else if (seq(c.verb, "kill")) verb_kill(&c, root);

@@ -49,6 +49,16 @@ struct cmd {
   char rootbuf[PATH_MAX_];
 };
 
+/* `run` and `create` for the native runner of compiled bundles (addon/monitor/compiled.c). */
+struct runcmd {
+  struct cmd c; /* verb, id, root, log, argv, envp */
+  const char *bundle, *pid_file;
+  int detach, keep, no_pivot, no_new_keyring, debug;
+};
+int parse_run(int argc, char **argv, char **envp, struct runcmd *r);
+/* Exec the runner with this command line; returns only to fall through (nothing done). */
+void run_compiled(struct runcmd *r, const char *root);
+
 /* 1 when the front takes this command line (and fills `c`), 0 when Node must read it. */
 int parse_cmd(int argc, char **argv, char **envp, struct cmd *c);
 /* The state root, as lib/state/store.ts defaultRoot; NULL when only Node can tell. */

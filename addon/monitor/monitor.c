@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "monitor.h"
+#include "monitor/compiled.h"
 
 #ifndef P_PIDFD
 #define P_PIDFD 3
@@ -209,7 +210,7 @@ static int reap_init(int pidfd) {
   return si.si_code == CLD_EXITED ? si.si_status : 128 + si.si_status;
 }
 
-int main(int argc, char **argv) {
+int monitor_main(int argc, char **argv) {
   struct opts o;
   memset(&o, 0, sizeof o);
   parse(argc, argv, &o);
@@ -251,4 +252,11 @@ int main(int argc, char **argv) {
   while (waitpid(-1, NULL, WNOHANG) > 0) {
   }
   return status;
+}
+
+// One program, two roles: the monitor Node execs (monitor.ts), and the runner of compiled
+// bundles the front execs (compiled.c), which becomes the monitor once its container runs.
+int main(int argc, char **argv, char **envp) {
+  if (argc > 1 && !strcmp(argv[1], "--compiled")) return compiled_main(argc, argv, envp);
+  return monitor_main(argc, argv);
 }

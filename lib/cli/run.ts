@@ -1,5 +1,6 @@
 // `launch run [--detach] ID` and `launch create ID`: load the bundle's config and start it.
 import { resolve } from 'node:path';
+import { entryPath } from '../compiled/store.js';
 import { loadSpec } from '../spec/load.js';
 import type { Spec } from '../spec/schema.js';
 import { type RunOptions, runDetached, runForeground } from '../runtime/run.js';
@@ -35,8 +36,40 @@ function passedFds(o: RunVerbOptions): number {
   return listen + preserve;
 }
 
-function runOptions(o: RunVerbOptions): RunOptions {
+/** The native runner's word on this command line (addon/monitor/compiled.c, which took it
+ * and fell back to Node): `miss` or `failed`, the entry it looked for, and why. Taken out of
+ * the environment, so that nothing launch starts inherits it. */
+function runnerVerdict(o: RunVerbOptions, verb: 'run' | 'create'): RunOptions['compiled'] {
+  const said = process.env.LAUNCH_COMPILED;
+  delete process.env.LAUNCH_COMPILED;
+  if (said === undefined) return undefined;
+  const [verdict = '', file = '', ...why] = said.split('\n');
+  const debug = o.debug ? (line: string) => process.stderr.write(`launch: debug: ${line}\n`) : undefined;
+  debug?.(`compiled bundle: ${verdict} \`${file}\`${why.length ? `: ${why.join(' ')}` : ''}`);
+  if (o.image || (verdict !== 'miss' && verdict !== 'failed')) return undefined;
+  const words = {
+    uid: process.getuid!(),
+    verb,
+    root: o.root,
+    cwd: process.cwd(),
+    bundle: o.bundle,
+    detach: Boolean(o.detach),
+    keep: Boolean(o.keep),
+    noPivot: Boolean(o.noPivot),
+    noNewKeyring: Boolean(o.noNewKeyring),
+    pidFile: o.pidFile !== undefined,
+  };
+  // The runner named the entry; Node must read the command line the same way to fill it.
+  if (entryPath(o.root, { words }) !== file) {
+    debug?.('compiled bundle: not compiled: the runner read the command line differently');
+    return undefined;
+  }
+  return { words, drop: verdict === 'failed' };
+}
+
+function runOptions(o: RunVerbOptions, verb: 'run' | 'create'): RunOptions {
   return {
+    compiled: runnerVerdict(o, verb),
     id: o.id,
     bundle: resolve(o.bundle),
     stateRoot: o.root,
@@ -63,7 +96,7 @@ function withListenFds(spec: Spec): Spec {
 }
 
 export async function runVerb(o: RunVerbOptions): Promise<number> {
-  const opts = runOptions(o);
+  const opts = runOptions(o, 'run');
   let spec: Spec;
   if (o.image) {
     const { imageRun } = await import('./image.js');
@@ -79,7 +112,7 @@ export async function runVerb(o: RunVerbOptions): Promise<number> {
 }
 
 export async function createVerb(o: RunVerbOptions): Promise<void> {
-  const opts = runOptions(o);
+  const opts = runOptions(o, 'create');
   const spec = loadSpec(opts.bundle);
   await runDetached(withListenFds(spec), { ...opts, create: true, execProcess: spec.process });
 }

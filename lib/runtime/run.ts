@@ -8,6 +8,10 @@ import { ignoredFields } from '../cgroups/values.js';
 import { fromNodeError, hostError } from '../errors.js';
 import { type HostFacts, probeHost } from '../host.js';
 import { type Plan, type PlanOptions, buildPlan } from '../plan/build.js';
+import type { CgroupPlan } from '../cgroups/manager.js';
+import type { CompileInput } from '../compiled/compile.js';
+import type { LookupWords } from '../compiled/format.js';
+import { buildFiles, storeCompiled } from '../compiled/store.js';
 import type { Process, Spec } from '../spec/schema.js';
 import { processStartTime } from '../state/proc.js';
 import { type ContainerState, EXEC_FIFO, StateStore, recordConfig } from '../state/store.js';
@@ -53,6 +57,17 @@ export interface RunOptions {
   /** The config's process as read, which `exec` starts from, when the spec's carries what is
    * the init's alone (LISTEN_FDS): recorded in the state (ContainerState.config). */
   execProcess?: Process;
+  /** A plain bundle start from the command line: compile it for the native runner
+   * (lib/compiled); `drop` when the runner failed with its entry (LAUNCH_COMPILED). */
+  compiled?: { words: LookupWords; drop: boolean };
+}
+
+const hasAnyHooks = (spec: Spec): boolean => Object.values(spec.hooks ?? {}).some((h) => Array.isArray(h) && h.length > 0);
+
+function compileAfter(prepared: Prepared, opts: RunOptions): void {
+  if (!opts.compiled) return;
+  const said = storeCompiled(opts.stateRoot, prepared.compileInput(opts.compiled.words), opts.compiled.drop);
+  opts.debug?.(`compiled bundle: ${said}`);
 }
 
 
@@ -88,6 +103,8 @@ interface Prepared {
   /** The teardown as the native monitor does it, or undefined when it needs Node (the
    * systemd driver stops its unit over D-Bus). */
   nativeTeardown(): Teardown | undefined;
+  /** What lib/compiled needs to make an entry of this start, once it has succeeded. */
+  compileInput(words: LookupWords): CompileInput | undefined;
 }
 
 /** Everything before the clone: the state directory (claims the id), the cgroup with its
@@ -125,7 +142,8 @@ async function prepare(given: Spec, opts: RunOptions, extra: { dieWithParent: bo
     const selfCgroup = readFileSync('/proc/self/cgroup', 'utf8');
     // --systemd-cgroup: checked and connected now, the unit is made with the init in it below.
     if (opts.systemdCgroup) systemd = await (await import('../cgroups/systemd.js')).systemdDriver(spec, opts.id, { uid: host.uid, cgroupVersion: host.cgroupVersion, debug: opts.debug });
-    const cgroup = systemd ? undefined : planCgroup(spec, opts.id, { uid: host.uid, rootless: host.rootless, version: host.cgroupVersion, mount: '/sys/fs/cgroup', selfCgroup, ignoreLimits: opts.ignoreCgroupLimits });
+    const cgroupFor = (id: string) => (systemd ? undefined : planCgroup(spec, id, { uid: host.uid, rootless: host.rootless, version: host.cgroupVersion, mount: '/sys/fs/cgroup', selfCgroup, ignoreLimits: opts.ignoreCgroupLimits }));
+    const cgroup = cgroupFor(opts.id);
     if (!cgroup && !systemd && opts.ignoreCgroupLimits && wantsLimits(spec, host.cgroupVersion)) opts.debug?.('linux.resources: not applied (--ignore-cgroup-limits)');
     if (cgroup) {
       const resources = spec.linux?.resources ?? {};
@@ -139,23 +157,27 @@ async function prepare(given: Spec, opts: RunOptions, extra: { dieWithParent: bo
       warnShared(cgroup, cgroupDirs, `${extra.verb} ${opts.id}`);
     }
     if (hasContainerHooks(spec.hooks)) hookFiles = new HookStateFiles(store.dir(opts.id));
-    const plan = buildPlan(spec, {
-      bundle: opts.bundle,
-      host,
-      dieWithParent: extra.dieWithParent,
-      waitStart: extra.waitStart?.(store.dir(opts.id)),
-      preserveFds: opts.preserveFds,
-      noPivot: opts.noPivot,
-      // As runc: a session keyring of the container's own, unless --no-new-keyring.
-      sessionKeyring: opts.noNewKeyring ? undefined : `_ses.${opts.id}`,
-      hookStateFds: hookFiles?.fds,
-      cgroupV1: host.cgroupVersion === 1 ? v1Hierarchies(selfCgroup, cgroup, '/sys/fs/cgroup') : undefined,
-      seccomp: seccompCompiler(join(opts.stateRoot, SECCOMP_CACHE)),
-      execImage: execImage(),
-      // The helper is handed the init's namespaces at its first sync.
-      openNamespaces: network.decision.program !== undefined,
-      treeSources: network.treeSources,
-    });
+    const waitStart = extra.waitStart?.(store.dir(opts.id));
+    const net = network;
+    const planFor = (id: string, cg: CgroupPlan | undefined): Plan =>
+      buildPlan(spec, {
+        bundle: opts.bundle,
+        host,
+        dieWithParent: extra.dieWithParent,
+        waitStart,
+        preserveFds: opts.preserveFds,
+        noPivot: opts.noPivot,
+        // As runc: a session keyring of the container's own, unless --no-new-keyring.
+        sessionKeyring: opts.noNewKeyring ? undefined : `_ses.${id}`,
+        hookStateFds: hookFiles?.fds,
+        cgroupV1: host.cgroupVersion === 1 ? v1Hierarchies(selfCgroup, cg, '/sys/fs/cgroup') : undefined,
+        seccomp: seccompCompiler(join(opts.stateRoot, SECCOMP_CACHE)),
+        execImage: execImage(),
+        // The helper is handed the init's namespaces at its first sync.
+        openNamespaces: net.decision.program !== undefined,
+        treeSources: net.treeSources,
+      });
+    const plan = planFor(opts.id, cgroup);
     for (const note of plan.notes) opts.debug?.(note);
     let frontWritten = false;
     const record = async (pid: number, status: ContainerState['status']) => {
@@ -211,7 +233,21 @@ async function prepare(given: Spec, opts: RunOptions, extra: { dieWithParent: bo
       hookFiles?.close();
       closeNetworkFds();
     };
-    return { plan, host, record, teardown, runtimeHooks, poststart, onSeccomp, closeFds, nativeTeardown };
+    // What the native runner cannot replay: then this start stays Node's every time.
+    const refusals = [
+      ...(hasAnyHooks(spec) ? ['the config has hooks'] : []),
+      ...(systemd ? ['--systemd-cgroup'] : []),
+      ...(network.decision.program !== undefined || network.fds.length || network.treeSources?.size ? ['a network helper'] : []),
+      ...(spec.process?.terminal || opts.consoleSocket ? ['a terminal'] : []),
+      ...(plan.seccompListener ? ['a seccomp listener'] : []),
+      ...(plan.pidnsPath ? ['a pid namespace to join'] : []),
+      ...(opts.preserveFds ? ['fds passed on'] : []),
+      ...(spec.linux?.cgroupsPath ? ['linux.cgroupsPath (a shared cgroup is checked at each start)'] : []),
+      ...(opts.execProcess && opts.execProcess !== spec.process ? ['LISTEN_FDS'] : []),
+    ];
+    const compileInput = (words: LookupWords): CompileInput | undefined =>
+      state && { words, spec, host, plan, cgroup, state, stateDir, planFor, cgroupFor, refusals, buildFiles };
+    return { plan, host, record, teardown, runtimeHooks, poststart, onSeccomp, closeFds, nativeTeardown, compileInput };
   } catch (err) {
     await teardown();
     throw err;
@@ -257,6 +293,7 @@ export async function runForeground(spec: Spec, opts: RunOptions): Promise<numbe
     prepared.closeFds();
     forwarder.attach(started);
     await prepared.poststart();
+    compileAfter(prepared, opts);
     // From here on launch only waits: the monitor does that in our pid with a fraction of the
     // memory (monitor.ts). With --keep there is nothing to tear down; when the teardown needs
     // Node (systemd), or there is no monitor, launch waits itself.
@@ -309,6 +346,7 @@ export async function runDetached(spec: Spec, opts: RunOptions & { create: boole
     });
     // `create`: poststart is `launch start`'s.
     if (!opts.create) await p.poststart();
+    compileAfter(p, opts);
   } catch (err) {
     await prepared?.teardown();
     throw err;
