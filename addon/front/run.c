@@ -10,7 +10,12 @@
 #include "front/front.h"
 
 #ifdef FRONT_SEGMENT
-/* The runner's ELF image, placed by front.ld after the code (front.mjs fills it in). */
+#ifndef RUNNER_PATH
+#error "the front segment carries the runner: front.mjs sets RUNNER_PATH to build/Release/launch-monitor"
+#endif
+/* The runner's ELF image, read-only in the segment (front.ld puts .rodata in .text). */
+__asm__(".section .rodata.runner,\"a\"\n.balign 16\n.globl runner_image\nrunner_image:\n.incbin \"" RUNNER_PATH "\"\n"
+        "runner_end:\n.balign 8\n.globl runner_size\nrunner_size:\n.quad runner_end - runner_image\n.previous\n");
 extern const unsigned char runner_image[];
 extern const unsigned long runner_size;
 #endif

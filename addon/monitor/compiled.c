@@ -610,6 +610,9 @@ int compiled_main(int argc, char **argv, char **envp) {
   sigprocmask(SIG_SETMASK, &all, &r.old_mask);
   if (parse(argc, argv, envp, &c) < 0) mon_fail("compiled: bad arguments");
   r.c = &c;
+  // launch's own executable must not reach the container's process (CVE-2019-5736): the
+  // child marks every fd close-on-exec anyway; the fall-back's execveat works all the same.
+  if (fcntl(c.front_fd, F_SETFD, FD_CLOEXEC) < 0) mon_fail("compiled: fd %d: %s", c.front_fd, strerror(errno));
   char lookup[16384], name[17];
   size_t llen = lookup_string(&c, lookup, sizeof lookup);
   if (!llen) {

@@ -22,11 +22,14 @@ size_t lookup_string(const struct run_cmd *c, char *out, size_t cap) {
   return n < 0 || (size_t)n >= cap ? 0 : (size_t)n;
 }
 
-void entry_name(const char *lookup, size_t len, char out[17]) {
+// FNV-1a, 64 bits, as 16 hex digits (format.ts fnv1a64).
+static void fnv1a64(const char *data, size_t len, char out[17]) {
   uint64_t h = 0xcbf29ce484222325ull;
-  for (size_t i = 0; i < len; i++) h = (h ^ (uint8_t)lookup[i]) * 0x100000001b3ull;
+  for (size_t i = 0; i < len; i++) h = (h ^ (uint8_t)data[i]) * 0x100000001b3ull;
   snprintf(out, 17, "%016llx", (unsigned long long)h);
 }
+
+void entry_name(const char *lookup, size_t len, char out[17]) { fnv1a64(lookup, len, out); }
 
 // Only the user's, and nobody else may write it (store.ts checkRoot).
 static int private_to_me(const struct stat *st) { return st->st_uid == getuid() && !(st->st_mode & 022); }
@@ -192,7 +195,8 @@ int entry_load(const struct run_cmd *c, const char *file, const char *lookup, si
   struct stat st;
   char dir[4200];
   snprintf(dir, sizeof dir, "%s/%s", c->root, COMPILED_DIR);
-  if (lstat(c->root, &st) < 0 || !S_ISDIR(st.st_mode) || !private_to_me(&st)) return miss(why, whylen, "the state root `%s` is not the user's alone", c->root);
+  if (lstat(c->root, &st) < 0) return miss(why, whylen, "no cache yet (no state root `%s`)", c->root);
+  if (!S_ISDIR(st.st_mode) || !private_to_me(&st)) return miss(why, whylen, "the state root `%s` is not the user's alone", c->root);
   if (lstat(dir, &st) < 0) return miss(why, whylen, "no cache yet `%s`", dir);
   if (!S_ISDIR(st.st_mode) || !private_to_me(&st)) return miss(why, whylen, "the cache `%s` is not the user's alone", dir);
   int fd = open(file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
@@ -208,16 +212,24 @@ int entry_load(const struct run_cmd *c, const char *file, const char *lookup, si
   e->len = (size_t)got;
   size_t m = strlen(COMPILED_MAGIC);
   if (e->len < m || memcmp(e->mem, COMPILED_MAGIC, m)) return miss(why, whylen, "the entry `%s` is of another version", file);
-  char *p = e->mem + m, *end = e->mem + e->len;
+  // The last field, `end`, is the checksum of every byte before it (format.ts sealEntry): checked
+  // first, on the bytes as read, since parsing writes NULs into them.
+  static const char end_key[] = "end 16\n";
+  size_t tail = sizeof end_key - 1 + 16 + 1;
+  if (e->len < m + tail || memcmp(e->mem + e->len - tail, end_key, sizeof end_key - 1) || e->mem[e->len - 1] != '\n')
+    return miss(why, whylen, "the entry `%s` is truncated", file);
+  char sum[17];
+  fnv1a64(e->mem, e->len - tail, sum);
+  if (memcmp(sum, e->mem + e->len - 17, 16)) return miss(why, whylen, "the entry `%s` is damaged (its checksum differs)", file);
+  char *p = e->mem + m, *end = e->mem + e->len - tail;
   struct step s;
   // First the command line and caller it was made for, compared whole (it holds NULs).
   if (!next_field(&p, end, &s) || !is(&s, "lookup")) return miss(why, whylen, "the entry `%s` is malformed", file);
   if (s.alen + (s.b ? 1 + s.blen : 0) != lookup_len || memcmp(s.a, lookup, lookup_len))
     return miss(why, whylen, "the entry `%s` was made for another command line (a hash collision)", file);
-  int phase = 0;  // 0 facts, 1 program, 2 ended
+  int phase = 0;  // 0 facts, 1 program
   while (p < end) {
-    if (!next_field(&p, end, &s)) return miss(why, whylen, "the entry `%s` is truncated or malformed", file);
-    if (phase == 2) return miss(why, whylen, "the entry `%s` has data after its end", file);
+    if (!next_field(&p, end, &s)) return miss(why, whylen, "the entry `%s` is malformed", file);
     if (phase == 0 && is(&s, "plan")) phase = 1;
     if (phase == 0) {
       int ok = check_fact(&s, c->envp);
@@ -242,8 +254,6 @@ int entry_load(const struct run_cmd *c, const char *file, const char *lookup, si
     } else if (is(&s, "front")) {
       if (e->nfront == COMPILED_MAX_FRONT || !s.b) return miss(why, whylen, "the entry `%s` is malformed", file);
       e->front[e->nfront++] = s;
-    } else if (is(&s, "end")) {
-      phase = 2;
     } else if (is(&s, "cg-enable") || is(&s, "cg") || is(&s, "cg-write") || is(&s, "fifo") || is(&s, "idmap-write") || is(&s, "idmap-helper") ||
                is(&s, "oom") || is(&s, "join") || is(&s, "ns")) {
       if (e->nsteps == COMPILED_MAX_STEPS) return miss(why, whylen, "the entry `%s` has too many steps", file);
@@ -252,6 +262,6 @@ int entry_load(const struct run_cmd *c, const char *file, const char *lookup, si
       return miss(why, whylen, "the entry has an unknown field `%s`", s.key);
     }
   }
-  if (phase != 2 || !e->plan || !e->state) return miss(why, whylen, "the entry `%s` is truncated", file);
+  if (!e->plan || !e->state) return miss(why, whylen, "the entry `%s` is malformed", file);
   return 0;
 }

@@ -17,7 +17,7 @@ import type { Spec } from '../spec/schema.js';
 import { frontRecord } from '../state/front-record.js';
 import type { ContainerState } from '../state/store.js';
 import { type Fact, envFact, fileFact, idsFact, kindFact, record, statFact, treeFacts, unameFact } from './facts.js';
-import { type Field, type LookupWords, PH, encodeEntry, expand, lookupString } from './format.js';
+import { type Field, type LookupWords, PH, encodeEntry, expand, lookupString, sealEntry } from './format.js';
 
 /** The environment variables the Node path reads on the way (lib/cli, lib/state, lib/runtime). */
 const ENV_READ = ['XDG_RUNTIME_DIR', 'LISTEN_FDS', 'LISTEN_PID', 'LAUNCH_ADDON', 'LAUNCH_NO_FRONT', 'NOTIFY_SOCKET'];
@@ -147,14 +147,13 @@ export function compile(input: CompileInput): CompileResult {
     ...traced.facts,
     ...input.buildFiles(),
   ];
-  const entry = encodeEntry([
+  const entry = sealEntry([
     ...facts,
     ['plan', encodePlan(plan.ops)],
     ['clone-flags', String(plan.cloneFlags)],
     ...steps,
     ['state', stateTpl],
     ...front.map(([k, v]) => ['front', `${k}\0${v}`] as Field),
-    ['end', ''],
   ]);
   return { entry };
 }

@@ -83,14 +83,24 @@ export function lookupString(w: LookupWords): string {
   return [String(w.uid), w.verb, w.root, w.cwd, w.bundle, flags].join('\0');
 }
 
-/** FNV-1a, 64 bits, as hex: the entry's file name (compiled.c fnv1a64). */
-export function entryName(lookup: string): string {
+/** FNV-1a, 64 bits, as 16 hex digits (entry.c fnv1a64). */
+export function fnv1a64(bytes: Uint8Array): string {
   let h = 0xcbf29ce484222325n;
-  for (const b of Buffer.from(lookup, 'utf8')) {
+  for (const b of bytes) {
     h ^= BigInt(b);
-    h = (h * 0x100000001b3n) & 0xffffffffffffffffn;
+    h = BigInt.asUintN(64, h * 0x100000001b3n);
   }
   return h.toString(16).padStart(16, '0');
+}
+
+/** The entry's file name. */
+export const entryName = (lookup: string): string => fnv1a64(Buffer.from(lookup, 'utf8'));
+
+/** The entry with its last field, `end`: the checksum of every byte before it, so that an
+ * entry damaged on disk (a bit, a block) is a miss rather than a plan that still parses. */
+export function sealEntry(fields: readonly Field[]): Buffer {
+  const body = encodeEntry(fields);
+  return Buffer.concat([body, Buffer.from(`end 16\n${fnv1a64(body)}\n`)]);
 }
 
 /** Fill a template's placeholders (as compiled.c expand does). */

@@ -16,7 +16,9 @@ const FRONT_VADDR = 0x20000000n;
 const PT_LOAD = 1;
 const PT_PHDR = 6;
 const PHENT = 56;
-const SOURCES = ['entry.c', 'args.c', 'record.c', 'verbs.c', 'delete.c', 'pause.c', 'util.c'].map((f) => join(root, 'addon/front', f));
+const SOURCES = ['entry.c', 'args.c', 'record.c', 'verbs.c', 'delete.c', 'pause.c', 'util.c', 'run.c'].map((f) => join(root, 'addon/front', f));
+/** The native runner of compiled bundles, carried in the segment (addon/front/run.c). */
+const RUNNER = join(root, 'build/Release/launch-monitor');
 
 function run(cmd, argv) {
   const r = spawnSync(cmd, argv, { encoding: 'utf8' });
@@ -40,7 +42,7 @@ function compile(work, nodeEntry) {
   const bin = join(work, 'front.bin');
   run('gcc', [
     '-std=gnu11', '-Os', '-Wall', '-Wextra', '-Werror', '-ffreestanding', '-fno-builtin', '-fno-stack-protector', '-fno-asynchronous-unwind-tables',
-    '-fno-pie', '-no-pie', '-nostdlib', '-static', '-DFRONT_SEGMENT', `-DNODE_ENTRY=0x${nodeEntry.toString(16)}`,
+    '-fno-pie', '-no-pie', '-nostdlib', '-static', '-DFRONT_SEGMENT', `-DNODE_ENTRY=0x${nodeEntry.toString(16)}`, `-DRUNNER_PATH="${RUNNER}"`,
     `-I${join(root, 'addon')}`, '-Wl,--build-id=none', `-Wl,-T,${join(root, 'scripts/binary/front.ld')}`, '-o', elf, ...SOURCES,
   ]);
   run('objcopy', ['-O', 'binary', '-j', '.text', elf, bin]);
