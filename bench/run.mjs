@@ -132,6 +132,7 @@ process.exit(code);
 function median(key, mode, name, field = 'samples') {
   const rt = runtimes.find((r) => r.name === baseOf(name));
   if (rt?.skip) return { why: `${name} skipped: ${rt.skip}` };
+  if (results[key]?.[mode]?.skipped) return { why: `${key} skipped: ${results[key][mode].skipped}` };
   const r = results[key]?.[mode]?.results?.[name];
   if (!r) return { why: `${name}: no ${key} results` };
   if (r.skipped) return { why: `${name} failed: ${r.skipped}` };
@@ -199,6 +200,7 @@ function printSummary() {
       + (r.why ? '' : `  (runc ${fmt(mib(r.v), 2)} / ${fmt(mib(rp.v), 2)} MiB)`);
   });
   each('podman', 'podman run --rm', (m, l) => ratios('podman', m, l, ['runc']));
+  each('ctr', 'ctr run --rm', (m, l) => ratios('ctr', m, l, ['runc']));
   each('exec', 'exec', (m, l) => ratios('exec', m, l, ['runc']));
   each('seq', `${opt.seq} runs in a row`, (m, l) => ratios('seq', m, l, ['runc']));
   if (lines.length) {

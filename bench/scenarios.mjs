@@ -1,4 +1,4 @@
-// The five scenarios. Each takes (ctx, mode) and returns
+// The scenarios. Each takes (ctx, mode) and returns
 //   { key, title, header, rows, notes, results }
 // where results maps a row name to its raw samples (for --json and the summary).
 // ctx = { opt, runtimes (those not skipped), allRuntimes, interrupted(), nodeVersion }.
@@ -7,11 +7,11 @@ import { spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CACHE_DIR, PATHS, cacheRows, isCacheRow, slugOf } from './env.mjs';
-import { podmanEntries } from './clients.mjs';
+import { ctrEntries, podmanEntries } from './clients.mjs';
 import { capture, describeFailure, exited, fmt, fmtRatio, memOf, mib, pidNs,
   processTree, procName, ratio, rssOf, sleep, sleepSync, stats, tick, timed } from './util.mjs';
 
-export const SCENARIOS = ['run', 'cycle', 'verbs', 'podman', 'exec', 'seq', 'mem'];
+export const SCENARIOS = ['run', 'cycle', 'verbs', 'podman', 'ctr', 'exec', 'seq', 'mem'];
 
 /** One row of a timing table: a name and what to do for iteration `i`. */
 const entry = (name, once, kind = 'runtime') => ({ name, once, kind });
@@ -232,7 +232,7 @@ export async function verbs(ctx, mode) {
 
 export async function podman(ctx, mode) {
   const p = podmanEntries(mode, ctx.runtimes, entry);
-  if (p.why) return { key: 'podman', title: `podman run --rm /bin/true — ${mode.name}`, header: ['', 'skipped'], rows: [], results: {}, notes: [`skipped: ${p.why}`] };
+  if (p.why) return { key: 'podman', title: `podman run --rm /bin/true — ${mode.name}`, header: ['', 'skipped'], rows: [], results: {}, skipped: p.why, notes: [`skipped: ${p.why}`] };
   try {
     const res = await interleave(ctx, p.entries, ctx.opt.runs, ctx.opt.warmup);
     const { header, rows } = timingTable(res);
@@ -242,6 +242,26 @@ export async function podman(ctx, mode) {
     };
   } finally {
     p.cleanup();
+  }
+}
+
+// --- 2d. containerd's ctr with each runtime ------------------------------------
+
+export async function ctr(ctx, mode) {
+  const title = `ctr run --rm /bin/true (containerd, runc v2 shim with --runc-binary RUNTIME) — ${mode.name}`;
+  const p = await ctrEntries(mode, ctx.runtimes, entry);
+  try {
+    if (p.why) return { key: 'ctr', title, header: ['', 'skipped'], rows: [], results: {}, skipped: p.why, notes: [`skipped: ${p.why}`] };
+    const res = await interleave(ctx, p.entries, ctx.opt.runs, ctx.opt.warmup);
+    const { header, rows } = timingTable(res);
+    return {
+      key: 'ctr', title, header, rows, results: res,
+      notes: ['a containerd of the bench\'s own (overlayfs snapshotter, an image imported from the busybox rootfs); ctr with '
+        + '--runc-root and --fifo-dir under the bench\'s temp dir; the time includes the shim\'s start and ctr\'s I/O FIFOs; '
+        + 'crun is left out (the shim would run it on the v1 hybrid tree it refuses)', ...commonNotes(ctx, res)],
+    };
+  } finally {
+    await p.cleanup?.();
   }
 }
 
@@ -452,4 +472,4 @@ function countList(xs) {
   return [...m].map(([k, v]) => (v > 1 ? `${k}x${v}` : k)).join(',') || '-';
 }
 
-export const RUNNERS = { run: runTrue, cycle, verbs, podman, exec, seq, mem: memory };
+export const RUNNERS = { run: runTrue, cycle, verbs, podman, ctr, exec, seq, mem: memory };
