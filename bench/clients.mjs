@@ -1,8 +1,9 @@
 // The callers' view (issue 17): a container engine running each runtime as its OCI runtime,
 // for a container of /bin/true removed at its exit.
-// - podman (`podman run --rm`; podman and conmon call create, start, state and delete), as
-//   root only: rootless podman needs a storage and user namespace set-up of the user's own
-//   (the suite's test/integration/clients.test.ts does that; the bench does not repeat it).
+// - podman (`podman run --rm`; podman and conmon call create, start and delete), as root and
+//   rootless (through the mode's `runuser -u USER --`: podman then makes its own user
+//   namespace with newuidmap/newgidmap and the user's subordinate ids, and runs conmon and the
+//   runtime in it), each with a storage, run root, tmp dir and XDG_RUNTIME_DIR of its own.
 // - containerd (`ctr run --rm`, the runc v2 shim calling the runtime as its runc binary), as
 //   root only, with a containerd daemon of the bench's own.
 // crun is left out of both: they would run it against this host's cgroup-v1 hybrid tree,
@@ -15,11 +16,61 @@ import { capture, describeFailure, sleep, timed } from './util.mjs';
 
 const IMAGE = 'localhost/launch-bench:busybox';
 const CGROUP_PARENT = 'launch-bench-podman';
+const has = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
 
-/** A podman of the bench's own (storage, run root, config) with one runtime entry per row. */
+/** Other processes with an argument that is `path` or under it: for a path of the bench's,
+ * the bench's own (a containerd's --address, its shims' -address, conmon's -b, a runtime's
+ * --root or --bundle), left by an interrupted run. */
+function pidsNaming(path) {
+  const pids = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d) || Number(d) === process.pid) continue;
+    try {
+      const args = readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0');
+      if (args.some((a) => a === path || a.startsWith(`${path}/`))) pids.push(Number(d));
+    } catch { /* gone */ }
+  }
+  return pids;
+}
+const killAll = (pids) => { for (const pid of pids) try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } };
+
+/** Mount points at or under `dir` in the bench's mount namespace, deepest first. */
+function mountsUnder(dir) {
+  const unescape = (p) => p.replace(/\\(\d{3})/g, (_, o) => String.fromCharCode(parseInt(o, 8)));
+  return readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter(Boolean)
+    .map((l) => unescape(l.split(' ')[4]))
+    .filter((m) => m === dir || m.startsWith(`${dir}/`))
+    .sort((a, b) => b.length - a.length);
+}
+
+/** Whether /etc/subuid (or subgid) gives `user` a range: the first line naming it, or null. */
+function subordinate(file, user) {
+  let text = '';
+  try { text = readFileSync(file, 'utf8'); } catch { return null; }
+  return text.split('\n').find((l) => { const [who, , n] = l.split(':'); return (who === user.name || who === String(user.uid)) && Number(n) > 0; }) ?? null;
+}
+
+/** Why rootless podman cannot run for the mode's user here, or null. */
+function rootlessBlocker(mode) {
+  const missing = ['newuidmap', 'newgidmap'].filter((c) => !has(c));
+  if (missing.length) return `rootless podman needs ${missing.join(' and ')} (apt-get install uidmap)`;
+  const user = mode.owner ?? { name: capture(['id', '-un']).stdout.trim(), uid: process.getuid() };
+  for (const f of ['/etc/subuid', '/etc/subgid']) {
+    if (!subordinate(f, user)) return `rootless podman needs a range of subordinate ids for ${user.name} in ${f} (none there)`;
+  }
+  return null;
+}
+
+/**
+ * A podman of the bench's own (storage, run root, tmp dir, XDG_RUNTIME_DIR, config) with one
+ * runtime entry per row, run through the mode's prefix (rootless: runuser, which keeps
+ * CONTAINERS_CONF and XDG_RUNTIME_DIR). Returns { podman(...args), env, cleanup } or
+ * { error, cleanup }.
+ */
 function setUp(mode, runtimes) {
   const dir = join(mode.dir, 'podman');
-  mkdirSync(dir, { recursive: true });
+  const xdg = join(dir, 'xdg');
+  mkdirSync(xdg, { recursive: true, mode: 0o700 });
   const conf = join(dir, 'containers.conf');
   const names = runtimes.map((rt) => rt.name);
   writeFileSync(conf, [
@@ -33,33 +84,55 @@ function setUp(mode, runtimes) {
     '',
   ].join('\n'));
   chmodSync(conf, 0o644);
-  const podman = (...args) => ['podman', '--root', join(dir, 'storage'), '--runroot', join(dir, 'run'), '--tmpdir', join(dir, 'tmp'),
-    '--storage-driver', 'vfs', '--cgroup-manager', 'cgroupfs', '--events-backend', 'file', ...args];
-  const env = { ...process.env, CONTAINERS_CONF: conf };
   const tar = join(dir, 'rootfs.tar');
   spawnSync('tar', ['-C', join(mode.dir, 'rootfs'), '-cf', tar, '.']);
-  const imp = podman('import', '-q', tar, IMAGE);
-  const r = spawnSync(imp[0], imp.slice(1), { env, encoding: 'utf8' });
-  if (r.status !== 0) return { error: `podman import: ${describeFailure(r)}` };
+  if (mode.owner) spawnSync('chown', ['-R', `${mode.owner.uid}:${mode.owner.gid}`, dir]);
+  const podman = (...args) => mode.ref('podman', '--root', join(dir, 'storage'), '--runroot', join(dir, 'run'), '--tmpdir', join(dir, 'tmp'),
+    '--storage-driver', 'vfs', '--cgroup-manager', 'cgroupfs', '--events-backend', 'file', ...args);
+  // XDG_RUNTIME_DIR: rootless podman's runtime dir, and the runtimes' default state root
+  // (podman 4.3 passes them no --root): XDG_RUNTIME_DIR/runc, XDG_RUNTIME_DIR/launch.
+  const env = { ...process.env, CONTAINERS_CONF: conf, ...(mode.rootless ? { XDG_RUNTIME_DIR: xdg } : {}) };
   const cleanup = () => {
+    // Containers an interrupted run left (podman stopped between the runtime's create and its
+    // start leaves a created container, its init waiting for start): podman has the runtime
+    // delete them, and its conmon goes.
+    capture(podman('rm', '--all', '--force', '--time', '0'), { env, timeout: 60000 });
+    if (mode.rootless) {
+      // Rootless, the storage belongs to subordinate ids: removed inside podman's user namespace.
+      capture(podman('unshare', 'rm', '-rf', join(dir, 'storage'), join(dir, 'run')), { env, timeout: 30000 });
+      // The pause process rootless podman keeps to hold that namespace, by the pid it wrote.
+      for (const f of [join(dir, 'tmp', 'pause.pid'), join(xdg, 'libpod', 'tmp', 'pause.pid')]) {
+        try { process.kill(Number(readFileSync(f, 'utf8').trim()), 'SIGKILL'); } catch { /* none there */ }
+      }
+    }
+    // Anything still naming the dir (a conmon, a runtime command) is the bench's; then its mounts.
+    killAll(pidsNaming(dir));
+    for (const m of mountsUnder(dir)) spawnSync('umount', ['-l', m], { stdio: 'ignore' });
     spawnSync('rm', ['-rf', dir]);
-    // The cgroups podman and conmon made under the bench's --cgroup-parent, once empty.
-    spawnSync('find', ['/sys/fs/cgroup', '-depth', '-type', 'd', '-path', `*/${CGROUP_PARENT}*`, '-exec', 'rmdir', '{}', '+'], { stdio: 'ignore' });
+    // The cgroups podman and conmon made under the bench's --cgroup-parent (root), once empty.
+    if (!mode.rootless) spawnSync('find', ['/sys/fs/cgroup', '-depth', '-type', 'd', '-path', `*/${CGROUP_PARENT}*`, '-exec', 'rmdir', '{}', '+'], { stdio: 'ignore' });
   };
+  const r = capture(podman('import', '-q', tar, IMAGE), { env });
+  if (r.status !== 0) return { error: `podman import: ${describeFailure(r)}`, cleanup };
   return { podman, env, cleanup };
 }
 
-/** Rows for `interleave`: one per runtime, `podman run --rm IMAGE /bin/true`. */
+/** Rows for `interleave`: one per runtime, `podman run --rm IMAGE /bin/true`, or why none;
+ * `cleanup` removes podman's storage (also after a failed set-up). */
 export function podmanEntries(mode, runtimes, entry) {
-  if (mode.rootless) return { why: 'rootless podman is not set up by the bench (test/integration/clients.test.ts runs it)' };
-  if (capture(['podman', '--version']).status !== 0) return { why: 'needs podman (apt-get install podman)' };
+  if (!has('podman')) return { why: 'needs podman (apt-get install podman)' };
+  if (mode.rootless) {
+    const why = rootlessBlocker(mode);
+    if (why) return { why };
+  }
   const rts = runtimes.filter((rt) => rt.name !== 'crun');
   const p = setUp(mode, rts);
-  if (p.error) return { why: p.error };
-  const entries = rts.map((rt) => entry(rt.name, () => {
-    const argv = p.podman('--runtime', rt.name, 'run', '--rm', '--network', 'none', '--cgroup-parent', `/${CGROUP_PARENT}`, IMAGE, '/bin/true');
-    return timed(argv, mode.errFile, p.env);
-  }));
+  if (p.error) return { why: p.error, cleanup: p.cleanup };
+  // As root, podman's cgroups (conmon's, the containers') go under a parent of the bench's.
+  // Rootless on cgroup v1, podman makes none.
+  const parent = mode.rootless ? [] : ['--cgroup-parent', `/${CGROUP_PARENT}`];
+  const entries = rts.map((rt) => entry(rt.name, () =>
+    timed(p.podman('--runtime', rt.name, 'run', '--rm', '--network', 'none', ...parent, IMAGE, '/bin/true'), mode.errFile, p.env)));
   return { entries, cleanup: p.cleanup };
 }
 
@@ -68,7 +141,6 @@ export function podmanEntries(mode, runtimes, entry) {
 const CTR_IMAGE = 'docker.io/library/launch-bench:busybox';
 const CTR_NAMESPACE = 'launch-bench';
 const CTR_CGROUP_PARENT = 'launch-bench-ctr';
-const has = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
 
 /** An OCI image layout (one uncompressed layer: the bench's busybox root filesystem, and a
  * config) as the tar `ctr image import` takes, named by the annotation containerd reads. */
@@ -99,30 +171,6 @@ function ociArchive(dir, rootfs, name) {
   const tar = join(dir, 'image.tar');
   const r = spawnSync('tar', ['-C', layout, '-cf', tar, '.'], { encoding: 'utf8' });
   return r.status === 0 ? { tar } : { error: `tar of the image layout: ${describeFailure(r)}` };
-}
-
-/** Other processes with an argument that is `path` or under it: our daemon (--address SOCK),
- * its shims (-address SOCK), the runtime commands they run (--root, --bundle under the dir). */
-function pidsNaming(path) {
-  const pids = [];
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d) || Number(d) === process.pid) continue;
-    try {
-      const args = readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0');
-      if (args.some((a) => a === path || a.startsWith(`${path}/`))) pids.push(Number(d));
-    } catch { /* gone */ }
-  }
-  return pids;
-}
-const killAll = (pids) => { for (const pid of pids) try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } };
-
-/** Mount points at or under `dir` in the bench's mount namespace, deepest first. */
-function mountsUnder(dir) {
-  const unescape = (p) => p.replace(/\\(\d{3})/g, (_, o) => String.fromCharCode(parseInt(o, 8)));
-  return readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter(Boolean)
-    .map((l) => unescape(l.split(' ')[4]))
-    .filter((m) => m === dir || m.startsWith(`${dir}/`))
-    .sort((a, b) => b.length - a.length);
 }
 
 /**

@@ -232,16 +232,22 @@ export async function verbs(ctx, mode) {
 
 export async function podman(ctx, mode) {
   const p = podmanEntries(mode, ctx.runtimes, entry);
-  if (p.why) return { key: 'podman', title: `podman run --rm /bin/true — ${mode.name}`, header: ['', 'skipped'], rows: [], results: {}, skipped: p.why, notes: [`skipped: ${p.why}`] };
   try {
+    if (p.why) return { key: 'podman', title: `podman run --rm /bin/true — ${mode.name}`, header: ['', 'skipped'], rows: [], results: {}, skipped: p.why, notes: [`skipped: ${p.why}`] };
     const res = await interleave(ctx, p.entries, ctx.opt.runs, ctx.opt.warmup);
     const { header, rows } = timingTable(res);
     return {
-      key: 'podman', title: `podman --runtime RUNTIME run --rm /bin/true (create, start, state, delete through conmon) — ${mode.name}`, header, rows, results: res,
-      notes: ['podman with vfs storage, cgroupfs, no network, its own root; crun is left out (podman would run it on the v1 hybrid tree it refuses)', ...commonNotes(ctx, res)],
+      key: 'podman', title: `podman --runtime RUNTIME run --rm /bin/true (create, start, delete through conmon) — ${mode.name}`, header, rows, results: res,
+      notes: ['podman with vfs storage, cgroupfs, no network, its own root, run root, tmp dir' + (mode.rootless ? ' and XDG_RUNTIME_DIR' : '')
+        + '; crun is left out (podman would run it on the v1 hybrid tree it refuses)',
+      mode.rootless
+        ? 'rootless: podman makes its user namespace (newuidmap/newgidmap, the user\'s subordinate ids) and runs conmon and the runtime in it; '
+          + 'no cgroups (cgroup v1); the runtimes\' state roots are their defaults under that XDG_RUNTIME_DIR'
+        : 'podman passes the runtime no --root: the state roots are the runtimes\' defaults (/run/runc, /run/launch for both launch rows)',
+      ...prefixNote(mode, res), ...commonNotes(ctx, res)],
     };
   } finally {
-    p.cleanup();
+    p.cleanup?.();
   }
 }
 
