@@ -188,7 +188,7 @@ function printSummary() {
   for (const verb of VERB_PARTS) {
     each('verbs', `${verb === 'state?' ? 'state (missing id)' : verb}`, (m, l) => {
       const x = median('verbs', m, l, `parts.${verb}`);
-      return ratios('verbs', m, l, ['runc', 'crun'], `parts.${verb}`) + (x.why ? '' : `  (${ms(x)}; runc ${ms(median('verbs', m, 'runc', `parts.${verb}`))})`);
+      return ratios('verbs', m, l, withCrun(['runc']), `parts.${verb}`) + (x.why ? '' : `  (${ms(x)}; runc ${ms(median('verbs', m, 'runc', `parts.${verb}`))})`);
     });
   }
   each('mem', 'resident memory', (m, l) => {
