@@ -49,6 +49,30 @@ export function findRuntimes() {
   return rts;
 }
 
+/** launch's per-user cache of compiled bundles: `<state root>/.compiled/`. A `run`/`create`
+ * whose entry exists runs natively without Node (warm); the first one compiles and stores it
+ * (cold). */
+export const CACHE_DIR = '.compiled';
+const LAUNCHES = ['launch-bin', 'launch'];
+const CACHE_SUFFIX = / \((cold|warm)\)$/;
+
+/**
+ * The rows of a scenario that measures launch both ways (run, cycle): `launch-bin (cold)`,
+ * `launch-bin (warm)`, `launch (cold)`, `launch (warm)`, then the other runtimes as they are.
+ * Each is { name, rt (the runtime), cache: 'cold' | 'warm' | null }; each has a state root
+ * of its own (setUpMode), so a cold row's removal never empties a warm row's cache.
+ */
+export function cacheRows(runtimes) {
+  return runtimes.flatMap((rt) => (LAUNCHES.includes(rt.name)
+    ? ['cold', 'warm'].map((cache) => ({ name: `${rt.name} (${cache})`, rt: rt.name, cache }))
+    : [{ name: rt.name, rt: rt.name, cache: null }]));
+}
+/** The runtime a row runs: `launch-bin (cold)` → `launch-bin`. */
+export const baseOf = (row) => row.replace(CACHE_SUFFIX, '');
+/** A row's name as a piece of a container id: `launch-bin (cold)` → `launch-bin-cold`. */
+export const slugOf = (row) => row.replace(CACHE_SUFFIX, '-$1');
+export const isCacheRow = (row) => CACHE_SUFFIX.test(row);
+
 /**
  * crun refuses a cgroup-v1 hybrid host ("cgroups in hybrid mode not supported"), even with
  * --cgroup-manager=disabled. It runs where /sys/fs/cgroup is a cgroup2 mount, so a process
@@ -105,8 +129,12 @@ export function setUpMode(mode, tmp, runtimes, crunNs) {
   for (const d of ['bin', 'proc', 'dev', 'sys', 'tmp', 'etc']) mkdirSync(join(rootfs, d), { recursive: true });
   copyFileSync(PATHS.busybox, join(rootfs, 'bin', 'busybox'));
   for (const l of ['true', 'sh', 'sleep']) symlinkSync('busybox', join(rootfs, 'bin', l));
-  mode.roots = {};
-  for (const rt of runtimes) mkdirSync((mode.roots[rt.name] = join(dir, `state-${rt.name}`)));
+  mode.roots = {}; // by row name: a runtime, or a launch row of cacheRows
+  for (const rt of runtimes) {
+    mkdirSync((mode.roots[rt.name] = join(dir, `state-${rt.name}`)));
+    if (!LAUNCHES.includes(rt.name)) continue;
+    for (const cache of ['cold', 'warm']) mkdirSync((mode.roots[`${rt.name} (${cache})`] = join(dir, `state-${rt.name}-${cache}`)));
+  }
   mkdirSync((mode.pidDir = join(dir, 'pids')));
   mkdirSync(join(dir, 'spec'));
   mode.errFile = join(tmp, `stderr-${mode.name}`); // opened by the bench itself, so root's is fine
@@ -139,12 +167,28 @@ export function setUpMode(mode, tmp, runtimes, crunNs) {
     }
   }
   if (mode.owner) spawnSync('chown', ['-R', `${mode.owner.uid}:${mode.owner.gid}`, dir]);
-  mode.bundle = (prog, rt) => bundles[`${prog}/${rt === 'crun' && !mode.rootless ? 'crun' : 'std'}`];
+  mode.bundle = (prog, row) => bundles[`${prog}/${baseOf(row) === 'crun' && !mode.rootless ? 'crun' : 'std'}`];
 
   const bins = Object.fromEntries(runtimes.map((rt) => [rt.name, rt.bin]));
   const crunWrap = crunNs?.pid ? ['nsenter', `--target=${crunNs.pid}`, '--mount', '--'] : [];
-  /** The command line of `RUNTIME --root DIR ARGS...` in this mode. */
-  mode.argv = (rt, ...args) => [...(rt === 'crun' ? crunWrap : []), ...mode.prefix, bins[rt], '--root', mode.roots[rt], ...args];
+  /** The command line of `RUNTIME --root DIR ARGS...` in this mode, for a runtime or a row of
+   * cacheRows (its runtime, its own state root). */
+  mode.argv = (row, ...args) => {
+    const rt = baseOf(row);
+    return [...(rt === 'crun' ? crunWrap : []), ...mode.prefix, bins[rt], '--root', mode.roots[row], ...args];
+  };
+  /** Remove a row's compiled-bundle cache (`<root>/.compiled`), as the user who owns it (the
+   * rootless user through the mode's runuser). A missing one is fine. Null, or what failed. */
+  mode.dropCache = (row) => {
+    const path = join(mode.roots[row], CACHE_DIR);
+    if (!mode.prefix.length) {
+      try { rmSync(path, { recursive: true, force: true }); return null; } catch (e) { return `rm -rf ${path}: ${e.message}`; }
+    }
+    const r = capture(mode.ref('rm', '-rf', '--', path));
+    return r.status === 0 ? null : `rm -rf ${path}: ${describeFailure(r)}`;
+  };
+  /** Whether the row's state root holds a compiled-bundle cache. */
+  mode.hasCache = (row) => existsSync(join(mode.roots[row], CACHE_DIR));
   /** A reference command in this mode (same prefix as the runtimes). */
   mode.ref = (...argv) => [...mode.prefix, ...argv];
   mode.crunWrapperRef = crunWrap.length ? [...crunWrap, ...mode.prefix, '/bin/true'] : null;
@@ -155,11 +199,12 @@ export function setUpMode(mode, tmp, runtimes, crunNs) {
 export function deleteLeftovers(modes, runtimes) {
   for (const mode of modes) {
     if (!mode.argv) continue;
-    for (const rt of runtimes) {
-      if (rt.skip) continue;
-      const l = capture(mode.argv(rt.name, 'list', '-q'));
+    for (const row of Object.keys(mode.roots ?? {})) {
+      const rt = runtimes.find((r) => r.name === baseOf(row));
+      if (!rt || rt.skip) continue;
+      const l = capture(mode.argv(row, 'list', '-q'));
       for (const id of (l.stdout || '').split('\n').map((s) => s.trim()).filter(Boolean)) {
-        capture(mode.argv(rt.name, 'delete', '-f', id));
+        capture(mode.argv(row, 'delete', '-f', id));
       }
     }
   }

@@ -4,7 +4,7 @@
 // See bench/README.md. Scenarios are in scenarios.mjs, the set-up in env.mjs.
 import { existsSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
-import { PATHS, deleteLeftovers, findRuntimes, makeModes, makeTmp, nodeDir, removeTmp, setUpMode,
+import { PATHS, baseOf, deleteLeftovers, findRuntimes, makeModes, makeTmp, nodeDir, removeTmp, setUpMode,
   startCrunNamespace } from './env.mjs';
 import { RUNNERS, SCENARIOS, VERB_PARTS } from './scenarios.mjs';
 import { capture, die, fmt, fmtRatio, lookUpUser, mib, printTable, ratio, stats } from './util.mjs';
@@ -130,8 +130,9 @@ process.exit(code);
 
 /** The median of a row, or why there is none. */
 function median(key, mode, name, field = 'samples') {
-  const rt = runtimes.find((r) => r.name === name);
+  const rt = runtimes.find((r) => r.name === baseOf(name));
   if (rt?.skip) return { why: `${name} skipped: ${rt.skip}` };
+  if (results[key]?.[mode]?.skipped) return { why: `${key} skipped: ${results[key][mode].skipped}` };
   const r = results[key]?.[mode]?.results?.[name];
   if (!r) return { why: `${name}: no ${key} results` };
   if (r.skipped) return { why: `${name} failed: ${r.skipped}` };
@@ -139,13 +140,13 @@ function median(key, mode, name, field = 'samples') {
   return Number.isFinite(m) ? { v: m } : { why: `${name}: no successful runs` };
 }
 
-/** `a/b = 1.23x` for the listed bases, or n/a and why. */
+/** `vs b 1.23x` (a's median over b's) for the listed bases, or n/a and why. */
 function ratios(key, mode, a, bases, field) {
   const x = median(key, mode, a, field);
   if (x.why) return `n/a (${short(x.why)})`;
   return bases.map((b) => {
     const y = median(key, mode, b, field);
-    return `${a}/${b} = ${y.why ? `n/a (${short(y.why)})` : fmtRatio(ratio(x.v, y.v))}`;
+    return `vs ${b} ${y.why ? `n/a (${short(y.why)})` : fmtRatio(ratio(x.v, y.v))}`;
   }).join(', ');
 }
 function short(s) { return s.length > 110 ? `${s.slice(0, 107)}...` : s; }
@@ -154,32 +155,40 @@ function ms(x) { return x.why ? '-' : `${fmt(x.v)} ms`; }
 function printSummary() {
   const lines = [];
   const launches = ['launch-bin', 'launch'];
+  // run and cycle measure launch with its compiled-bundle cache removed and left in place.
+  const cached = launches.flatMap((l) => [`${l} (cold)`, `${l} (warm)`]);
+  // crun's ratio only when crun is there at all (a crun that failed one scenario says why).
+  const withCrun = (bases) => (crun.skip ? bases : [bases[0], 'crun', ...bases.slice(1)]);
   // Rootless first: the acceptance figures are about rootless runs.
   const modeNames = modes.map((m) => m.name).sort((a, b) => (a === b ? 0 : a === 'rootless' ? -1 : 1));
-  const each = (key, label, fn) => {
+  const each = (key, label, fn, rows = launches) => {
     for (const m of modeNames) {
       if (!results[key]?.[m]) continue;
-      for (const l of launches) lines.push(`${`${label} [${m}]`.padEnd(30)} ${`${l}:`.padEnd(11)} ${fn(m, l)}`);
+      for (const l of rows) lines.push(`${`${label} [${m}]`.padEnd(30)} ${`${l}:`.padEnd(19)} ${fn(m, l)}`);
     }
   };
+  /** `(x ms; runc y ms, crun z ms, ...)` for the bases that have a median. */
+  const times = (key, m, x, bases) => `(${ms(x)}; ${bases.map((b) => `${b} ${ms(median(key, m, b))}`).join(', ')})`;
   each('run', 'run /bin/true', (m, l) => {
-    let line = `${ratios('run', m, l, ['runc', 'node -e 0'])}`;
+    const bases = withCrun(['runc', 'node -e 0']);
+    let line = ratios('run', m, l, bases);
     const x = median('run', m, l);
-    if (!x.why) line += `  (${ms(x)}; runc ${ms(median('run', m, 'runc'))}, node -e 0 ${ms(median('run', m, 'node -e 0'))})`;
+    if (!x.why) line += `  ${times('run', m, x, bases)}`;
     const ru = median('run', m, 'runuser only'), r = median('run', m, 'runc'), n = median('run', m, 'node -e 0');
     if (!x.why && !ru.why && !r.why && !n.why) {
       line += `; minus runuser's ${ms(ru)}: ${fmtRatio(ratio(x.v - ru.v, r.v - ru.v))} runc, ${fmtRatio(ratio(x.v - ru.v, n.v - ru.v))} node -e 0`;
     }
     return line;
-  });
+  }, cached);
   each('cycle', 'create→start→delete', (m, l) => {
+    const bases = withCrun(['runc']);
     const x = median('cycle', m, l);
-    return ratios('cycle', m, l, ['runc']) + (x.why ? '' : `  (${ms(x)}; runc ${ms(median('cycle', m, 'runc'))})`);
-  });
+    return ratios('cycle', m, l, bases) + (x.why ? '' : `  ${times('cycle', m, x, bases)}`);
+  }, cached);
   for (const verb of VERB_PARTS) {
     each('verbs', `${verb === 'state?' ? 'state (missing id)' : verb}`, (m, l) => {
       const x = median('verbs', m, l, `parts.${verb}`);
-      return ratios('verbs', m, l, ['runc', 'crun'], `parts.${verb}`) + (x.why ? '' : `  (${ms(x)}; runc ${ms(median('verbs', m, 'runc', `parts.${verb}`))})`);
+      return ratios('verbs', m, l, withCrun(['runc']), `parts.${verb}`) + (x.why ? '' : `  (${ms(x)}; runc ${ms(median('verbs', m, 'runc', `parts.${verb}`))})`);
     });
   }
   each('mem', 'resident memory', (m, l) => {
@@ -191,6 +200,7 @@ function printSummary() {
       + (r.why ? '' : `  (runc ${fmt(mib(r.v), 2)} / ${fmt(mib(rp.v), 2)} MiB)`);
   });
   each('podman', 'podman run --rm', (m, l) => ratios('podman', m, l, ['runc']));
+  each('ctr', 'ctr run --rm', (m, l) => ratios('ctr', m, l, ['runc']));
   each('exec', 'exec', (m, l) => ratios('exec', m, l, ['runc']));
   each('seq', `${opt.seq} runs in a row`, (m, l) => ratios('seq', m, l, ['runc']));
   if (lines.length) {

@@ -1,4 +1,4 @@
-// The five scenarios. Each takes (ctx, mode) and returns
+// The scenarios. Each takes (ctx, mode) and returns
 //   { key, title, header, rows, notes, results }
 // where results maps a row name to its raw samples (for --json and the summary).
 // ctx = { opt, runtimes (those not skipped), allRuntimes, interrupted(), nodeVersion }.
@@ -6,12 +6,12 @@
 import { spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PATHS } from './env.mjs';
-import { podmanEntries } from './clients.mjs';
+import { CACHE_DIR, PATHS, cacheRows, isCacheRow, slugOf } from './env.mjs';
+import { ctrEntries, podmanEntries } from './clients.mjs';
 import { capture, describeFailure, exited, fmt, fmtRatio, memOf, mib, pidNs,
   processTree, procName, ratio, rssOf, sleep, sleepSync, stats, tick, timed } from './util.mjs';
 
-export const SCENARIOS = ['run', 'cycle', 'verbs', 'podman', 'exec', 'seq', 'mem'];
+export const SCENARIOS = ['run', 'cycle', 'verbs', 'podman', 'ctr', 'exec', 'seq', 'mem'];
 
 /** One row of a timing table: a name and what to do for iteration `i`. */
 const entry = (name, once, kind = 'runtime') => ({ name, once, kind });
@@ -91,11 +91,33 @@ function prefixNote(mode, res) {
   return notes;
 }
 
+/** A cold row first removes its compiled-bundle cache (not timed), then runs `once`. */
+function withCache(mode, row, once) {
+  if (row.cache !== 'cold') return once;
+  return (i) => {
+    const err = mode.dropCache(row.name);
+    return err ? { ok: false, error: `removing the cache: ${err}` } : once(i);
+  };
+}
+
+/** What the cold and warm rows are, and whether the cache existed at all. */
+function cacheNotes(mode, res) {
+  const rows = Object.keys(res).filter((n) => isCacheRow(n) && !res[n].skipped);
+  if (!rows.length) return [];
+  const notes = [`(cold): <state root>/${CACHE_DIR} removed (rm -rf, untimed, as its owner) before every iteration, so each run or create `
+    + `compiles and stores its bundle; (warm): left in place, filled by the warm-up. Each launch row has a state root (--root) of its own`];
+  const none = rows.filter((n) => n.endsWith('(warm)') && !mode.hasCache(n));
+  if (none.length) {
+    notes.push(`no ${CACHE_DIR} was made in the state root of ${none.join(', ')}: that launch has no compiled-bundle cache, so its cold and warm rows measure the same`);
+  }
+  return notes;
+}
+
 // --- 1. run of /bin/true ---------------------------------------------------
 
 export async function runTrue(ctx, mode) {
-  const entries = ctx.runtimes.map((rt) => entry(rt.name, (i) =>
-    timed(mode.argv(rt.name, 'run', '--bundle', mode.bundle('true', rt.name), `run-${rt.name}-${i}`), mode.errFile)));
+  const entries = cacheRows(ctx.runtimes).map((row) => entry(row.name, withCache(mode, row, (i) =>
+    timed(mode.argv(row.name, 'run', '--bundle', mode.bundle('true', row.name), `run-${slugOf(row.name)}-${i}`), mode.errFile))));
   entries.push(entry('node -e 0', () => timed(mode.ref(PATHS.node, '-e', '0'), mode.errFile), 'reference'));
   if (mode.prefix.length) entries.push(entry('runuser only', () => timed(mode.ref('/bin/true'), mode.errFile), 'reference'));
   if (mode.crunWrapperRef && ctx.runtimes.some((rt) => rt.name === 'crun')) {
@@ -105,8 +127,8 @@ export async function runTrue(ctx, mode) {
   const { header, rows } = timingTable(res);
   return {
     key: 'run', title: `run /bin/true — ${mode.name}`, header, rows, results: res,
-    notes: [...prefixNote(mode, res), `node -e 0 is ${PATHS.node} (${ctx.nodeVersion}); ratios in parentheses are references, not runtimes`,
-      ...commonNotes(ctx, res)],
+    notes: [...cacheNotes(mode, res), ...prefixNote(mode, res),
+      `node -e 0 is ${PATHS.node} (${ctx.nodeVersion}); ratios in parentheses are references, not runtimes`, ...commonNotes(ctx, res)],
   };
 }
 
@@ -140,7 +162,7 @@ function createWithPid(mode, rt, id, prog, fail) {
 }
 
 function cycleOnce(mode, rt, i) {
-  const id = `cycle-${rt}-${i}`;
+  const id = `cycle-${slugOf(rt)}-${i}`;
   const fail = failure(mode, rt, id);
   const c = createWithPid(mode, rt, id, 'true', fail);
   if (c.failed) return c.failed;
@@ -154,14 +176,14 @@ function cycleOnce(mode, rt, i) {
 }
 
 export async function cycle(ctx, mode) {
-  const entries = ctx.runtimes.map((rt) => entry(rt.name, (i) => cycleOnce(mode, rt.name, i)));
+  const entries = cacheRows(ctx.runtimes).map((row) => entry(row.name, withCache(mode, row, (i) => cycleOnce(mode, row.name, i))));
   const res = await interleave(ctx, entries, ctx.opt.runs, ctx.opt.warmup);
   const { header, rows } = timingTable(res, { parts: ['create', 'start', 'delete'] });
   header[1] = 'cycle median ms';
   return {
     key: 'cycle', title: `create → start → delete of /bin/true — ${mode.name}`, header, rows, results: res,
     notes: ['cycle = create + start + delete (sum of the three commands); the wait for /bin/true to exit between start and delete '
-      + '(polling /proc/PID from --pid-file) is not counted', ...prefixNote(mode, res), ...commonNotes(ctx, res)],
+      + '(polling /proc/PID from --pid-file) is not counted', ...cacheNotes(mode, res), ...prefixNote(mode, res), ...commonNotes(ctx, res)],
   };
 }
 
@@ -210,16 +232,42 @@ export async function verbs(ctx, mode) {
 
 export async function podman(ctx, mode) {
   const p = podmanEntries(mode, ctx.runtimes, entry);
-  if (p.why) return { key: 'podman', title: `podman run --rm /bin/true — ${mode.name}`, header: ['', 'skipped'], rows: [], results: {}, notes: [`skipped: ${p.why}`] };
   try {
+    if (p.why) return { key: 'podman', title: `podman run --rm /bin/true — ${mode.name}`, header: ['', 'skipped'], rows: [], results: {}, skipped: p.why, notes: [`skipped: ${p.why}`] };
     const res = await interleave(ctx, p.entries, ctx.opt.runs, ctx.opt.warmup);
     const { header, rows } = timingTable(res);
     return {
-      key: 'podman', title: `podman --runtime RUNTIME run --rm /bin/true (create, start, state, delete through conmon) — ${mode.name}`, header, rows, results: res,
-      notes: ['podman with vfs storage, cgroupfs, no network, its own root; crun is left out (podman would run it on the v1 hybrid tree it refuses)', ...commonNotes(ctx, res)],
+      key: 'podman', title: `podman --runtime RUNTIME run --rm /bin/true (create, start, delete through conmon) — ${mode.name}`, header, rows, results: res,
+      notes: ['podman with vfs storage, cgroupfs, no network, its own root, run root, tmp dir' + (mode.rootless ? ' and XDG_RUNTIME_DIR' : '')
+        + '; crun is left out (podman would run it on the v1 hybrid tree it refuses)',
+      mode.rootless
+        ? 'rootless: podman makes its user namespace (newuidmap/newgidmap, the user\'s subordinate ids) and runs conmon and the runtime in it; '
+          + 'no cgroups (cgroup v1); the runtimes\' state roots are their defaults under that XDG_RUNTIME_DIR'
+        : 'podman passes the runtime no --root: the state roots are the runtimes\' defaults (/run/runc, /run/launch for both launch rows)',
+      ...prefixNote(mode, res), ...commonNotes(ctx, res)],
     };
   } finally {
-    p.cleanup();
+    p.cleanup?.();
+  }
+}
+
+// --- 2d. containerd's ctr with each runtime ------------------------------------
+
+export async function ctr(ctx, mode) {
+  const title = `ctr run --rm /bin/true (containerd, runc v2 shim with --runc-binary RUNTIME) — ${mode.name}`;
+  const p = await ctrEntries(mode, ctx.runtimes, entry);
+  try {
+    if (p.why) return { key: 'ctr', title, header: ['', 'skipped'], rows: [], results: {}, skipped: p.why, notes: [`skipped: ${p.why}`] };
+    const res = await interleave(ctx, p.entries, ctx.opt.runs, ctx.opt.warmup);
+    const { header, rows } = timingTable(res);
+    return {
+      key: 'ctr', title, header, rows, results: res,
+      notes: ['a containerd of the bench\'s own (overlayfs snapshotter, an image imported from the busybox rootfs); ctr with '
+        + '--runc-root and --fifo-dir under the bench\'s temp dir; the time includes the shim\'s start and ctr\'s I/O FIFOs; '
+        + 'crun is left out (the shim would run it on the v1 hybrid tree it refuses)', ...commonNotes(ctx, res)],
+    };
+  } finally {
+    await p.cleanup?.();
   }
 }
 
@@ -430,4 +478,4 @@ function countList(xs) {
   return [...m].map(([k, v]) => (v > 1 ? `${k}x${v}` : k)).join(',') || '-';
 }
 
-export const RUNNERS = { run: runTrue, cycle, verbs, podman, exec, seq, mem: memory };
+export const RUNNERS = { run: runTrue, cycle, verbs, podman, ctr, exec, seq, mem: memory };
