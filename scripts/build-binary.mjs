@@ -16,6 +16,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { addFront } from './binary/front.mjs';
+import { buildCommit } from './build-info.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(join(root, 'package.json'));
@@ -46,12 +47,8 @@ const assets = {
 };
 for (const [name, file] of Object.entries(assets)) if (!existsSync(file)) die(`the ${name} is not built (${file}): npm run build:addon`);
 
-function commit() {
-  const r = spawnSync('git', ['rev-parse', 'HEAD'], { cwd: root, encoding: 'utf8' });
-  if (r.status !== 0) return 'unknown';
-  const dirty = spawnSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: root, encoding: 'utf8' }).stdout.trim();
-  return r.stdout.trim() + (dirty ? '-dirty' : '');
-}
+/** The commit `launch --version` names: the same one `npm run build` records for bin/launch. */
+const commit = () => buildCommit(root) ?? 'unknown';
 
 // Packages only some starts need: bundled apart, carried as assets and evaluated on first use
 // (lib/runtime/embedded.ts), so the snapshot every start deserializes is smaller (~3 ms a start).

@@ -13,10 +13,11 @@ import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createGunzip, createZstdDecompress } from 'node:zlib';
+import { createGunzip } from 'node:zlib';
 import { Header, Pax, type HeaderData } from 'tar';
 import { LaunchError, fromNodeError } from '../errors.js';
 import { imageError, type BlobStore } from './store.js';
+import { zstdDecompressor } from './zstd.js';
 
 interface Entry {
   name: string;
@@ -127,10 +128,11 @@ export function sniff(head: Buffer): Magic {
 
 /** `docker save | gzip` into a private temporary file; the directory is removed on failure. */
 async function decompressToTemp(path: string, magic: 'gzip' | 'zstd'): Promise<string> {
+  const decoder = magic === 'gzip' ? createGunzip() : zstdDecompressor({ subject: `archive \`${path}\``, kind: 'archives' });
   const dir = await mkdtemp(join(tmpdir(), 'launch-image-'));
   const out = join(dir, 'archive.tar');
   try {
-    await pipeline(createReadStream(path), magic === 'gzip' ? createGunzip() : createZstdDecompress(), createWriteStream(out, { mode: 0o600 }));
+    await pipeline(createReadStream(path), decoder, createWriteStream(out, { mode: 0o600 }));
     return dir;
   } catch (err) {
     await rm(dir, { recursive: true, force: true });

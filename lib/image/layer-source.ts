@@ -6,6 +6,7 @@
 import { Readable, pipeline, type Transform } from 'node:stream';
 import * as zlib from 'node:zlib';
 import { usageError } from '../errors.js';
+import { zstdDecompressor } from './zstd.js';
 
 export type Compression = 'gzip' | 'zstd' | 'xz' | 'bzip2' | 'none';
 
@@ -117,12 +118,12 @@ export async function openLayer(
       decoder = zlib.createGunzip();
       break;
     case 'zstd':
-      // zlib has zstd from Node 22.15/23.8 on; `engines` still allows older Nodes.
-      if (typeof zlib.createZstdDecompress !== 'function') {
+      try {
+        decoder = zstdDecompressor({ subject: opts.prefix ? opts.prefix.replace(/: $/, '') : 'layer' });
+      } catch (err) {
         rest.destroy();
-        throw usageError(`${opts.prefix}zstd-compressed layer, and this Node (${process.version}) has no zstd decoder (Node 22.15 or later has)`, { code: 'LAYER_UNSUPPORTED' });
+        throw err;
       }
-      decoder = zlib.createZstdDecompress();
       break;
     default:
       rest.destroy();

@@ -3,11 +3,12 @@
 // LaunchError on the stream it reads, in place of `end`; a consumer that stops early (destroys
 // its stream) stops the stages behind it, so no file read is left running.
 import type { Readable, Transform } from 'node:stream';
-import { createGunzip, createZstdDecompress } from 'node:zlib';
+import { createGunzip } from 'node:zlib';
 import { LaunchError } from '../errors.js';
 import { verifier, type Digest } from './digest.js';
 import { imageError, readFailure, type BlobStore } from './store.js';
 import type { Compression, ImageLayer } from './types.js';
+import { zstdDecompressor } from './zstd.js';
 
 type Stage = {
   stream: Readable | Transform;
@@ -60,8 +61,10 @@ function chain(stages: Stage[]): Readable {
   return last;
 }
 
-function decompressor(c: Exclude<Compression, 'none'>): Transform {
-  return c === 'gzip' ? createGunzip() : createZstdDecompress();
+/** The decoder of `subject`'s data; on a Node without zstd, a zstd layer's error line (thrown
+ * before any file is opened, so nothing is left reading). */
+function decompressor(c: Exclude<Compression, 'none'>, subject: string): Transform {
+  return c === 'gzip' ? createGunzip() : zstdDecompressor({ subject });
 }
 
 /** Errors of one stage: a LaunchError (a verifier's) as it is, a zlib error as corrupt data,
@@ -108,9 +111,10 @@ export function ociLayer(l: OciLayerInit): ImageLayer {
       if (l.compression === 'none') return chain(blobStages());
       const fail = (problem: string) =>
         imageError('spec', 'IMAGE_DIGEST', `${subject}: uncompressed, not rootfs.diff_ids[${l.index}] ${l.diffID.text}: ${problem}`, l.store.path);
+      const decoder = decompressor(l.compression, subject);
       return chain([
         ...blobStages(),
-        { stream: decompressor(l.compression), mapError: mapperFor(l.store, l.entry, subject, l.compression) },
+        { stream: decoder, mapError: mapperFor(l.store, l.entry, subject, l.compression) },
         { stream: verifier(l.diffID, undefined, fail), mapError: mapperFor(l.store, l.entry, subject), verifies: true },
       ]);
     },
@@ -135,8 +139,9 @@ export function archivedLayer(l: ArchivedLayerInit): ImageLayer {
   const size = l.stored === 'none' ? l.storedSize : undefined;
   const open = () => {
     const fail = (problem: string) => imageError('spec', 'IMAGE_DIGEST', `${subject}: ${problem}`, l.store.path);
+    const decoder = l.stored === 'none' ? undefined : decompressor(l.stored, subject);
     const stages: Stage[] = [{ stream: l.store.open(l.entry), mapError: mapperFor(l.store, l.entry, subject) }];
-    if (l.stored !== 'none') stages.push({ stream: decompressor(l.stored), mapError: mapperFor(l.store, l.entry, subject, l.stored) });
+    if (decoder) stages.push({ stream: decoder, mapError: mapperFor(l.store, l.entry, subject, l.stored) });
     stages.push({ stream: verifier(l.diffID, size, fail), mapError: mapperFor(l.store, l.entry, subject), verifies: true });
     return chain(stages);
   };

@@ -4,6 +4,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { accessSync, chownSync, constants, existsSync, mkdirSync, rmdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe } from 'vitest';
+import { passwdEntry, rootlessUserMissing, testUserName } from './test-user.js';
 
 /** `delegated`: the unprivileged user, started (by root) inside a cgroup-v2 subtree it owns. */
 export type Mode = 'root' | 'rootless' | 'delegated';
@@ -23,17 +24,17 @@ const isRoot = () => process.getuid!() === 0;
 let cachedUser: RunAs | null | undefined;
 
 /** The unprivileged user the rootless tests run as: ourselves when we are not root, else the
- * user named by LAUNCH_TEST_USER (default `launchtest`, which .ci/run creates). */
+ * user named by LAUNCH_TEST_USER (default `launchtest`, which .ci/run creates; when it is
+ * missing, test/helpers/global-setup.ts says so once per run). */
 export function rootlessUser(): RunAs | undefined {
   if (cachedUser !== undefined) return cachedUser ?? undefined;
   if (!isRoot()) {
     cachedUser = { mode: 'rootless', uid: process.getuid!(), gid: process.getgid!(), home: process.env.HOME ?? '/tmp', name: process.env.USER ?? '' };
     return cachedUser;
   }
-  const name = process.env.LAUNCH_TEST_USER ?? 'launchtest';
-  const r = spawnSync('getent', ['passwd', name], { encoding: 'utf8' });
-  const fields = r.status === 0 ? r.stdout.trim().split(':') : [];
-  cachedUser = fields.length >= 6 ? { mode: 'rootless', uid: Number(fields[2]), gid: Number(fields[3]), home: fields[5]!, name } : null;
+  const name = testUserName();
+  const entry = passwdEntry(name);
+  cachedUser = entry ? { mode: 'rootless', ...entry, name } : null;
   return cachedUser ?? undefined;
 }
 
@@ -93,8 +94,7 @@ function probeUserns(): boolean {
 
 const probes: Record<string, () => string | undefined> = {
   root: () => (isRoot() ? undefined : 'needs root'),
-  rootless: () =>
-    rootlessUser() ? undefined : `needs an unprivileged user (create \`${process.env.LAUNCH_TEST_USER ?? 'launchtest'}\` or set LAUNCH_TEST_USER)`,
+  rootless: () => (rootlessUser() ? undefined : `needs an unprivileged user: ${rootlessUserMissing() ?? `no user \`${testUserName()}\``}`),
   userns: () => (probeUserns() ? undefined : 'needs user namespaces (kernel.unprivileged_userns_clone)'),
   busybox: () => (existsSync('/usr/bin/busybox') || existsSync('/bin/busybox') ? undefined : 'needs busybox-static (apt-get install busybox-static)'),
   runc: () => {
