@@ -813,7 +813,9 @@ eachMode('attacks: ids, --root and the state root', ['busybox', 'dist', 'addon']
     expect(entries(bundle)).toEqual(before.bundle);
     // A NUL never gets through the command line; the store refuses it too.
     expect(() => new StateStore(root).dir('a\0b')).toThrow(/invalid container id/);
-  });
+    // 105 launches, each through Node (the front leaves bad ids to it): 15-60 s on a quiet
+    // machine, more when CI's other passes load it.
+  }, 240_000 * SLOW);
 
   it.skipIf(skip)('the state root is made 0700 (its parents too), state.json 0600', () => {
     const root = join(ownedDir(who(), 'mode'), 'a', 'b', 'root');
