@@ -2,7 +2,8 @@
 // reads the words before yargs does (the `launch DIR` shorthand and --version in main.ts, the
 // exec `--` in exec.ts, the fast path, --log in log.ts) are made from it. Scanners that each
 // kept their own list disagreed on which flags take a value: `launch --rootless true exec c1
-// sh -c x` had `true` read as the id, and the command's `-c` as exec's --cap.
+// sh -c x` had `true` read as the id, and the command's `-c` as exec's --cap. `run`'s flags
+// are here too, for the shorthand, which moves those given before DIR after `run`.
 // Nothing here runs at import time (start-up snapshot rule).
 
 export interface GlobalFlag {
@@ -23,6 +24,12 @@ export const GLOBAL_FLAGS: Readonly<Record<string, GlobalFlag>> = {
   // launch decides from the caller's uid and user namespace; runc's values are accepted.
   rootless: { value: true, choices: ['auto', 'true', 'false'], describe: 'auto|true|false, accepted for runc compatibility: launch decides from the caller\'s uid' },
   'systemd-cgroup': { value: false, describe: 'create the container\'s cgroup as a transient systemd unit (linux.cgroupsPath is slice:prefix:name)' },
+};
+
+/** `run` flags that may come before the DIR of `launch DIR`, and whether each takes a value. */
+export const RUN_FLAGS: Readonly<Record<string, boolean>> = {
+  '--network': true, '--publish': true, '-p': true, '--pid-file': true, '--console-socket': true, '--preserve-fds': true,
+  '--detach': false, '-d': false, '--keep': false, '--no-pivot': false, '--no-new-keyring': false, '--ignore-cgroup-limits': false,
 };
 
 /** yargs-parser's test for a word that is a value although it starts with `-`. */

@@ -7,7 +7,7 @@ import { LaunchError, formatError } from '../errors.js';
 import { execArgv } from './exec.js';
 import { fastParse } from './fastpath.js';
 import { noteCallerFds } from './fds.js';
-import { globalWords, scanGlobals, takesNext } from './flags.js';
+import { RUN_FLAGS, globalWords, scanGlobals, takesNext } from './flags.js';
 import { type Ctx, generatedId, runHandler } from './handlers.js';
 import { logTarget, writeLog } from './log.js';
 
@@ -27,12 +27,6 @@ const VERBS = [
   'run', 'create', 'start', 'exec', 'kill', 'list', 'features', 'spec', 'demo', 'state', 'delete', 'events', 'pause', 'resume', 'ps', 'update',
   'pull', 'unpack', 'images', 'rmi', 'unshare', 'help', 'completion',
 ];
-
-/** `run` flags that may come before the DIR of `launch DIR`, and whether each takes a value. */
-const RUN_FLAGS: Record<string, boolean> = {
-  '--network': true, '--publish': true, '-p': true, '--pid-file': true, '--console-socket': true, '--preserve-fds': true,
-  '--detach': false, '-d': false, '--keep': false, '--no-pivot': false, '--no-new-keyring': false, '--ignore-cgroup-limits': false,
-};
 
 /** `launch DIR` is `launch run --bundle DIR <generated id>`. */
 export function expandShorthand(argv: string[], isDir: (p: string) => boolean, makeId: () => string): string[] {
