@@ -26,10 +26,16 @@ export const GLOBAL_FLAGS: Readonly<Record<string, GlobalFlag>> = {
   'systemd-cgroup': { value: false, describe: 'create the container\'s cgroup as a transient systemd unit (linux.cgroupsPath is slice:prefix:name)' },
 };
 
-/** `run` flags that may come before the DIR of `launch DIR`, and whether each takes a value. */
+/** Every flag of `run` (parser.ts; test/unit/shorthand.test.ts holds the two together), and
+ * whether it takes a value: the shorthand `launch DIR` moves those given before DIR after
+ * `run`, and must know which take the next word, so that a value is not taken for DIR. The ones
+ * meant for --image, and --bundle itself, are run's too: yargs then words their misuse as it
+ * does after `run` (handlers.ts), not as "Unknown arguments" of a global flag. */
 export const RUN_FLAGS: Readonly<Record<string, boolean>> = {
-  '--network': true, '--publish': true, '-p': true, '--pid-file': true, '--console-socket': true, '--preserve-fds': true,
+  '--bundle': true, '-b': true, '--pid-file': true, '--console-socket': true, '--preserve-fds': true, '--network': true, '--publish': true, '-p': true,
+  '--image': true, '--store': true,
   '--detach': false, '-d': false, '--keep': false, '--no-pivot': false, '--no-new-keyring': false, '--ignore-cgroup-limits': false,
+  '--tty': false, '-t': false, '--tls-verify': false,
 };
 
 /** yargs-parser's test for a word that is a value although it starts with `-`. */

@@ -28,7 +28,9 @@ const VERBS = [
   'pull', 'unpack', 'images', 'rmi', 'unshare', 'help', 'completion',
 ];
 
-/** `launch DIR` is `launch run --bundle DIR <generated id>`. */
+/** `launch DIR` is `launch run --bundle DIR <generated id>`. The id goes right after DIR, not
+ * at the end: a valued flag left without its value at the end (`launch DIR --pid-file`) would
+ * take it. */
 export function expandShorthand(argv: string[], isDir: (p: string) => boolean, makeId: () => string): string[] {
   // Run flags given before DIR go after `run`, where yargs looks for them.
   const global: string[] = [];
@@ -47,7 +49,7 @@ export function expandShorthand(argv: string[], isDir: (p: string) => boolean, m
       continue;
     }
     if (VERBS.includes(word) || !isDir(word)) return argv;
-    return [...global, 'run', ...run, '--bundle', word, ...argv.slice(i + 1), makeId()];
+    return [...global, 'run', ...run, '--bundle', word, makeId(), ...argv.slice(i + 1)];
   }
   return argv;
 }
