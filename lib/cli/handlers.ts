@@ -16,6 +16,8 @@ export interface Ctx {
   setContext(context: string): void;
   setExit(code: number): void;
   setDebug(debug: boolean): void;
+  /** The id main() made up for the shorthand `launch DIR`, if it did (a detached run prints it). */
+  readonly generatedId?: string;
 }
 
 const str = (v: unknown) => (v === undefined ? undefined : String(v));
@@ -65,7 +67,11 @@ const HANDLERS: Record<string, (args: Args, ctx: Ctx) => Promise<void>> = {
     if (image === undefined && words.length) throw usageError(`words after the id (${words[0]}) are only taken with --image`, { exitCode: 125 });
     if (image === undefined && args.tty) throw usageError('--tty is for --image; a bundle says so in process.terminal', { exitCode: 125 });
     const network = { network: str(args.network), publish: ((args.publish as unknown[] | undefined) ?? []).map(String) };
-    const base = { ...bundleArgs(args), id: args.id === undefined ? generatedId() : id(args), detach: Boolean(args.detach), keep: Boolean(args.keep), network, ...globals(args, ctx) };
+    const idGenerated = args.id === undefined || id(args) === ctx.generatedId;
+    const base = {
+      ...bundleArgs(args), id: args.id === undefined ? generatedId() : id(args), idGenerated, detach: Boolean(args.detach), keep: Boolean(args.keep), network,
+      ...globals(args, ctx),
+    };
     ctx.setContext(`run ${base.id}`);
     ctx.setExit(await runVerb(image === undefined ? base : { ...base, image: { image, args: words, tty: Boolean(args.tty), ...imageArgs(args) } }));
   },

@@ -98,6 +98,7 @@ export async function main(rawArgv: string[]): Promise<number> {
     process.stdout.write(`${versionText()}\n`);
     return 0;
   }
+  let madeId: string | undefined;
   const argv = expandShorthand(
     execArgv(joinDashValues(rawArgv)),
     (p) => {
@@ -107,7 +108,7 @@ export async function main(rawArgv: string[]): Promise<number> {
         return false;
       }
     },
-    generatedId,
+    () => (madeId = generatedId()),
   );
   // From the words as yargs will read them: after execArgv's `--`, a command's own `--log`
   // or `--debug` is not launch's.
@@ -117,6 +118,7 @@ export async function main(rawArgv: string[]): Promise<number> {
   let context: string | undefined;
   let debug = globals.debug !== undefined && globals.debug !== 'false';
   const ctx: Ctx = {
+    generatedId: madeId,
     setContext: (c) => void (context = c),
     setExit: (code) => void (exitCode = code),
     setDebug: (d) => void (debug = d),

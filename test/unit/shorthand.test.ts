@@ -4,13 +4,17 @@
 // `-t`, `--tty`, `--image`, `--store`, `--tls-verify`, `-b` before DIR (read as global flags:
 // "Unknown arguments: t, bundle, launch-..."); a trailing `DIR --pid-file` with no value took
 // the generated id for the file's name.
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { execArgv } from '../../lib/cli/exec.js';
 import { fastParse } from '../../lib/cli/fastpath.js';
 import { GLOBAL_FLAGS, RUN_FLAGS } from '../../lib/cli/flags.js';
 import type { Args } from '../../lib/cli/handlers.js';
 import { expandShorthand, joinDashValues } from '../../lib/cli/main.js';
 import { buildParser } from '../../lib/cli/parser.js';
+
+// What the run handler hands the verb, without starting anything.
+const runs: Record<string, unknown>[] = [];
+vi.mock('../../lib/cli/run.js', () => ({ runVerb: async (o: Record<string, unknown>) => (runs.push(o), 0) }));
 
 /** main()'s words before parsing, with `b` the one directory. */
 const prepare = (argv: string[]) => expandShorthand(execArgv(joinDashValues(argv)), (p) => p === 'b', () => 'ID');
@@ -108,5 +112,28 @@ describe('`launch DIR` with run\'s flags', () => {
     const ctx = { setContext() {}, setExit() {}, setDebug() {} };
     const { verb, args } = await viaYargs(prepare(argv));
     await expect(runHandler(verb, args, ctx)).rejects.toMatchObject({ kind: 'usage', message });
+  });
+});
+
+// Issue 18, point 6: `launch -d DIR` returned without a word, and its container could be found
+// only with `launch list`. The id is printed when launch made it up (run.ts), never when the
+// caller chose it (runc's and containerd's callers read nothing from run's stdout).
+describe('which ids launch made up', () => {
+  it.each([
+    [['b'], 'ID', true],
+    [['-d', 'b'], 'ID', true],
+    [['b', '--detach'], 'ID', true],
+    [['run', '--image', 'busybox', '-d'], undefined, true],
+    [['run', '-d', '--bundle', 'b', 'c1'], undefined, false],
+    [['run', '-d', '--image', 'busybox', 'c1'], undefined, false],
+    // An id typed by the caller that happens to look like launch's is still the caller's.
+    [['run', '-d', '--bundle', 'b', 'ID'], undefined, false],
+  ])('%j, with the shorthand\'s id %s', async (argv, made, generated) => {
+    const { runHandler } = await import('../../lib/cli/handlers.js');
+    const ctx = { setContext() {}, setExit() {}, setDebug() {}, generatedId: made };
+    const { verb, args } = await viaYargs(prepare(argv));
+    await runHandler(verb, args, ctx);
+    expect(runs.at(-1)).toMatchObject({ idGenerated: generated });
+    if (made) expect(runs.at(-1)!.id).toBe(made);
   });
 });
