@@ -49,7 +49,7 @@ export function buildParser(argv: string[], handle: (verb: string) => (args: Arg
   const h = (verb: string) => (args: unknown) => handle(verb)(args as Args);
   return yargs(argv)
     .scriptName('launch')
-    .usage('$0 [global options] <command> [options]\n$0 BUNDLE_DIR  (run the bundle with a generated id)')
+    .usage('$0 [global options] <command> [options]\n$0 [run options] BUNDLE_DIR [run options]  (run the bundle with a generated id; with -d, print it)')
     .options(globalOptions())
     .command(
       'run [id]',
