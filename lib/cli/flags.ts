@@ -2,7 +2,8 @@
 // reads the words before yargs does (the `launch DIR` shorthand and --version in main.ts, the
 // exec `--` in exec.ts, the fast path, --log in log.ts) are made from it. Scanners that each
 // kept their own list disagreed on which flags take a value: `launch --rootless true exec c1
-// sh -c x` had `true` read as the id, and the command's `-c` as exec's --cap.
+// sh -c x` had `true` read as the id, and the command's `-c` as exec's --cap. `run`'s flags
+// are here too, for the shorthand, which moves those given before DIR after `run`.
 // Nothing here runs at import time (start-up snapshot rule).
 
 export interface GlobalFlag {
@@ -23,6 +24,18 @@ export const GLOBAL_FLAGS: Readonly<Record<string, GlobalFlag>> = {
   // launch decides from the caller's uid and user namespace; runc's values are accepted.
   rootless: { value: true, choices: ['auto', 'true', 'false'], describe: 'auto|true|false, accepted for runc compatibility: launch decides from the caller\'s uid' },
   'systemd-cgroup': { value: false, describe: 'create the container\'s cgroup as a transient systemd unit (linux.cgroupsPath is slice:prefix:name)' },
+};
+
+/** Every flag of `run` (parser.ts; test/unit/shorthand.test.ts holds the two together), and
+ * whether it takes a value: the shorthand `launch DIR` moves those given before DIR after
+ * `run`, and must know which take the next word, so that a value is not taken for DIR. The ones
+ * meant for --image, and --bundle itself, are run's too: yargs then words their misuse as it
+ * does after `run` (handlers.ts), not as "Unknown arguments" of a global flag. */
+export const RUN_FLAGS: Readonly<Record<string, boolean>> = {
+  '--bundle': true, '-b': true, '--pid-file': true, '--console-socket': true, '--preserve-fds': true, '--network': true, '--publish': true, '-p': true,
+  '--image': true, '--store': true,
+  '--detach': false, '-d': false, '--keep': false, '--no-pivot': false, '--no-new-keyring': false, '--ignore-cgroup-limits': false,
+  '--tty': false, '-t': false, '--tls-verify': false,
 };
 
 /** yargs-parser's test for a word that is a value although it starts with `-`. */

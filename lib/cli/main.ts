@@ -7,7 +7,7 @@ import { LaunchError, formatError } from '../errors.js';
 import { execArgv } from './exec.js';
 import { fastParse } from './fastpath.js';
 import { noteCallerFds } from './fds.js';
-import { globalWords, scanGlobals, takesNext } from './flags.js';
+import { RUN_FLAGS, globalWords, scanGlobals, takesNext } from './flags.js';
 import { type Ctx, generatedId, runHandler } from './handlers.js';
 import { logTarget, writeLog } from './log.js';
 
@@ -28,13 +28,9 @@ const VERBS = [
   'pull', 'unpack', 'images', 'rmi', 'unshare', 'help', 'completion',
 ];
 
-/** `run` flags that may come before the DIR of `launch DIR`, and whether each takes a value. */
-const RUN_FLAGS: Record<string, boolean> = {
-  '--network': true, '--publish': true, '-p': true, '--pid-file': true, '--console-socket': true, '--preserve-fds': true,
-  '--detach': false, '-d': false, '--keep': false, '--no-pivot': false, '--no-new-keyring': false, '--ignore-cgroup-limits': false,
-};
-
-/** `launch DIR` is `launch run --bundle DIR <generated id>`. */
+/** `launch DIR` is `launch run --bundle DIR <generated id>`. The id goes right after DIR, not
+ * at the end: a valued flag left without its value at the end (`launch DIR --pid-file`) would
+ * take it. */
 export function expandShorthand(argv: string[], isDir: (p: string) => boolean, makeId: () => string): string[] {
   // Run flags given before DIR go after `run`, where yargs looks for them.
   const global: string[] = [];
@@ -53,7 +49,7 @@ export function expandShorthand(argv: string[], isDir: (p: string) => boolean, m
       continue;
     }
     if (VERBS.includes(word) || !isDir(word)) return argv;
-    return [...global, 'run', ...run, '--bundle', word, ...argv.slice(i + 1), makeId()];
+    return [...global, 'run', ...run, '--bundle', word, makeId(), ...argv.slice(i + 1)];
   }
   return argv;
 }
@@ -102,6 +98,7 @@ export async function main(rawArgv: string[]): Promise<number> {
     process.stdout.write(`${versionText()}\n`);
     return 0;
   }
+  let madeId: string | undefined;
   const argv = expandShorthand(
     execArgv(joinDashValues(rawArgv)),
     (p) => {
@@ -111,7 +108,7 @@ export async function main(rawArgv: string[]): Promise<number> {
         return false;
       }
     },
-    generatedId,
+    () => (madeId = generatedId()),
   );
   // From the words as yargs will read them: after execArgv's `--`, a command's own `--log`
   // or `--debug` is not launch's.
@@ -121,6 +118,7 @@ export async function main(rawArgv: string[]): Promise<number> {
   let context: string | undefined;
   let debug = globals.debug !== undefined && globals.debug !== 'false';
   const ctx: Ctx = {
+    generatedId: madeId,
     setContext: (c) => void (context = c),
     setExit: (code) => void (exitCode = code),
     setDebug: (d) => void (debug = d),
