@@ -7,7 +7,7 @@ import { LaunchError, formatError } from '../errors.js';
 import { execArgv } from './exec.js';
 import { fastParse } from './fastpath.js';
 import { noteCallerFds } from './fds.js';
-import { globalWords, scanGlobals, takesNext } from './flags.js';
+import { VERBS, firstWord, flagSpan, globalWords, scanGlobals } from './flags.js';
 import { type Ctx, generatedId, runHandler } from './handlers.js';
 import { logTarget, writeLog } from './log.js';
 
@@ -23,39 +23,21 @@ export interface GlobalOptions {
   systemdCgroup?: boolean;
 }
 
-const VERBS = [
-  'run', 'create', 'start', 'exec', 'kill', 'list', 'features', 'spec', 'demo', 'state', 'delete', 'events', 'pause', 'resume', 'ps', 'update',
-  'pull', 'unpack', 'images', 'rmi', 'unshare', 'help', 'completion',
-];
-
-/** `run` flags that may come before the DIR of `launch DIR`, and whether each takes a value. */
-const RUN_FLAGS: Record<string, boolean> = {
-  '--network': true, '--publish': true, '-p': true, '--pid-file': true, '--console-socket': true, '--preserve-fds': true,
-  '--detach': false, '-d': false, '--keep': false, '--no-pivot': false, '--no-new-keyring': false, '--ignore-cgroup-limits': false,
-};
-
 /** `launch DIR` is `launch run --bundle DIR <generated id>`. */
 export function expandShorthand(argv: string[], isDir: (p: string) => boolean, makeId: () => string): string[] {
+  const at = firstWord(argv);
+  if (at < 0) return argv;
+  const word = argv[at]!;
+  if (VERBS.includes(word) || !isDir(word)) return argv;
   // Run flags given before DIR go after `run`, where yargs looks for them.
   const global: string[] = [];
   const run: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const word = argv[i]!;
-    if (word === '--') return argv;
-    if (word.startsWith('-')) {
-      // A flag's value word is skipped: it is not a bundle.
-      const name = word.split('=')[0]!;
-      const runFlag = Object.hasOwn(RUN_FLAGS, name);
-      const to = runFlag ? run : global;
-      const words = runFlag ? (name === word && takesNext(RUN_FLAGS[name]!, argv[i + 1]) ? 2 : 1) : Math.max(1, globalWords(argv, i));
-      to.push(...argv.slice(i, i + words));
-      i += words - 1;
-      continue;
-    }
-    if (VERBS.includes(word) || !isDir(word)) return argv;
-    return [...global, 'run', ...run, '--bundle', word, ...argv.slice(i + 1), makeId()];
+  for (let i = 0; i < at; ) {
+    const { words, run: runFlag } = flagSpan(argv, i);
+    (runFlag ? run : global).push(...argv.slice(i, i + words));
+    i += words;
   }
-  return argv;
+  return [...global, 'run', ...run, '--bundle', word, ...argv.slice(at + 1), makeId()];
 }
 
 /** yargs reads a lone `-` as a positional, not as a flag's value: `update --resources -`
