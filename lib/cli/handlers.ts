@@ -57,11 +57,12 @@ const HANDLERS: Record<string, (args: Args, ctx: Ctx) => Promise<void>> = {
   async run(args, ctx) {
     const { runVerb } = await import('./run.js');
     const image = str(args.image);
-    if (args.id === undefined && image === undefined) throw usageError('run: give a container id (or --image IMAGE)', { exitCode: 125 });
-    if (image !== undefined && args.bundle !== '.') throw usageError('run: --image and --bundle name the same thing; give one', { exitCode: 125 });
+    // runHandler has put `run` (and the id) in front of these already.
+    if (args.id === undefined && image === undefined) throw usageError('give a container id (or --image IMAGE)');
+    if (image !== undefined && args.bundle !== '.') throw usageError('--image and --bundle name the same thing; give one');
     const words = rest(args);
-    if (image === undefined && words.length) throw usageError(`run: words after the id (${words[0]}) are only taken with --image`, { exitCode: 125 });
-    if (image === undefined && args.tty) throw usageError('run: --tty is for --image; a bundle says so in process.terminal', { exitCode: 125 });
+    if (image === undefined && words.length) throw usageError(`words after the id (\`${words[0]}\`) are only taken with --image`);
+    if (image === undefined && args.tty) throw usageError('--tty is for --image; a bundle says so in process.terminal');
     const network = { network: str(args.network), publish: ((args.publish as unknown[] | undefined) ?? []).map(String) };
     const base = { ...bundleArgs(args), id: args.id === undefined ? generatedId() : id(args), detach: Boolean(args.detach), keep: Boolean(args.keep), network, ...globals(args, ctx) };
     ctx.setContext(`run ${base.id}`);

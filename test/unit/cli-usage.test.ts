@@ -2,7 +2,8 @@
 // Seen failing before: yargs' words came out as they were (`launch: Unknown arguments: rnu, x`,
 // `launch: Unknown argument: ./nosuchdir` for a `launch DIR` without the DIR, `launch: Invalid
 // values:\n  Argument: format, ...` with a literal `\n`, `Not enough non-option arguments:
-// got 0, need at least 1`), and in French or German as LANG said.
+// got 0, need at least 1`), and in French or German as LANG said; and run's own usage errors
+// named the verb twice (`launch: run: run: give a container id`).
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -67,6 +68,10 @@ const CASES: [string[], string][] = [
   [['exec'], 'launch: exec: give a container id (see launch exec --help)'],
   [['pull'], 'launch: pull: give an image reference (see launch pull --help)'],
   [['unpack', 'busybox'], 'launch: unpack: give an image and a bundle directory (see launch unpack --help)'],
+  [['run'], 'launch: run: give a container id (or --image IMAGE)'],
+  [['run', '--tty', 'c1'], 'launch: run c1: --tty is for --image; a bundle says so in process.terminal'],
+  [['run', 'c1', '--', 'sh'], 'launch: run c1: words after the id (`sh`) are only taken with --image'],
+  [['run', '--image', 'busybox', '--bundle', 'b'], 'launch: run: --image and --bundle name the same thing; give one'],
   [[], 'launch: no command given (see launch --help)'],
 ];
 
