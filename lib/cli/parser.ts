@@ -4,7 +4,7 @@
 import yargs, { type Argv, type Options } from 'yargs';
 import { GLOBAL_FLAGS } from './flags.js';
 import { type Args, type Ctx, runHandler } from './handlers.js';
-import { commandLineError } from './usage.js';
+import { NO_COMMAND, commandLineError } from './usage.js';
 
 /** The options `run` and `create` share. */
 function bundleOptions<T>(y: Argv<T>, idRequired = true) {
@@ -211,7 +211,7 @@ export function buildParser(argv: string[], handle: (verb: string) => (args: Arg
       (y) => y.positional('command', { type: 'string', array: true, describe: 'the program and its arguments' }),
       h('unshare'),
     )
-    .demandCommand(1, 'launch: no command given (see launch --help)')
+    .demandCommand(1, NO_COMMAND)
     .strict()
     .version(false)
     .help()

@@ -7,6 +7,10 @@ import { constants } from 'node:os';
 import { type LaunchError, nodeErrno, usageError } from '../errors.js';
 import { VERBS, firstWord } from './flags.js';
 
+/** yargs' demandCommand message: with no verb yargs saw, even when a word looked like one to
+ * firstWord (`launch -h list`: an unknown -h took `list` as its value). */
+export const NO_COMMAND = 'no command given (see launch --help)';
+
 /** What each verb's required positionals are, for `launch kill` without them (yargs counts them). */
 const NEEDS: Record<string, string> = { pull: 'an image reference', unpack: 'an image and a bundle directory' };
 
@@ -95,6 +99,7 @@ export function commandLineError(argv: readonly string[], msg: string): LaunchEr
   const at = firstWord(argv);
   const verb = at < 0 ? undefined : argv[at]!;
   if (verb !== undefined && !VERBS.includes(verb)) return notAVerb(verb);
+  if (msg === NO_COMMAND) return usageError(NO_COMMAND);
   const words = argv.slice(at + 1);
   const see = verb ? ` (see launch ${verb} --help)` : '';
   let m: RegExpExecArray | null;
@@ -103,7 +108,7 @@ export function commandLineError(argv: readonly string[], msg: string): LaunchEr
   else if (msg.startsWith('Invalid values:')) what = choices(msg);
   else if (/^(Not enough non-option arguments|Missing required arguments?):/.test(msg)) what = `give ${(verb && NEEDS[verb]) ?? 'a container id'}${see}`;
   // Anything else yargs may say, still on one line and in launch's case.
-  what ??= msg.replace(/^launch: /, '').replace(/\s*\n\s*/g, '; ').replace(/^[A-Z](?![A-Z])/, (c) => c.toLowerCase());
+  what ??= msg.replace(/\s*\n\s*/g, '; ').replace(/^[A-Z](?![A-Z])/, (c) => c.toLowerCase());
   const err = usageError(what);
   err.context = verb;
   return err;

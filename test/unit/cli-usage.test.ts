@@ -73,6 +73,8 @@ const CASES: [string[], string][] = [
   [['run', 'c1', '--', 'sh'], 'launch: run c1: words after the id (`sh`) are only taken with --image'],
   [['run', '--image', 'busybox', '--bundle', 'b'], 'launch: run: --image and --bundle name the same thing; give one'],
   [[], 'launch: no command given (see launch --help)'],
+  // An unknown flag takes the next word as its value: yargs saw no verb.
+  [['-h', 'list'], 'launch: no command given (see launch --help)'],
 ];
 
 describe('command-line errors', () => {
