@@ -37,7 +37,8 @@ export function nearVerbs(word: string): string[] {
   return scored.filter(([, d]) => d === best).map(([v]) => v);
 }
 
-const tick = (w: string) => (w === '' ? 'an empty word' : `\`${w}\``);
+/** A word of the command line in backticks; an empty one as the shell would write it. */
+const tick = (w: string) => `\`${w === '' ? "''" : w}\``;
 
 /** The first word is no verb: a misspelt one, or the DIR of `launch DIR` (main.ts) that is
  * not a directory. A word with a `/` is a path whatever it resembles. */

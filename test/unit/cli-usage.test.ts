@@ -55,7 +55,7 @@ const CASES: [string[], string][] = [
   [['list', '--foo-bar'], 'launch: list: unknown flag `--foo-bar`'],
   [['list', '-x', '--yy=3', 'foo'], 'launch: list: unknown flags `-x`, `--yy`; unexpected argument `foo` (see launch list --help)'],
   [['state', 'c1', 'c2'], 'launch: state: unexpected argument `c2` (see launch state --help)'],
-  [['list', ''], 'launch: list: unexpected argument an empty word (see launch list --help)'],
+  [['list', ''], "launch: list: unexpected argument `''` (see launch list --help)"],
   // A value outside a flag's choices, as a bad --rootless is worded (handlers.ts).
   [['list', '--format', 'yaml'], 'launch: list: --format must be one of table, json, got `yaml`'],
   [['ps', 'c1', '--format=yaml'], 'launch: ps: --format must be one of table, json, got `yaml`'],
