@@ -49,7 +49,7 @@ export function generatedId(): string {
 
 function bundleArgs(args: Args) {
   // yargs makes a repeated flag an array; `launch -b X DIR` gives the shorthand's DIR a second.
-  if (Array.isArray(args.bundle)) throw usageError(`--bundle is given ${args.bundle.length} times (${args.bundle.map((b) => `\`${String(b)}\``).join(', ')}); give one`, { exitCode: 125 });
+  if (Array.isArray(args.bundle)) throw usageError(`--bundle is given ${args.bundle.length} times (${args.bundle.map((b) => `\`${String(b)}\``).join(', ')}); give one`);
   return {
     id: id(args), bundle: String(args.bundle), pidFile: str(args['pid-file']), consoleSocket: str(args['console-socket']),
     preserveFds: args['preserve-fds'] as number | string | undefined, noPivot: Boolean(args['no-pivot']), noNewKeyring: Boolean(args['no-new-keyring']),
@@ -61,11 +61,12 @@ const HANDLERS: Record<string, (args: Args, ctx: Ctx) => Promise<void>> = {
   async run(args, ctx) {
     const { runVerb } = await import('./run.js');
     const image = str(args.image);
-    if (args.id === undefined && image === undefined) throw usageError('give a container id (or --image IMAGE)', { exitCode: 125 });
-    if (image !== undefined && args.bundle !== '.') throw usageError('--image and --bundle name the same thing; give one', { exitCode: 125 });
+    // runHandler has put `run` (and the id) in front of these already.
+    if (args.id === undefined && image === undefined) throw usageError('give a container id (or --image IMAGE)');
+    if (image !== undefined && args.bundle !== '.') throw usageError('--image and --bundle name the same thing; give one');
     const words = rest(args);
-    if (image === undefined && words.length) throw usageError(`words after the id (${words[0]}) are only taken with --image`, { exitCode: 125 });
-    if (image === undefined && args.tty) throw usageError('--tty is for --image; a bundle says so in process.terminal', { exitCode: 125 });
+    if (image === undefined && words.length) throw usageError(`words after the id (\`${words[0]}\`) are only taken with --image`);
+    if (image === undefined && args.tty) throw usageError('--tty is for --image; a bundle says so in process.terminal');
     const network = { network: str(args.network), publish: ((args.publish as unknown[] | undefined) ?? []).map(String) };
     const idGenerated = args.id === undefined || id(args) === ctx.generatedId;
     const base = {

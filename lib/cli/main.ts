@@ -7,7 +7,7 @@ import { LaunchError, formatError } from '../errors.js';
 import { execArgv } from './exec.js';
 import { fastParse } from './fastpath.js';
 import { noteCallerFds } from './fds.js';
-import { RUN_FLAGS, globalWords, scanGlobals, takesNext } from './flags.js';
+import { VERBS, firstWord, flagSpan, globalWords, scanGlobals } from './flags.js';
 import { type Ctx, generatedId, runHandler } from './handlers.js';
 import { logTarget, writeLog } from './log.js';
 
@@ -23,35 +23,23 @@ export interface GlobalOptions {
   systemdCgroup?: boolean;
 }
 
-const VERBS = [
-  'run', 'create', 'start', 'exec', 'kill', 'list', 'features', 'spec', 'demo', 'state', 'delete', 'events', 'pause', 'resume', 'ps', 'update',
-  'pull', 'unpack', 'images', 'rmi', 'unshare', 'help', 'completion',
-];
-
 /** `launch DIR` is `launch run --bundle DIR <generated id>`. The id goes right after DIR, not
  * at the end: a valued flag left without its value at the end (`launch DIR --pid-file`) would
  * take it. */
 export function expandShorthand(argv: string[], isDir: (p: string) => boolean, makeId: () => string): string[] {
+  const at = firstWord(argv);
+  if (at < 0) return argv;
+  const word = argv[at]!;
+  if (VERBS.includes(word) || !isDir(word)) return argv;
   // Run flags given before DIR go after `run`, where yargs looks for them.
   const global: string[] = [];
   const run: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const word = argv[i]!;
-    if (word === '--') return argv;
-    if (word.startsWith('-')) {
-      // A flag's value word is skipped: it is not a bundle.
-      const name = word.split('=')[0]!;
-      const runFlag = Object.hasOwn(RUN_FLAGS, name);
-      const to = runFlag ? run : global;
-      const words = runFlag ? (name === word && takesNext(RUN_FLAGS[name]!, argv[i + 1]) ? 2 : 1) : Math.max(1, globalWords(argv, i));
-      to.push(...argv.slice(i, i + words));
-      i += words - 1;
-      continue;
-    }
-    if (VERBS.includes(word) || !isDir(word)) return argv;
-    return [...global, 'run', ...run, '--bundle', word, makeId(), ...argv.slice(i + 1)];
+  for (let i = 0; i < at; ) {
+    const { words, run: runFlag } = flagSpan(argv, i);
+    (runFlag ? run : global).push(...argv.slice(i, i + words));
+    i += words;
   }
-  return argv;
+  return [...global, 'run', ...run, '--bundle', word, makeId(), ...argv.slice(at + 1)];
 }
 
 /** yargs reads a lone `-` as a positional, not as a flag's value: `update --resources -`

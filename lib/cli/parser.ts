@@ -2,9 +2,9 @@
 // when the start-up fast path (fastpath.ts) does not take the words; both hand their result to
 // the same handlers (handlers.ts).
 import yargs, { type Argv, type Options } from 'yargs';
-import { usageError } from '../errors.js';
 import { GLOBAL_FLAGS } from './flags.js';
 import { type Args, type Ctx, runHandler } from './handlers.js';
+import { NO_COMMAND, commandLineError } from './usage.js';
 
 /** The options `run` and `create` share. */
 function bundleOptions<T>(y: Argv<T>, idRequired = true) {
@@ -213,13 +213,16 @@ export function buildParser(argv: string[], handle: (verb: string) => (args: Arg
       (y) => y.positional('command', { type: 'string', array: true, describe: 'the program and its arguments' }),
       h('unshare'),
     )
-    .demandCommand(1, 'launch: no command given (see launch --help)')
+    .demandCommand(1, NO_COMMAND)
     .strict()
     .version(false)
     .help()
+    // English whatever LANG says: usage.ts rewords yargs' messages, which it knows in English
+    // only, and the rest of launch speaks English too.
+    .locale('en')
     .fail((msg, err) => {
       if (err) throw err;
-      throw usageError(msg.replace(/^launch: /, ''), { exitCode: 125 });
+      throw commandLineError(argv, msg);
     });
 }
 
