@@ -98,4 +98,17 @@ eachMode('launch output to a closed pipe', ['busybox', 'dist', 'addon'], (mode, 
       leftovers(id);
     }
   });
+
+  // The native front (addon/front) answers `state` without Node: a closed stderr must not kill
+  // it by SIGPIPE before it has written its --log line, where a shim reads the error.
+  it.skipIf(skip)('the native front with stderr closed: its exit code, and the error in --log', async () => {
+    const log = join(ownedDir(who(), 'log'), 'launch.log');
+    const id = fresh('front');
+    const [file, argv] = command(who(), ['--log', log, 'state', id]);
+    const child = spawn(file, argv, { ...spawnOptions(who()), stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout!.destroy();
+    child.stderr!.destroy();
+    expect(await exitOf(child)).toEqual({ code: 125, signal: null });
+    expect(readFileSync(log, 'utf8')).toContain(`container \`${id}\` does not exist`);
+  });
 });
