@@ -111,4 +111,30 @@ eachMode('launch output to a closed pipe', ['busybox', 'dist', 'addon'], (mode, 
     expect(await exitOf(child)).toEqual({ code: 125, signal: null });
     expect(readFileSync(log, 'utf8')).toContain(`container \`${id}\` does not exist`);
   });
+
+  // `exec -t` in the foreground relays the pty to launch's stdout itself (lib/runtime/terminal.ts):
+  // with that stdout closed the relay must go on reading, or the pty fills and the process
+  // blocks on its next write for good.
+  it.skipIf(skip)('exec -t with stdout closed: the relay drains the pty, the exit code is the process\'s', async () => {
+    const id = fresh('tty');
+    const bundle = makeBundle(who(), { args: ['sleep', '1000'] });
+    const [file, argv] = command(who(), ['run', '-d', '--bundle', bundle, id]);
+    expect(spawnSync(file, argv, { ...spawnOptions(who()), stdio: 'ignore', timeout: 30_000 * SLOW }).status).toBe(0);
+    try {
+      // Far more than a pty holds (a few KiB to 64 KiB).
+      const [f2, a2] = command(who(), ['exec', '-t', id, 'sh', '-c', 'yes | head -c 1000000; exit 4']);
+      const child = spawn(f2, a2, { ...spawnOptions(who()), stdio: ['ignore', 'pipe', 'pipe'] });
+      child.stdout!.destroy();
+      let err = '';
+      child.stderr!.on('data', (d) => void (err += d));
+      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000 * SLOW);
+      const end = await exitOf(child);
+      clearTimeout(timer);
+      expect([end, err]).toEqual([{ code: 4, signal: null }, '']);
+    } finally {
+      const [f3, a3] = command(who(), ['delete', '--force', id]);
+      spawnSync(f3, a3, { ...spawnOptions(who()), stdio: 'ignore', timeout: 30_000 * SLOW });
+    }
+    leftovers(id);
+  });
 });
