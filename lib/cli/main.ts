@@ -10,6 +10,7 @@ import { noteCallerFds } from './fds.js';
 import { VERBS, firstWord, flagSpan, globalWords, scanGlobals } from './flags.js';
 import { type Ctx, generatedId, runHandler } from './handlers.js';
 import { logTarget, writeLog } from './log.js';
+import { ignoreClosedOutput } from './stdio.js';
 
 /** lib/image/userns.ts USERNS_VERB (not imported: that module is not needed at start-up). */
 const USERNS_VERB = '__userns-job';
@@ -68,6 +69,7 @@ export function wantsVersion(argv: readonly string[]): boolean {
 }
 
 export async function main(rawArgv: string[]): Promise<number> {
+  ignoreClosedOutput();
   if (rawArgv[0] === USERNS_VERB) {
     // launch's own helper in a user namespace (lib/image/userns.ts); it reports in its file.
     const { usernsJobVerb } = await import('./image.js');
