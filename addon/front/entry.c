@@ -75,9 +75,21 @@ static int off(char **envp) {
   return 0;
 }
 
+/* A closed stdout or stderr (`launch state ID | head -c 1`, `2>&1 | head -1`) is an EPIPE for
+ * the front, as it is for Node (which ignores SIGPIPE itself), not a death by SIGPIPE between
+ * a verb's steps or before its --log line. Inherited across execve: the runner puts it back
+ * before it hands a command line back (monitor/compiled.c), and the container's child, hooks
+ * and libuv's children reset every disposition. The kernel's struct sigaction: handler,
+ * flags, restorer, mask; SIG_IGN is 1, SIGPIPE 13 on x86_64 and arm64 alike. */
+static void ignore_sigpipe(void) {
+  unsigned long act[4] = {1, 0, 0, 0};
+  sys4(__NR_rt_sigaction, 13, act, 0, 8);
+}
+
 __attribute__((used)) void front_main(long *sp) {
   int argc = (int)sp[0];
   char **argv = (char **)(sp + 1), **envp = argv + argc + 1;
+  ignore_sigpipe();
   struct cmd c;
   struct runcmd rc;
   const char *root;

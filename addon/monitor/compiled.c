@@ -41,6 +41,7 @@ struct run {
   long pid;
   char pidstr[24], started[24], created[96], nslink[64];
   sigset_t old_mask;
+  struct sigaction old_pipe;
 };
 
 static void put_str(char **p, size_t *len, size_t *cap, const char *s, size_t n) {
@@ -172,7 +173,10 @@ __attribute__((noreturn)) static void fall_back(struct run *r, const char *verdi
   sprintf(var, "LAUNCH_COMPILED=%s", said);
   env[k++] = var;
   env[k] = NULL;
+  // Unblocked while still ignored: an EPIPE's SIGPIPE (a debug line to a closed stderr) that
+  // waits pending is dropped here, rather than ending us with it on the way back to Node.
   sigprocmask(SIG_SETMASK, &r->old_mask, NULL);
+  sigaction(SIGPIPE, &r->old_pipe, NULL);
   syscall(SYS_execveat, c->front_fd, "", c->argv, env, AT_EMPTY_PATH);
   dprintf(2, "launch: cannot run launch again to start Node: %s\n", strerror(errno));
   exit(125);
@@ -608,6 +612,12 @@ int compiled_main(int argc, char **argv, char **envp) {
   sigset_t all;
   sigfillset(&all);
   sigprocmask(SIG_SETMASK, &all, &r.old_mask);
+  // A closed stderr must be an EPIPE for the debug line below, not a SIGPIPE that waits,
+  // blocked, to end the runner between making the container's state and removing it.
+  struct sigaction ign;
+  memset(&ign, 0, sizeof ign);
+  ign.sa_handler = SIG_IGN;
+  sigaction(SIGPIPE, &ign, &r.old_pipe);
   if (parse(argc, argv, envp, &c) < 0) mon_fail("compiled: bad arguments");
   r.c = &c;
   // launch's own executable must not reach the container's process (CVE-2019-5736): the

@@ -16,6 +16,8 @@ export interface Ctx {
   setContext(context: string): void;
   setExit(code: number): void;
   setDebug(debug: boolean): void;
+  /** The id main() made up for the shorthand `launch DIR`, if it did (a detached run prints it). */
+  readonly generatedId?: string;
 }
 
 const str = (v: unknown) => (v === undefined ? undefined : String(v));
@@ -46,6 +48,8 @@ export function generatedId(): string {
 }
 
 function bundleArgs(args: Args) {
+  // yargs makes a repeated flag an array; `launch -b X DIR` gives the shorthand's DIR a second.
+  if (Array.isArray(args.bundle)) throw usageError(`--bundle is given ${args.bundle.length} times (${args.bundle.map((b) => `\`${String(b)}\``).join(', ')}); give one`);
   return {
     id: id(args), bundle: String(args.bundle), pidFile: str(args['pid-file']), consoleSocket: str(args['console-socket']),
     preserveFds: args['preserve-fds'] as number | string | undefined, noPivot: Boolean(args['no-pivot']), noNewKeyring: Boolean(args['no-new-keyring']),
@@ -57,13 +61,18 @@ const HANDLERS: Record<string, (args: Args, ctx: Ctx) => Promise<void>> = {
   async run(args, ctx) {
     const { runVerb } = await import('./run.js');
     const image = str(args.image);
-    if (args.id === undefined && image === undefined) throw usageError('run: give a container id (or --image IMAGE)', { exitCode: 125 });
-    if (image !== undefined && args.bundle !== '.') throw usageError('run: --image and --bundle name the same thing; give one', { exitCode: 125 });
+    // runHandler has put `run` (and the id) in front of these already.
+    if (args.id === undefined && image === undefined) throw usageError('give a container id (or --image IMAGE)');
+    if (image !== undefined && args.bundle !== '.') throw usageError('--image and --bundle name the same thing; give one');
     const words = rest(args);
-    if (image === undefined && words.length) throw usageError(`run: words after the id (${words[0]}) are only taken with --image`, { exitCode: 125 });
-    if (image === undefined && args.tty) throw usageError('run: --tty is for --image; a bundle says so in process.terminal', { exitCode: 125 });
+    if (image === undefined && words.length) throw usageError(`words after the id (\`${words[0]}\`) are only taken with --image`);
+    if (image === undefined && args.tty) throw usageError('--tty is for --image; a bundle says so in process.terminal');
     const network = { network: str(args.network), publish: ((args.publish as unknown[] | undefined) ?? []).map(String) };
-    const base = { ...bundleArgs(args), id: args.id === undefined ? generatedId() : id(args), detach: Boolean(args.detach), keep: Boolean(args.keep), network, ...globals(args, ctx) };
+    const idGenerated = args.id === undefined || id(args) === ctx.generatedId;
+    const base = {
+      ...bundleArgs(args), id: args.id === undefined ? generatedId() : id(args), idGenerated, detach: Boolean(args.detach), keep: Boolean(args.keep), network,
+      ...globals(args, ctx),
+    };
     ctx.setContext(`run ${base.id}`);
     ctx.setExit(await runVerb(image === undefined ? base : { ...base, image: { image, args: words, tty: Boolean(args.tty), ...imageArgs(args) } }));
   },

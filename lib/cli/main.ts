@@ -7,9 +7,10 @@ import { LaunchError, formatError } from '../errors.js';
 import { execArgv } from './exec.js';
 import { fastParse } from './fastpath.js';
 import { noteCallerFds } from './fds.js';
-import { globalWords, scanGlobals, takesNext } from './flags.js';
+import { VERBS, firstWord, flagSpan, globalWords, scanGlobals } from './flags.js';
 import { type Ctx, generatedId, runHandler } from './handlers.js';
 import { logTarget, writeLog } from './log.js';
+import { ignoreClosedOutput } from './stdio.js';
 
 /** lib/image/userns.ts USERNS_VERB (not imported: that module is not needed at start-up). */
 const USERNS_VERB = '__userns-job';
@@ -23,39 +24,23 @@ export interface GlobalOptions {
   systemdCgroup?: boolean;
 }
 
-const VERBS = [
-  'run', 'create', 'start', 'exec', 'kill', 'list', 'features', 'spec', 'demo', 'state', 'delete', 'events', 'pause', 'resume', 'ps', 'update',
-  'pull', 'unpack', 'images', 'rmi', 'unshare', 'help', 'completion',
-];
-
-/** `run` flags that may come before the DIR of `launch DIR`, and whether each takes a value. */
-const RUN_FLAGS: Record<string, boolean> = {
-  '--network': true, '--publish': true, '-p': true, '--pid-file': true, '--console-socket': true, '--preserve-fds': true,
-  '--detach': false, '-d': false, '--keep': false, '--no-pivot': false, '--no-new-keyring': false, '--ignore-cgroup-limits': false,
-};
-
-/** `launch DIR` is `launch run --bundle DIR <generated id>`. */
+/** `launch DIR` is `launch run --bundle DIR <generated id>`. The id goes right after DIR, not
+ * at the end: a valued flag left without its value at the end (`launch DIR --pid-file`) would
+ * take it. */
 export function expandShorthand(argv: string[], isDir: (p: string) => boolean, makeId: () => string): string[] {
+  const at = firstWord(argv);
+  if (at < 0) return argv;
+  const word = argv[at]!;
+  if (VERBS.includes(word) || !isDir(word)) return argv;
   // Run flags given before DIR go after `run`, where yargs looks for them.
   const global: string[] = [];
   const run: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const word = argv[i]!;
-    if (word === '--') return argv;
-    if (word.startsWith('-')) {
-      // A flag's value word is skipped: it is not a bundle.
-      const name = word.split('=')[0]!;
-      const runFlag = Object.hasOwn(RUN_FLAGS, name);
-      const to = runFlag ? run : global;
-      const words = runFlag ? (name === word && takesNext(RUN_FLAGS[name]!, argv[i + 1]) ? 2 : 1) : Math.max(1, globalWords(argv, i));
-      to.push(...argv.slice(i, i + words));
-      i += words - 1;
-      continue;
-    }
-    if (VERBS.includes(word) || !isDir(word)) return argv;
-    return [...global, 'run', ...run, '--bundle', word, ...argv.slice(i + 1), makeId()];
+  for (let i = 0; i < at; ) {
+    const { words, run: runFlag } = flagSpan(argv, i);
+    (runFlag ? run : global).push(...argv.slice(i, i + words));
+    i += words;
   }
-  return argv;
+  return [...global, 'run', ...run, '--bundle', word, makeId(), ...argv.slice(at + 1)];
 }
 
 /** yargs reads a lone `-` as a positional, not as a flag's value: `update --resources -`
@@ -84,6 +69,7 @@ export function wantsVersion(argv: readonly string[]): boolean {
 }
 
 export async function main(rawArgv: string[]): Promise<number> {
+  ignoreClosedOutput();
   if (rawArgv[0] === USERNS_VERB) {
     // launch's own helper in a user namespace (lib/image/userns.ts); it reports in its file.
     const { usernsJobVerb } = await import('./image.js');
@@ -102,6 +88,7 @@ export async function main(rawArgv: string[]): Promise<number> {
     process.stdout.write(`${versionText()}\n`);
     return 0;
   }
+  let madeId: string | undefined;
   const argv = expandShorthand(
     execArgv(joinDashValues(rawArgv)),
     (p) => {
@@ -111,7 +98,7 @@ export async function main(rawArgv: string[]): Promise<number> {
         return false;
       }
     },
-    generatedId,
+    () => (madeId = generatedId()),
   );
   // From the words as yargs will read them: after execArgv's `--`, a command's own `--log`
   // or `--debug` is not launch's.
@@ -121,6 +108,7 @@ export async function main(rawArgv: string[]): Promise<number> {
   let context: string | undefined;
   let debug = globals.debug !== undefined && globals.debug !== 'false';
   const ctx: Ctx = {
+    generatedId: madeId,
     setContext: (c) => void (context = c),
     setExit: (code) => void (exitCode = code),
     setDebug: (d) => void (debug = d),

@@ -2,9 +2,9 @@
 // when the start-up fast path (fastpath.ts) does not take the words; both hand their result to
 // the same handlers (handlers.ts).
 import yargs, { type Argv, type Options } from 'yargs';
-import { usageError } from '../errors.js';
 import { GLOBAL_FLAGS } from './flags.js';
 import { type Args, type Ctx, runHandler } from './handlers.js';
+import { NO_COMMAND, commandLineError } from './usage.js';
 
 /** The options `run` and `create` share. */
 function bundleOptions<T>(y: Argv<T>, idRequired = true) {
@@ -49,7 +49,7 @@ export function buildParser(argv: string[], handle: (verb: string) => (args: Arg
   const h = (verb: string) => (args: unknown) => handle(verb)(args as Args);
   return yargs(argv)
     .scriptName('launch')
-    .usage('$0 [global options] <command> [options]\n$0 BUNDLE_DIR  (run the bundle with a generated id)')
+    .usage('$0 [global options] <command> [options]\n$0 [run options] BUNDLE_DIR [run options]  (run the bundle with a generated id; with -d, print it)')
     .options(globalOptions())
     .command(
       'run [id]',
@@ -61,7 +61,9 @@ export function buildParser(argv: string[], handle: (verb: string) => (args: Arg
           .option('detach', { alias: 'd', type: 'boolean', default: false, describe: 'return once the container runs; it stays until `launch delete`' })
           .option('keep', { type: 'boolean', default: false, describe: 'keep the state and cgroup after a foreground run ends (for `launch state`, `events`; then `launch delete`)' })
           .option('network', { type: 'string', describe: 'pasta|slirp4netns|auto[:host-loopback]|none|host: the container\'s network (default: the config\'s, as runc: a new namespace has loopback only; -p alone means auto: pasta, else slirp4netns); :host-loopback lets it reach the host\'s 127.0.0.1' })
-          .option('publish', { alias: 'p', type: 'string', array: true, describe: '[IP:]HOST_PORT:CONTAINER_PORT[/tcp|udp]: forward a host port into the container (pasta, slirp4netns)' }),
+          // One value per -p, as docker's: an array option without nargs takes every word up to
+          // the next flag, the id too (`run -b DIR -p 8080:80 ID`: no id).
+          .option('publish', { alias: 'p', type: 'string', array: true, nargs: 1, describe: '[IP:]HOST_PORT:CONTAINER_PORT[/tcp|udp]: forward a host port into the container (pasta, slirp4netns)' }),
       h('run'),
     )
     .command('create <id>', 'set a container up, its process waiting for `launch start`', (y) => bundleOptions(y), h('create'))
@@ -211,13 +213,16 @@ export function buildParser(argv: string[], handle: (verb: string) => (args: Arg
       (y) => y.positional('command', { type: 'string', array: true, describe: 'the program and its arguments' }),
       h('unshare'),
     )
-    .demandCommand(1, 'launch: no command given (see launch --help)')
+    .demandCommand(1, NO_COMMAND)
     .strict()
     .version(false)
     .help()
+    // English whatever LANG says: usage.ts rewords yargs' messages, which it knows in English
+    // only, and the rest of launch speaks English too.
+    .locale('en')
     .fail((msg, err) => {
       if (err) throw err;
-      throw usageError(msg.replace(/^launch: /, ''), { exitCode: 125 });
+      throw commandLineError(argv, msg);
     });
 }
 

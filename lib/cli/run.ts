@@ -16,6 +16,10 @@ export interface RunVerbOptions extends GlobalOptions {
   preserveFds?: number | string;
   ignoreCgroupLimits?: boolean;
   detach?: boolean;
+  /** launch made the id up (`launch DIR`, `run --image` without one): a detached run prints
+   * it, as `docker run -d` does, or the caller could not name the container it started. A
+   * caller that chose the id is told nothing, as by runc. */
+  idGenerated?: boolean;
   keep?: boolean;
   noPivot?: boolean;
   noNewKeyring?: boolean;
@@ -108,6 +112,7 @@ export async function runVerb(o: RunVerbOptions): Promise<number> {
   spec = withListenFds(spec);
   if (!o.detach) return runForeground(spec, opts);
   await runDetached(spec, { ...opts, create: false });
+  if (o.idGenerated) process.stdout.write(`${o.id}\n`);
   return 0;
 }
 

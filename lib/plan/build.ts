@@ -417,6 +417,9 @@ export function buildPlan(spec: Spec, opts: PlanOptions): Plan {
       cgroupVersion: opts.host.cgroupVersion,
       cgroupV1: opts.cgroupV1,
       treeSources: opts.treeSources,
+      // Set only for a namespace launch creates: a joined one's mappings are not known here.
+      ids: idmap,
+      notes,
     }, slots),
   );
   if (mountns) insertBefore(ops, ['PIVOT'], createHookOps(spec, opts));

@@ -9,6 +9,7 @@ import type { Spec } from '../spec/schema.js';
 import { MOUNT_ATTR, MS, parseMountOptions } from './mountopts.js';
 import { ACC, deviceAllowed, deviceRules, emulate } from '../cgroups/devicefilter.js';
 import { OPF, type Op } from './ops.js';
+import { adaptOwnerOptions, type ContainerIds } from './ownerids.js';
 
 export interface RootfsContext {
   spec: Spec;
@@ -27,6 +28,11 @@ export interface RootfsContext {
   cgroupV1?: readonly { name: string; hostDir: string; links: string[] }[];
   /** Bind sources that are /proc/self/fd/N of detached trees launch opened (OPF.TREE). */
   treeSources?: ReadonlySet<string>;
+  /** The new user namespace's mappings: mount options naming ids it lacks are adapted
+   * (ownerids.ts). Unset without a user namespace or when one is joined. */
+  ids?: ContainerIds;
+  /** Receives --debug notes on what was adapted. */
+  notes?: string[];
 }
 
 const S_IFCHR = 0o020000;
@@ -147,6 +153,7 @@ function mountOps(ctx: RootfsContext, slots: MountSlots): Op[] {
         return;
       }
     }
+    const data = isBind || type === 'bind' ? opts.data : adaptOwnerOptions(type, opts.data, ctx.ids, configPath, ctx.notes ?? []);
     if (isBind || type === 'bind') {
       flags |= MS.BIND;
       const src = isAbsolute(source) ? source : resolve(ctx.bundle, source);
@@ -167,14 +174,14 @@ function mountOps(ctx: RootfsContext, slots: MountSlots): Op[] {
       if (type === 'proc') procDests.push(dest);
       ops.push({
         op: 'MOUNT_FS',
-        args: [dest, type, opts.data.length ? opts.data.join(',') : null, flags, opts.propagation, slot],
+        args: [dest, type, data.length ? data.join(',') : null, flags, opts.propagation, slot],
         flags: OPF.MKDIR,
         origin: { configPath, what: `mount \`${type}\` on`, file: dest },
       });
     } else {
       ops.push({
         op: 'MOUNT',
-        args: [source, dest, type, flags, opts.data.length ? opts.data.join(',') : null, opts.propagation],
+        args: [source, dest, type, flags, data.length ? data.join(',') : null, opts.propagation],
         flags: OPF.MKDIR,
         origin: { configPath, what: `mount \`${type}\` on`, file: dest },
       });

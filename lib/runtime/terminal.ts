@@ -103,6 +103,10 @@ export function relayTerminal(master: number): { done(): Promise<void> } {
   stdin.on('end', onEnd);
   const out = createReadStream('', { fd: master, autoClose: false });
   out.pipe(process.stdout, { end: false });
+  // A closed stdout (EPIPE, ignored in lib/cli/stdio.ts) unpipes and pauses `out`: keep reading
+  // and drop it, or the pty fills and the container blocks on its next write.
+  const drain = () => void out.resume();
+  process.stdout.once('error', drain);
   // EIO once no process holds the pty's other side: that is the end of output.
   const finished = new Promise<void>((resolve) => {
     out.on('end', resolve);
@@ -116,6 +120,7 @@ export function relayTerminal(master: number): { done(): Promise<void> } {
       stdin.off('end', onEnd);
       if (interactive) (stdin as NodeJS.ReadStream & { setRawMode(m: boolean): void }).setRawMode(false);
       stdin.pause();
+      process.stdout.off('error', drain);
       out.unpipe();
       out.destroy();
       try {

@@ -61,6 +61,23 @@ eachMode('the native front', ['busybox', 'dist', 'addon'], (mode, skip) => {
     }
   });
 
+  it.skipIf(skip)('a refused command line is worded by Node alone, on both paths', () => {
+    const cases: [string[], string][] = [
+      [['state'], 'launch: state: give a container id (see launch state --help)'],
+      [['state', 'a', 'b'], 'launch: state: unexpected argument `b` (see launch state --help)'],
+      [['delete', 'c', '--bogus'], 'launch: delete: unknown flag `--bogus`'],
+      [['sate', 'c1'], 'launch: unknown command `sate`; did you mean `state`?'],
+      [['./nosuchdir'], 'launch: bundle directory `./nosuchdir`: No such file or directory (ENOENT)'],
+    ];
+    for (const [args, line] of cases) {
+      const r = launchSync(who(), args);
+      expect(r).toEqual(viaNode(args));
+      expect(r).toMatchObject({ status: 125, stderr: `${line}\n` });
+      // Under the limit, where only the front could answer, nothing answers in these words.
+      expect(viaFront(args).stderr).not.toBe(r.stderr);
+    }
+  });
+
   it.skipIf(skip)('--log in both formats gets the same line (but the time)', () => {
     for (const format of ['json', 'text']) {
       const logs = ['front', 'node'].map((n) => join(ownedDir(who(), 'log'), `${n}.${format}`));

@@ -62,4 +62,19 @@ eachMode('runc spec bundle', ['busybox', 'runc', 'dist', 'addon'], (mode, skip) 
     symlinkSync(busyboxRootfs(who()), join(bundle, 'rootfs'));
     session(bundle);
   });
+
+  // The shorthand promises rootless without editing the config: the plain document (devpts
+  // with gid=5, which the namespace launch adds as an ordinary user does not map) runs, and
+  // --debug names what was adapted.
+  it.skipIf(skip)('`launch DIR` runs the plain launch spec config, adapting it when rootless', () => {
+    const bundle = ownedDir(who(), 'launch-spec');
+    expect(launchSync(who(), ['spec', '--bundle', bundle])).toMatchObject({ status: 0, stderr: '' });
+    symlinkSync(busyboxRootfs(who()), join(bundle, 'rootfs'));
+    const r = launchSync(who(), ['--debug', bundle], { input: 'ls /dev/pts; exit 4\n' });
+    expect(r.stdout).toContain('ptmx');
+    expect(r.status).toBe(4);
+    const note = 'launch: debug: mounts[2].options: gid=5 is not mapped in the user namespace: dropped';
+    if (mode === 'rootless') expect(r.stderr).toContain(note);
+    else expect(r.stderr).not.toContain('gid=5');
+  });
 });

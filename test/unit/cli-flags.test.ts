@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { execArgv } from '../../lib/cli/exec.js';
 import { fastParse } from '../../lib/cli/fastpath.js';
 import { type FdLink, callerFdsFrom, listenFds, preserveFdsCount } from '../../lib/cli/fds.js';
-import { GLOBAL_FLAGS, scanGlobals } from '../../lib/cli/flags.js';
+import { GLOBAL_FLAGS, VERBS, scanGlobals } from '../../lib/cli/flags.js';
 import type { Args } from '../../lib/cli/handlers.js';
 import { logTarget } from '../../lib/cli/log.js';
 import { expandShorthand, joinDashValues, wantsVersion } from '../../lib/cli/main.js';
@@ -46,6 +46,11 @@ describe('global flags before the verbs that scan the words themselves', () => {
     const { args } = await viaYargs(['state', 'c1']);
     for (const name of Object.keys(GLOBAL_FLAGS)) expect(Object.keys(buildParser([], () => async () => {}).getOptions().key)).toContain(name);
     expect(args._).toEqual(['state']);
+  });
+
+  it('the verbs are yargs\' commands and its help, no other (`launch completion` was one that was none)', () => {
+    const internal = (buildParser([], () => async () => {}) as unknown as { getInternalMethods(): { getCommandInstance(): { getCommands(): string[] } } }).getInternalMethods();
+    expect([...internal.getCommandInstance().getCommands(), 'help'].sort()).toEqual([...VERBS].sort());
   });
 
   it.each(FORMS)('exec after %j: the id and the command (with its own -c) are kept', async (words, name, held) => {

@@ -124,7 +124,7 @@ describe('expandShorthand', () => {
   const ex = (argv: string[]) => expandShorthand(argv, isDir, () => 'ID');
   it('a directory becomes run --bundle DIR <id>', () => {
     expect(ex(['bundle'])).toEqual(['run', '--bundle', 'bundle', 'ID']);
-    expect(ex(['--debug', './b', 'extra'])).toEqual(['--debug', 'run', '--bundle', './b', 'extra', 'ID']);
+    expect(ex(['--debug', './b', 'extra'])).toEqual(['--debug', 'run', '--bundle', './b', 'ID', 'extra']);
     expect(ex(['--root=/x', 'bundle'])).toEqual(['--root=/x', 'run', '--bundle', 'bundle', 'ID']);
   });
   it('verbs, non-directories, flag values and empty argv are left alone', () => {

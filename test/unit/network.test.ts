@@ -231,6 +231,6 @@ describe('helper command lines', () => {
   it('`launch -p 8080:80 DIR` puts the run flags after `run`', () => {
     const ex = (argv: string[]) => expandShorthand(argv, (p) => p === 'b', () => 'ID');
     expect(ex(['--debug', '-p', '8080:80', '--network', 'pasta', 'b'])).toEqual(['--debug', 'run', '-p', '8080:80', '--network', 'pasta', '--bundle', 'b', 'ID']);
-    expect(ex(['b', '-p', '8080:80'])).toEqual(['run', '--bundle', 'b', '-p', '8080:80', 'ID']);
+    expect(ex(['b', '-p', '8080:80'])).toEqual(['run', '--bundle', 'b', 'ID', '-p', '8080:80']);
   });
 });

@@ -223,6 +223,31 @@ describe('buildPlan rootless', () => {
     expect(find(p, (o) => o.op === 'MOUNT_FS')[3]!.args).toEqual(['/sys', 'sysfs', null, 15, 0, 2]);
   });
 
+  it('drops devpts\'s gid=5 the added user namespace does not map, and says so', () => {
+    const p = plan(rootSpec(), USER);
+    const devpts = find(p, (o) => o.op === 'MOUNT_FS')[1]!;
+    expect(devpts.args).toEqual(['/dev/pts', 'devpts', 'newinstance,ptmxmode=0666,mode=0620', MS.NOSUID | MS.NOEXEC, 0, 0]);
+    expect(p.notes).toContain('mounts[2].options: gid=5 is not mapped in the user namespace: dropped');
+  });
+
+  it('keeps a mount\'s gid= the mappings cover', () => {
+    const spec = rootSpec();
+    spec.linux!.namespaces!.push({ type: 'user' });
+    spec.linux!.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+    spec.linux!.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+    const p = plan(spec, USER_SUB);
+    expect(find(p, (o) => o.op === 'MOUNT_FS')[1]!.args[2]).toBe('newinstance,ptmxmode=0666,mode=0620,gid=5');
+    expect(p.notes.join('\n')).not.toContain('gid=5');
+  });
+
+  it('refuses an unmapped uid= that owns a mount\'s root, pointing at launch spec --rootless', () => {
+    const spec = rootSpec();
+    spec.mounts!.push({ destination: '/data', type: 'tmpfs', source: 'tmpfs', options: ['uid=1000', 'mode=0700'] });
+    const e = specErr(() => plan(spec, USER));
+    expect(e.configPath).toBe(`mounts[${spec.mounts!.length - 1}].options`);
+    expect(e.message).toBe('`uid=1000` is not mapped in the user namespace: map it, or for a rootless config start from `launch spec --rootless`');
+  });
+
   it('sysfs becomes an rbind of /sys with a user namespace and no netns', () => {
     const spec = rootSpec();
     spec.linux!.namespaces = spec.linux!.namespaces!.filter((n) => n.type !== 'network');
