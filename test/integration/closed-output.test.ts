@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { cleanupBase, makeBundle, ownedDir } from '../helpers/bundle.js';
 import { eachMode, runAs } from '../helpers/env.js';
+import { processesWith } from '../helpers/procs.js';
 import { SLOW, command, exitOf, spawnOptions, stateRoot } from '../helpers/launch.js';
 
 afterAll(cleanupBase);
@@ -30,20 +31,6 @@ function cgroupDirsNamed(id: string): string[] {
   };
   walk('/sys/fs/cgroup', 5);
   return found;
-}
-
-/** Processes whose command line contains `marker`, other than ourselves. */
-function processesWith(marker: string): number[] {
-  const pids: number[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
-    try {
-      if (readFileSync(`/proc/${name}/cmdline`, 'utf8').includes(marker)) pids.push(Number(name));
-    } catch {
-      /* gone */
-    }
-  }
-  return pids;
 }
 
 eachMode('launch output to a closed pipe', ['busybox', 'dist', 'addon'], (mode, skip) => {

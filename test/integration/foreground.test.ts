@@ -1,30 +1,17 @@
 // The foreground contract for scripts and CI jobs: stdio passes through as it is, the exit
 // status is the container's, signals reach the container, and nothing is left behind.
 import { spawnSync } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync, readdirSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cleanupBase, makeBundle, ownedDir } from '../helpers/bundle.js';
 import { eachMode, runAs } from '../helpers/env.js';
+import { processesWith } from '../helpers/procs.js';
 import { exitOf, launchChild, launchShell, launchSync, runBundle, spawnOptions, stateRoot, until, waitFor } from '../helpers/launch.js';
 
 afterAll(cleanupBase);
 
 const sh = (script: string) => ['/bin/sh', '-c', script];
-
-/** Processes whose command line contains `marker`, other than ourselves. */
-function processesWith(marker: string): number[] {
-  const pids: number[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
-    try {
-      if (readFileSync(`/proc/${name}/cmdline`, 'utf8').includes(marker)) pids.push(Number(name));
-    } catch {
-      /* gone */
-    }
-  }
-  return pids;
-}
 
 eachMode('foreground', ['busybox', 'dist', 'addon'], (mode, skip) => {
   const who = () => runAs(mode)!;

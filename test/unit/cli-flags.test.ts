@@ -7,28 +7,14 @@
 // taken for the id, or for the bundle of `launch DIR`); `--log /l` after `--` (a command's own
 // word) taken as launch's log file; yargs' number type for --preserve-fds.
 import { describe, expect, it } from 'vitest';
-import { execArgv } from '../../lib/cli/exec.js';
 import { fastParse } from '../../lib/cli/fastpath.js';
 import { type FdLink, callerFdsFrom, listenFds, preserveFdsCount } from '../../lib/cli/fds.js';
 import { GLOBAL_FLAGS, VERBS, scanGlobals } from '../../lib/cli/flags.js';
-import type { Args } from '../../lib/cli/handlers.js';
 import { logTarget } from '../../lib/cli/log.js';
-import { expandShorthand, joinDashValues, wantsVersion } from '../../lib/cli/main.js';
+import { wantsVersion } from '../../lib/cli/main.js';
 import { buildParser } from '../../lib/cli/parser.js';
+import { prepare, viaYargs } from '../helpers/cli.js';
 
-/** main()'s words before parsing, with `b` the one directory. */
-const prepare = (argv: string[]) => expandShorthand(execArgv(joinDashValues(argv)), (p) => p === 'b', () => 'ID');
-
-async function viaYargs(argv: string[]): Promise<{ verb: string; args: Args }> {
-  let got: { verb: string; args: Args } | undefined;
-  await buildParser(argv, (verb) => async (args) => void (got = { verb, args }))
-    .exitProcess(false)
-    .fail((msg, err) => {
-      throw err ?? new Error(msg);
-    })
-    .parseAsync();
-  return got!;
-}
 
 /** Each global flag given both ways, with what yargs then holds for it. */
 const FORMS: [string[], string, unknown][] = [];

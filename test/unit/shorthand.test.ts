@@ -5,30 +5,14 @@
 // "Unknown arguments: t, bundle, launch-..."); a trailing `DIR --pid-file` with no value took
 // the generated id for the file's name.
 import { describe, expect, it, vi } from 'vitest';
-import { execArgv } from '../../lib/cli/exec.js';
 import { fastParse } from '../../lib/cli/fastpath.js';
 import { GLOBAL_FLAGS, RUN_FLAGS } from '../../lib/cli/flags.js';
-import type { Args } from '../../lib/cli/handlers.js';
-import { expandShorthand, joinDashValues } from '../../lib/cli/main.js';
 import { buildParser } from '../../lib/cli/parser.js';
+import { prepare, viaYargs } from '../helpers/cli.js';
 
 // What the run handler hands the verb, without starting anything.
 const runs: Record<string, unknown>[] = [];
 vi.mock('../../lib/cli/run.js', () => ({ runVerb: async (o: Record<string, unknown>) => (runs.push(o), 0) }));
-
-/** main()'s words before parsing, with `b` the one directory. */
-const prepare = (argv: string[]) => expandShorthand(execArgv(joinDashValues(argv)), (p) => p === 'b', () => 'ID');
-
-async function viaYargs(argv: string[]): Promise<{ verb: string; args: Args }> {
-  let got: { verb: string; args: Args } | undefined;
-  await buildParser(argv, (verb) => async (args) => void (got = { verb, args }))
-    .exitProcess(false)
-    .fail((msg, err) => {
-      throw err ?? new Error(msg);
-    })
-    .parseAsync();
-  return got!;
-}
 
 /** Each of run's flags, in each form, and what yargs must then hold under its name. */
 const FORMS: [string[], string, unknown][] = [
