@@ -1,6 +1,7 @@
 // The network a container gets, decided before anything is made: which helper (if any) will
 // connect its namespace, and the config's linux.namespaces adjusted to match. Pure apart from
-// looking for the helper programs and /dev/net/tun, so it is tested without a container.
+// looking for the helper programs and /dev/net/tun (and its driver), so it is tested without a
+// container.
 import { accessSync, constants, existsSync } from 'node:fs';
 import { specError, usageError } from '../errors.js';
 import { findExecutable } from '../host.js';
@@ -23,6 +24,9 @@ export interface NetworkDecision {
   publish: Publish[];
   /** For --debug. */
   notes: string[];
+  /** For stderr, without --debug: the container lacks the network it was asked for (auto
+   * found no helper that can run), with why and the fix. Asking for `none` silences it. */
+  warning?: string;
 }
 
 /** Why this user cannot open /dev/net/tun for reading and writing. */
@@ -93,6 +97,8 @@ export function decideNetwork(spec: Spec, req: NetworkRequest, verb: 'run' | 'cr
   // helper is a way out of the namespace, and -p asks for one as --network auto would.
   const mode: NetworkMode | undefined = req.mode ?? (verb === 'run' && req.publish.length ? 'auto' : undefined);
   const named = `${mode}${req.hostLoopback ? ':host-loopback' : ''}`;
+  // Where the mode was asked for, as the start of a line: the flag, or the annotation's path.
+  const asked = req.modeFrom === '--network' ? `--network ${named}` : `${req.modeFrom}: ${named}`;
   const fail = (msg: string) => (req.modeFrom === '--network' ? usageError(`--network ${named}: ${msg}`) : specError(`${named}: ${msg}`, { configPath: req.modeFrom }));
   const hostLoopback = Boolean(req.hostLoopback);
   const withNamespaces = (list: typeof namespaces): Spec => ({ ...spec, linux: { ...spec.linux, namespaces: list } });
@@ -134,8 +140,10 @@ export function decideNetwork(spec: Spec, req: NetworkRequest, verb: 'run' | 'cr
     }
     const why = [...new Set(problems)].join('; ');
     publishing(`neither can run here: ${why}`);
-    notes.push(`network: loopback only, no user-mode networking: ${why}`);
-    return { spec: own, mode: 'none', hostLoopback: false, publish: [], notes };
+    // A warning, not a --debug note: auto was asked for by name (a bundle's annotation, or
+    // --network), and a container that quietly cannot reach anything looks like a bug of its
+    // own. Not an error: auto means "what this machine allows", and loopback is that here.
+    return { spec: own, mode: 'none', hostLoopback: false, publish: [], notes, warning: `${asked}: loopback only, no user-mode networking: ${why}` };
   }
   const problem = helperProblem(mode, facts);
   if (problem) throw fail(problem);

@@ -116,7 +116,7 @@ describe('decideNetwork', () => {
     expect(decide(spec(), { network: 'auto' }, 'run', facts({ pasta: false }))).toMatchObject({ mode: 'slirp4netns', program: '/usr/bin/slirp4netns' });
     const none = decide(spec(), { network: 'auto' }, 'run', facts({ tun: 'EACCES' }));
     expect(none.mode).toBe('none');
-    expect(none.notes.join('\n')).toContain(`loopback only, no user-mode networking: ${EACCES_FIX}`);
+    expect(none.warning).toBe(`--network auto: loopback only, no user-mode networking: ${EACCES_FIX}`);
     expect(line(() => decide(spec(), { publish: ['8080:80'] }, 'run', facts({ pasta: false, slirp: false })))).toBe(
       'launch: --publish: publishing ports needs pasta or slirp4netns; neither can run here: pasta is not installed (Debian: apt-get install passt); slirp4netns is not installed (Debian: apt-get install slirp4netns)',
     );
@@ -190,8 +190,9 @@ describe('decideNetwork', () => {
     );
   });
 
-  // Seen failing on the code before: `-p` named the cause only.
-  it('-p with an unusable /dev/net/tun: one line with the fix', () => {
+  // Seen failing on the code before: `-p` named the cause only, and the fallback of auto was a
+  // --debug note, so a container silently had no network.
+  it('-p with an unusable /dev/net/tun: one line with the fix; auto: one warning with the same text', () => {
     expect(line(() => decide(spec(), { publish: ['8080:80'] }, 'run', facts({ tun: 'EACCES' })))).toBe(
       `launch: --publish: publishing ports needs pasta or slirp4netns; neither can run here: ${EACCES_FIX}`,
     );
@@ -203,6 +204,28 @@ describe('decideNetwork', () => {
     expect(line(() => decide(spec({ [PUBLISH_ANNOTATION]: '80:80', [NETWORK_ANNOTATION]: 'auto' }), {}, 'create', facts({ tun: 'EACCES' })))).toBe(
       `launch: annotations["run.launch.publish"]: publishing ports needs pasta or slirp4netns; neither can run here: ${EACCES_FIX}`,
     );
+    // The warning names where auto was asked for; --debug does not repeat it.
+    const annotated = decide(spec({ [NETWORK_ANNOTATION]: 'auto:host-loopback' }), {}, 'create', facts({ tun: 'EACCES' }));
+    expect(annotated).toMatchObject({ mode: 'none', warning: `annotations["run.launch.network"]: auto:host-loopback: loopback only, no user-mode networking: ${EACCES_FIX}` });
+    expect(annotated.notes.join('\n')).not.toContain('loopback only');
+    // Helpers missing: the same warning, with their own fix.
+    expect(decide(spec(), { network: 'auto' }, 'run', facts({ pasta: false, slirp: false })).warning).toBe(
+      '--network auto: loopback only, no user-mode networking: pasta is not installed (Debian: apt-get install passt); slirp4netns is not installed (Debian: apt-get install slirp4netns)',
+    );
+  });
+
+  it('no warning where the container has what was asked for', () => {
+    const broken = facts({ tun: 'EACCES' });
+    const host = spec();
+    host.linux!.namespaces = host.linux!.namespaces!.filter((n) => n.type !== 'network');
+    for (const d of [
+      decide(spec(), {}, 'run', broken), // unasked: loopback only, as runc
+      decide(spec(), { network: 'none' }, 'run', broken),
+      decide(spec(), { network: 'host' }, 'run', broken),
+      decide(host, { network: 'auto' }, 'run', broken), // auto without a namespace: the host's
+      decide(spec(), {}, 'create', broken),
+      decide(spec(), { network: 'auto' }, 'run', facts({ pasta: false })), // slirp4netns runs
+    ]) expect(d.warning).toBeUndefined();
   });
 });
 
