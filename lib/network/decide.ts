@@ -1,7 +1,8 @@
 // The network a container gets, decided before anything is made: which helper (if any) will
 // connect its namespace, and the config's linux.namespaces adjusted to match. Pure apart from
-// looking for the helper programs and /dev/net/tun, so it is tested without a container.
-import { accessSync, constants } from 'node:fs';
+// looking for the helper programs and /dev/net/tun (and its driver), so it is tested without a
+// container.
+import { accessSync, constants, existsSync } from 'node:fs';
 import { specError, usageError } from '../errors.js';
 import { findExecutable } from '../host.js';
 import type { Spec } from '../spec/schema.js';
@@ -23,34 +24,67 @@ export interface NetworkDecision {
   publish: Publish[];
   /** For --debug. */
   notes: string[];
+  /** For stderr, without --debug: the container lacks the network it was asked for (auto
+   * found no helper that can run), with why and the fix. Asking for `none` silences it. */
+  warning?: string;
+}
+
+/** Why this user cannot open /dev/net/tun for reading and writing. */
+export interface TunFailure {
+  /** access(2)'s errno code: EACCES (the node's mode), ENOENT (no node), ... */
+  errno: string;
+  /** /sys/class/misc/tun exists: the driver is there (loaded or built in), so a missing node
+   * is missing from this /dev alone, and `modprobe tun` would not bring it. */
+  loaded: boolean;
 }
 
 export interface HelperFacts {
   /** The program, when installed. */
   find(helper: Helper): string | undefined;
-  /** Why /dev/net/tun cannot be used by this user, or undefined when it can. */
-  tunProblem(): string | undefined;
+  /** What stops this user from using /dev/net/tun, or undefined when it can. */
+  tun(): TunFailure | undefined;
+  /** The user launch runs as (named in the message; root needs no sudo). */
+  uid(): number;
 }
 
 const TUN = '/dev/net/tun';
 
 export const hostHelperFacts: HelperFacts = {
   find: (h) => findExecutable(h),
-  tunProblem() {
+  tun() {
     try {
       accessSync(TUN, constants.R_OK | constants.W_OK);
       return undefined;
     } catch (err) {
-      // Distributions ship it 0666; some machines (this project's CI among them) have 0600.
-      return `${TUN} is not readable and writable by uid ${process.getuid!()} (${(err as NodeJS.ErrnoException).code}); user-mode networking opens it in the container's namespace (most distributions ship it mode 0666)`;
+      return { errno: (err as NodeJS.ErrnoException).code ?? 'EIO', loaded: existsSync('/sys/class/misc/tun') };
     }
   },
+  uid: () => process.getuid!(),
 };
+
+/** The one text for an unusable /dev/net/tun, cause and the command that fixes it: the error
+ * of -p and of an explicit helper, and the warning when auto falls back to loopback only. The
+ * command is what a user can paste, so it is chosen by the errno, not guessed at. */
+export function tunProblem(f: TunFailure, uid: number): string {
+  const sudo = uid === 0 ? '' : 'sudo ';
+  const why = "and user-mode networking opens it in the container's namespace";
+  // Distributions ship it 0666 (machines that harden it to 0600 exist, this project's CI among
+  // them): a tap device opened by an unprivileged user reaches nothing that user could not.
+  if (f.errno === 'EACCES') return `\`${TUN}\` is not readable and writable by uid ${uid} (EACCES), ${why}; fix: \`${sudo}chmod 0666 ${TUN}\` (the mode distributions ship)`;
+  if (f.errno === 'ENOENT') {
+    // The driver loaded makes its node itself (devtmpfs); loaded with no node is a /dev of its
+    // own (a container's), where only mknod helps: 10:200 is tun's fixed misc minor.
+    const fix = f.loaded ? `${sudo}mkdir -p /dev/net && ${sudo}mknod -m 0666 ${TUN} c 10 200` : `${sudo}modprobe tun`;
+    return `\`${TUN}\` does not exist (ENOENT), ${why}; fix: \`${fix}\``;
+  }
+  return `\`${TUN}\` cannot be opened for reading and writing by uid ${uid} (${f.errno}), ${why}`;
+}
 
 /** Why `helper` cannot run here, or undefined. */
 function helperProblem(helper: Helper, facts: HelperFacts): string | undefined {
   if (!facts.find(helper)) return `${helper} is not installed (Debian: apt-get install ${helper === 'pasta' ? 'passt' : 'slirp4netns'})`;
-  return facts.tunProblem();
+  const tun = facts.tun();
+  return tun && tunProblem(tun, facts.uid());
 }
 
 export function decideNetwork(spec: Spec, req: NetworkRequest, verb: 'run' | 'create', facts: HelperFacts = hostHelperFacts): NetworkDecision {
@@ -63,6 +97,8 @@ export function decideNetwork(spec: Spec, req: NetworkRequest, verb: 'run' | 'cr
   // helper is a way out of the namespace, and -p asks for one as --network auto would.
   const mode: NetworkMode | undefined = req.mode ?? (verb === 'run' && req.publish.length ? 'auto' : undefined);
   const named = `${mode}${req.hostLoopback ? ':host-loopback' : ''}`;
+  // Where the mode was asked for, as the start of a line: the flag, or the annotation's path.
+  const asked = req.modeFrom === '--network' ? `--network ${named}` : `${req.modeFrom}: ${named}`;
   const fail = (msg: string) => (req.modeFrom === '--network' ? usageError(`--network ${named}: ${msg}`) : specError(`${named}: ${msg}`, { configPath: req.modeFrom }));
   const hostLoopback = Boolean(req.hostLoopback);
   const withNamespaces = (list: typeof namespaces): Spec => ({ ...spec, linux: { ...spec.linux, namespaces: list } });
@@ -104,8 +140,10 @@ export function decideNetwork(spec: Spec, req: NetworkRequest, verb: 'run' | 'cr
     }
     const why = [...new Set(problems)].join('; ');
     publishing(`neither can run here: ${why}`);
-    notes.push(`network: loopback only, no user-mode networking: ${why}`);
-    return { spec: own, mode: 'none', hostLoopback: false, publish: [], notes };
+    // A warning, not a --debug note: auto was asked for by name (a bundle's annotation, or
+    // --network), and a container that quietly cannot reach anything looks like a bug of its
+    // own. Not an error: auto means "what this machine allows", and loopback is that here.
+    return { spec: own, mode: 'none', hostLoopback: false, publish: [], notes, warning: `${asked}: loopback only, no user-mode networking: ${why}` };
   }
   const problem = helperProblem(mode, facts);
   if (problem) throw fail(problem);

@@ -139,6 +139,7 @@ async function prepare(given: Spec, opts: RunOptions, extra: { dieWithParent: bo
     network = planNetwork(spec, networkRequest(spec, opts.network ?? {}), extra.verb, stateDir, { openTree: openTreeOf });
     spec = network.spec;
     for (const note of network.decision.notes) opts.debug?.(note);
+    if (network.decision.warning) process.stderr.write(`launch: warning: ${extra.verb} ${opts.id}: ${network.decision.warning}\n`);
     const selfCgroup = readFileSync('/proc/self/cgroup', 'utf8');
     // --systemd-cgroup: checked and connected now, the unit is made with the init in it below.
     if (opts.systemdCgroup) systemd = await (await import('../cgroups/systemd.js')).systemdDriver(spec, opts.id, { uid: host.uid, cgroupVersion: host.cgroupVersion, debug: opts.debug });
@@ -238,6 +239,9 @@ async function prepare(given: Spec, opts: RunOptions, extra: { dieWithParent: bo
       ...(hasAnyHooks(spec) ? ['the config has hooks'] : []),
       ...(systemd ? ['--systemd-cgroup'] : []),
       ...(network.decision.program !== undefined || network.fds.length || network.treeSources?.size ? ['a network helper'] : []),
+      // Decided by /dev/net/tun, which no fact holds: a replay would neither warn again nor
+      // give the network once the user has run the fix.
+      ...(network.decision.warning ? ['a network that fell back to loopback only'] : []),
       ...(spec.process?.terminal || opts.consoleSocket ? ['a terminal'] : []),
       ...(plan.seccompListener ? ['a seccomp listener'] : []),
       ...(plan.pidnsPath ? ['a pid namespace to join'] : []),

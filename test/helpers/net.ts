@@ -1,6 +1,6 @@
 // Network tests: launch started so that user-mode networking can work for `who`, a server on
 // the host's loopback, and free ports. Nothing here talks to an address off this machine.
-import { type ChildProcess, type SpawnOptions, spawn } from 'node:child_process';
+import { type ChildProcess, type SpawnOptions, spawn, spawnSync } from 'node:child_process';
 import { accessSync, closeSync, constants, existsSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Server, createServer } from 'node:http';
@@ -39,6 +39,32 @@ export function netChild(who: RunAs, args: string[], stdio: SpawnOptions['stdio'
   const node = `${ownedDir(who, 'tun')}/tun`;
   const { uid: _u, gid: _g, ...asRoot } = opts;
   return spawn('unshare', ['-m', '--propagation', 'private', '/bin/sh', '-c', TUN_WRAP, 'sh', String(who.uid), String(who.gid), node, file, ...argv], asRoot);
+}
+
+/** Root hides this machine's /dev/net/tun from the user in a private mount namespace, then
+ * becomes the user: a tmpfs over /dev/net holding a root-owned 0600 node (EACCES) or nothing
+ * (ENOENT). The host's node is left alone, so tests running meanwhile keep theirs. */
+const TUN_HIDE =
+  'u=$1 g=$2 e=$3; shift 3; mount -t tmpfs -o mode=0755 launch-test-tun /dev/net && { [ "$e" = ENOENT ] || mknod -m 600 /dev/net/tun c 10 200; } && exec setpriv --reuid="$u" --regid="$g" --clear-groups -- "$@"';
+
+/** Why withoutTun cannot run for `who`, or undefined. */
+export function tunHideMissing(who: RunAs | undefined): string | undefined {
+  if (!isRoot()) return 'needs root (to hide /dev/net/tun from the test user in a private mount namespace)';
+  if (!who || who.uid === 0) return 'needs the rootless user';
+  return existsSync('/dev/net') ? undefined : 'needs /dev/net';
+}
+
+/** launch ARGS as the unprivileged `who`, for whom opening /dev/net/tun fails with `errno`. */
+export function withoutTun(who: RunAs, errno: 'EACCES' | 'ENOENT', args: string[]): Result {
+  const [file, argv] = command(who, args);
+  const { uid: _u, gid: _g, ...asRoot } = spawnOptions(who);
+  const r = spawnSync('unshare', ['-m', '--propagation', 'private', '/bin/sh', '-c', TUN_HIDE, 'sh', String(who.uid), String(who.gid), errno, file, ...argv], {
+    ...asRoot,
+    stdio: 'pipe',
+    encoding: 'utf8',
+    timeout: 30_000 * SLOW,
+  });
+  return { status: r.status, signal: r.signal, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
 }
 
 /** Run to the end, collecting the output (the event loop stays free for a test's server). */

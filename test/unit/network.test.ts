@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LaunchError, formatError } from '../../lib/errors.js';
 import { expandShorthand } from '../../lib/cli/main.js';
-import { type HelperFacts, decideNetwork } from '../../lib/network/decide.js';
+import { type HelperFacts, decideNetwork, tunProblem } from '../../lib/network/decide.js';
 import { PASTA_DNS, defaultRoute, hostsFile, networkFiles, resolvConf, withNetworkFiles } from '../../lib/network/files.js';
 import { NETWORK_ANNOTATION, PUBLISH_ANNOTATION, networkRequest, parsePublish } from '../../lib/network/options.js';
 import { pastaArgs } from '../../lib/network/pasta.js';
@@ -70,10 +70,14 @@ describe('networkRequest', () => {
   });
 });
 
-const facts = (o: { pasta?: boolean; slirp?: boolean; tun?: string } = {}): HelperFacts => ({
+/** `tun`: the errno this user's open of /dev/net/tun fails with (none: it opens). */
+const facts = (o: { pasta?: boolean; slirp?: boolean; tun?: string; tunLoaded?: boolean; uid?: number } = {}): HelperFacts => ({
   find: (h) => ((h === 'pasta' ? o.pasta ?? true : o.slirp ?? true) ? `/usr/bin/${h}` : undefined),
-  tunProblem: () => o.tun,
+  tun: () => (o.tun ? { errno: o.tun, loaded: o.tunLoaded ?? true } : undefined),
+  uid: () => o.uid ?? 1000,
 });
+const EACCES_FIX =
+  "`/dev/net/tun` is not readable and writable by uid 1000 (EACCES), and user-mode networking opens it in the container's namespace; fix: `sudo chmod 0666 /dev/net/tun` (the mode distributions ship)";
 const decide = (s: Spec, cli: { network?: string; publish?: string[] }, verb: 'run' | 'create' = 'run', f = facts()) => decideNetwork(s, networkRequest(s, cli), verb, f);
 const netns = (s: Spec) => s.linux?.namespaces?.filter((n) => n.type === 'network') ?? [];
 
@@ -110,9 +114,9 @@ describe('decideNetwork', () => {
   it('auto is pasta, else slirp4netns, else loopback only with the reason', () => {
     expect(decide(spec(), { network: 'auto' })).toMatchObject({ mode: 'pasta', program: '/usr/bin/pasta' });
     expect(decide(spec(), { network: 'auto' }, 'run', facts({ pasta: false }))).toMatchObject({ mode: 'slirp4netns', program: '/usr/bin/slirp4netns' });
-    const none = decide(spec(), { network: 'auto' }, 'run', facts({ tun: '/dev/net/tun is not readable' }));
+    const none = decide(spec(), { network: 'auto' }, 'run', facts({ tun: 'EACCES' }));
     expect(none.mode).toBe('none');
-    expect(none.notes.join('\n')).toContain('loopback only, no user-mode networking: /dev/net/tun is not readable');
+    expect(none.warning).toBe(`--network auto: loopback only, no user-mode networking: ${EACCES_FIX}`);
     expect(line(() => decide(spec(), { publish: ['8080:80'] }, 'run', facts({ pasta: false, slirp: false })))).toBe(
       'launch: --publish: publishing ports needs pasta or slirp4netns; neither can run here: pasta is not installed (Debian: apt-get install passt); slirp4netns is not installed (Debian: apt-get install slirp4netns)',
     );
@@ -163,9 +167,65 @@ describe('decideNetwork', () => {
     expect(line(() => decide(spec(), { network: 'pasta' }, 'run', facts({ pasta: false })))).toBe(
       'launch: --network pasta: pasta is not installed (Debian: apt-get install passt)',
     );
-    expect(line(() => decide(spec({ [NETWORK_ANNOTATION]: 'slirp4netns' }), {}, 'run', facts({ tun: 'no tun' })))).toBe(
-      'launch: annotations["run.launch.network"]: slirp4netns: no tun',
+    expect(line(() => decide(spec({ [NETWORK_ANNOTATION]: 'slirp4netns' }), {}, 'run', facts({ tun: 'EACCES' })))).toBe(
+      `launch: annotations["run.launch.network"]: slirp4netns: ${EACCES_FIX}`,
     );
+  });
+
+  // Seen failing on the code before: the cause (uid, errno) without the command that fixes it.
+  it('an unusable /dev/net/tun is named with the command that fixes it, chosen by the errno', () => {
+    expect(tunProblem({ errno: 'EACCES', loaded: true }, 1000)).toBe(EACCES_FIX);
+    // Missing: the driver not loaded (modprobe makes the node), or loaded with no node (a /dev
+    // of its own, as in a container: modprobe would do nothing).
+    expect(tunProblem({ errno: 'ENOENT', loaded: false }, 1000)).toBe(
+      "`/dev/net/tun` does not exist (ENOENT), and user-mode networking opens it in the container's namespace; fix: `sudo modprobe tun`",
+    );
+    expect(tunProblem({ errno: 'ENOENT', loaded: true }, 1000)).toBe(
+      "`/dev/net/tun` does not exist (ENOENT), and user-mode networking opens it in the container's namespace; fix: `sudo mkdir -p /dev/net && sudo mknod -m 0666 /dev/net/tun c 10 200`",
+    );
+    expect(tunProblem({ errno: 'ENOENT', loaded: false }, 0)).toMatch(/; fix: `modprobe tun`$/);
+    // No command known to fix it: the cause alone.
+    expect(tunProblem({ errno: 'EPERM', loaded: true }, 1000)).toBe(
+      "`/dev/net/tun` cannot be opened for reading and writing by uid 1000 (EPERM), and user-mode networking opens it in the container's namespace",
+    );
+  });
+
+  // Seen failing on the code before: `-p` named the cause only, and the fallback of auto was a
+  // --debug note, so a container silently had no network.
+  it('-p with an unusable /dev/net/tun: one line with the fix; auto: one warning with the same text', () => {
+    expect(line(() => decide(spec(), { publish: ['8080:80'] }, 'run', facts({ tun: 'EACCES' })))).toBe(
+      `launch: --publish: publishing ports needs pasta or slirp4netns; neither can run here: ${EACCES_FIX}`,
+    );
+    const host = spec();
+    host.linux!.namespaces = host.linux!.namespaces!.filter((n) => n.type !== 'network');
+    expect(line(() => decide(host, { publish: ['8080:80'] }, 'run', facts({ tun: 'ENOENT', tunLoaded: false })))).toBe(
+      "launch: --publish: publishing ports needs pasta or slirp4netns; neither can run here: `/dev/net/tun` does not exist (ENOENT), and user-mode networking opens it in the container's namespace; fix: `sudo modprobe tun`",
+    );
+    expect(line(() => decide(spec({ [PUBLISH_ANNOTATION]: '80:80', [NETWORK_ANNOTATION]: 'auto' }), {}, 'create', facts({ tun: 'EACCES' })))).toBe(
+      `launch: annotations["run.launch.publish"]: publishing ports needs pasta or slirp4netns; neither can run here: ${EACCES_FIX}`,
+    );
+    // The warning names where auto was asked for; --debug does not repeat it.
+    const annotated = decide(spec({ [NETWORK_ANNOTATION]: 'auto:host-loopback' }), {}, 'create', facts({ tun: 'EACCES' }));
+    expect(annotated).toMatchObject({ mode: 'none', warning: `annotations["run.launch.network"]: auto:host-loopback: loopback only, no user-mode networking: ${EACCES_FIX}` });
+    expect(annotated.notes.join('\n')).not.toContain('loopback only');
+    // Helpers missing: the same warning, with their own fix.
+    expect(decide(spec(), { network: 'auto' }, 'run', facts({ pasta: false, slirp: false })).warning).toBe(
+      '--network auto: loopback only, no user-mode networking: pasta is not installed (Debian: apt-get install passt); slirp4netns is not installed (Debian: apt-get install slirp4netns)',
+    );
+  });
+
+  it('no warning where the container has what was asked for', () => {
+    const broken = facts({ tun: 'EACCES' });
+    const host = spec();
+    host.linux!.namespaces = host.linux!.namespaces!.filter((n) => n.type !== 'network');
+    for (const d of [
+      decide(spec(), {}, 'run', broken), // unasked: loopback only, as runc
+      decide(spec(), { network: 'none' }, 'run', broken),
+      decide(spec(), { network: 'host' }, 'run', broken),
+      decide(host, { network: 'auto' }, 'run', broken), // auto without a namespace: the host's
+      decide(spec(), {}, 'create', broken),
+      decide(spec(), { network: 'auto' }, 'run', facts({ pasta: false })), // slirp4netns runs
+    ]) expect(d.warning).toBeUndefined();
   });
 });
 
