@@ -1,7 +1,8 @@
 /* delete [--force], as lib/cli/delete.ts does it (front.h), for the containers whose record
  * says nothing of Node's is needed (no poststop hooks, no systemd unit). What only Node does —
- * kill a container with a cgroup (killCgroup: the freezer, a shared cgroup's members), stop a
- * network helper — sends the verb to Node before anything is done. The one step that may fail
+ * kill a container with a cgroup whose init's death does not take the rest (killCgroup: the
+ * freezer, a shared cgroup's members; see init_takes_all), stop a network helper — sends the
+ * verb to Node before anything is done. The one step that may fail
  * after something was done, a cgroup that will not go, hands the verb to Node too: the steps
  * before it are done again there, finding nothing left to do, and Node words the failure. */
 #include <asm/stat.h>
@@ -70,6 +71,20 @@ static int remove_state(const char *root, const char *id) {
   return ok && sys3(__NR_unlinkat, AT_FDCWD, dir, AT_REMOVEDIR) == 0;
 }
 
+/* Killing a container with a cgroup (killCgroup, control.ts) is the front's only when the
+ * init's SIGKILL takes everything of the container's: it has a pid namespace of its own (the
+ * kernel kills every other process in it when its init dies, `exec`'d ones too), and it is not
+ * paused (a frozen task's SIGKILL waits for the thaw, which Node does around its kill). A dead
+ * init's namespace is gone already. Anything else in the cgroup is not the container's: rmdir
+ * keeps failing then, and Node words that. Without a pid namespace of its own, descendants
+ * outlive the init: Node's (it kills the cgroup's members). This is podman's and containerd's
+ * `delete --force` after every container, stopped or not. */
+static int init_takes_all(const struct record *r, int is_alive) {
+  if (!r->ns_pid || !r->ns_pid[0]) return 0;
+  if (!is_alive) return 1;
+  return !r->frozen || freezer_says(r, 0);
+}
+
 void verb_delete(struct cmd *c, const char *root) {
   char mem[RECORD_MAX];
   struct record r;
@@ -86,7 +101,7 @@ void verb_delete(struct cmd *c, const char *root) {
   int is_alive = got > 0 && alive(&r);
   int created = got > 0 && exists(root, c->id, "exec.fifo");
   int kill_it = got > 0 && (c->force || (is_alive && created));
-  if (got <= 0 || !r.delete_native || exists(root, c->id, "network.json") || exists(root, c->id, "pasta.pid") || (kill_it && r.cgroup)) {
+  if (got <= 0 || !r.delete_native || exists(root, c->id, "network.json") || exists(root, c->id, "pasta.pid") || (kill_it && r.cgroup && !init_takes_all(&r, is_alive))) {
     sys1(__NR_close, lfd);
     return;
   }
