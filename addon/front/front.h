@@ -105,6 +105,8 @@ int alive(const struct record *r);
 long signal_init(const struct record *r, int sig);
 void nap_ms(long ms);
 int freezer_says(const struct record *r, int want);
+/* members.ts belongs: `pid` (or an ancestor) is in the pid namespace `ns` (pause.c). */
+int belongs(const char *ns, long pid);
 long read_file(const char *file, char *mem, size_t cap);
 enum status status_of(struct cmd *c, const char *root, const struct record *r);
 /* ROOT/ID/NAME into out (PATH_MAX_ bytes); 0 when too long. */

@@ -34,8 +34,8 @@ static long parent_of(long pid) {
   return parse_dec(p, (size_t)(e - p));
 }
 
-/* members.ts belongs, for a cgroup launch made with a pid namespace to tell by. */
-static int belongs(const char *ns, long pid) {
+/* members.ts belongs, for a cgroup launch made with a pid namespace to tell by (front.h). */
+int belongs(const char *ns, long pid) {
   for (int depth = 0; pid > 1 && depth < 256; depth++) {
     char path[48], link[128];
     proc_path(path, sizeof path, pid, "ns/pid");

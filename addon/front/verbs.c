@@ -244,6 +244,42 @@ static void what_id(struct buf *b, const char *lead, const char *id, const char 
   b->p[b->len] = 0;
 }
 
+/* kill.ts's words for a process it could not signal (process.kill's message past ESRCH). */
+static void cannot_signal(struct cmd *c, struct buf *b, long pid, long e) {
+  puts_(b, "cannot signal the container's process ");
+  putu(b, (unsigned long)pid);
+  puts_(b, e == -ESRCH ? ": no such process" : e == -EPERM ? ": kill EPERM" : ": kill EINVAL");
+  b->p[b->len] = 0;
+  fail(c, b->p, 0);
+}
+
+/* kill --all with a cgroup and a pid namespace of its own: every pid of cgroup.procs that is
+ * the container's, in the file's order, as kill.ts. One that has exited since the file was read
+ * is skipped, unless it is the init. Returns (to Node) only before anything was signalled: a
+ * file that cannot be read (Node words that), or one too big for the buffer. */
+static void kill_all(struct cmd *c, const struct record *r, int sig, struct buf *b) {
+  char mem[RECORD_MAX];
+  int pids[RECORD_MAX / 2]; /* a pid and its newline are two bytes at least */
+  long n = read_file(r->procs, mem, sizeof mem);
+  if (n < 0 || n == (long)sizeof mem - 1) return;
+  long count = 0;
+  for (char *p = mem; *p;) {
+    char *e = p;
+    while (*e >= '0' && *e <= '9') e++;
+    long pid = parse_dec(p, (size_t)(e - p));
+    if (pid <= 0 || pid > 0x7fffffff || *e != '\n') return;
+    pids[count++] = (int)pid;
+    p = e + 1;
+  }
+  for (long i = 0; i < count; i++) {
+    if (!belongs(r->ns_pid, pids[i])) continue;
+    long e = pids[i] == r->pid ? signal_init(r, sig) : sys2(__NR_kill, pids[i], sig);
+    if (e == 0 || (e == -ESRCH && pids[i] != r->pid)) continue;
+    cannot_signal(c, b, pids[i], e);
+  }
+  quit(0);
+}
+
 void verb_kill(struct cmd *c, const char *root) {
   int sig = parse_signal(c->signal);
   if (sig < 0) return;
@@ -252,8 +288,9 @@ void verb_kill(struct cmd *c, const char *root) {
   long fd = lock_container(c, root);
   if (fd < 0) return;
   int got = load_record(c, root, mem, &r);
-  /* --all reads the cgroup, and spares what is not the container's: Node's (members.ts). */
-  if (got <= 0 || (c->all && r.cgroup)) {
+  /* --all with a cgroup signals the container's processes in it (containerPids): the front's
+   * when a pid namespace of its own tells them (members.ts belongs), else Node's. */
+  if (got <= 0 || (c->all && r.cgroup && (!*r.ns_pid || !*r.procs))) {
     sys1(__NR_close, fd);
     return;
   }
@@ -263,15 +300,14 @@ void verb_kill(struct cmd *c, const char *root) {
     what_id(&b, "cannot kill container `", c->id, "`: container not running");
     fail(c, what, 0);
   }
+  if (c->all && r.cgroup) {
+    kill_all(c, &r, sig, &b);
+    sys1(__NR_close, fd);
+    return;
+  }
   long e = signal_init(&r, sig);
   if (e == 0) quit(0);
-  if (e == -ESRCH) {
-    puts_(&b, "cannot signal the container's process ");
-    putu(&b, (unsigned long)r.pid);
-    puts_(&b, ": no such process");
-    b.p[b.len] = 0;
-    fail(c, what, 0);
-  }
+  if (e == -ESRCH) cannot_signal(c, &b, r.pid, e);
   sys1(__NR_close, fd);
 }
 

@@ -181,6 +181,40 @@ eachMode('the native front', ['busybox', 'dist', 'addon'], (mode, skip) => {
     }
   });
 
+  it.skipIf(skip)('kill --all: every process of the container\'s in its cgroup, from the front', () => {
+    const marker = uniq('killall');
+    // The init ignores USR1 (from after its children start: they would inherit that), and so
+    // does the sleep it waits in; its children (and theirs) die of it.
+    // Only the children's command lines hold `${marker}-c` (the init's holds `$M-c`).
+    const child = `/bin/sh -c "sleep 1000; : $M-c" &`;
+    const id = created(['/bin/sh', '-c', `M=${marker}; ${child} ${child} trap '' USR1; sleep 1000`]);
+    const children = () => processesWith(`${marker}-c`);
+    /** Polls until `n` are there twice in a row: a child forks its sleep, which holds the same
+     * command line until it execs. */
+    const settle = (n: number) => {
+      for (let i = 0, seen = 0; i < 250 && seen < 2; i++) {
+        seen = children().length === n ? seen + 1 : 0;
+        spawnSync('sleep', ['0.02']);
+      }
+      expect(children()).toHaveLength(n);
+    };
+    try {
+      const withCgroup = readFileSync(join(stateRoot(who()), id, 'front'), 'utf8').includes('\ncgroup 1\n1\n');
+      expect(viaFront(['start', id])).toMatchObject({ status: 0 });
+      settle(2);
+      spawnSync('sleep', ['0.3']); // the init's trap, set right after its children
+      expect(viaFront(['kill', '--all', id, 'USR1'])).toMatchObject({ status: 0, stdout: '', stderr: '' });
+      // Without a cgroup (rootless on v1) --all is the init alone, as on Node.
+      settle(withCgroup ? 0 : 2);
+      expect(JSON.parse(same(['state', id]).stdout)).toMatchObject({ status: 'running' });
+      expect(viaFront(['kill', '-a', id, 'KILL'])).toMatchObject({ status: 0, stderr: '' });
+      for (let i = 0; i < 100 && JSON.parse(viaNode(['state', id]).stdout).status !== 'stopped'; i++) spawnSync('sleep', ['0.02']);
+      expect(same(['kill', '--all', id, 'KILL']).stderr).toBe(`launch: kill ${id}: cannot kill container \`${id}\`: container not running\n`);
+    } finally {
+      launchSync(who(), ['delete', '--force', id]);
+    }
+  });
+
   it.skipIf(skip)('a program that cannot start: the front hands the failure to Node to word', () => {
     const ids = [created(['/no/such/program']), created(['/no/such/program'])];
     try {
