@@ -272,8 +272,20 @@ static void kill_all(struct cmd *c, const struct record *r, int sig, struct buf 
     p = e + 1;
   }
   for (long i = 0; i < count; i++) {
-    if (!belongs(r->ns_pid, pids[i])) continue;
-    long e = pids[i] == r->pid ? signal_init(r, sig) : sys2(__NR_kill, pids[i], sig);
+    long e;
+    if (pids[i] == r->pid) {
+      e = belongs(r->ns_pid, pids[i]) ? signal_init(r, sig) : 0;
+    } else {
+      /* Pinned before it is looked at: a pid that exits and is reused by another process in
+       * between gets ESRCH through the pidfd, never the signal. */
+      long pfd = sys2(__NR_pidfd_open, pids[i], 0);
+      if (pfd == -ENOSYS) e = belongs(r->ns_pid, pids[i]) ? sys2(__NR_kill, pids[i], sig) : 0;
+      else if (pfd < 0) e = pfd;
+      else {
+        e = belongs(r->ns_pid, pids[i]) ? sys4(__NR_pidfd_send_signal, pfd, sig, 0, 0) : 0;
+        sys1(__NR_close, pfd);
+      }
+    }
     if (e == 0 || (e == -ESRCH && pids[i] != r->pid)) continue;
     cannot_signal(c, b, pids[i], e);
   }
