@@ -22,6 +22,11 @@ export function fileFact(path: string): Fact {
   } catch {
     data = undefined;
   }
+  return fileFactOf(path, data);
+}
+
+/** The fact of a file read as `data` (undefined: it could not be read). */
+function fileFactOf(path: string, data: Buffer | undefined): Fact {
   return ['file', Buffer.concat([Buffer.from(`${path}\0`), data ? Buffer.concat([Buffer.from('1'), data]) : Buffer.from('0')])];
 }
 
@@ -33,16 +38,6 @@ export function kindFact(path: string, follow = true): Fact {
     st = undefined;
   }
   return [follow ? 'kind' : 'lkind', `${path}\0${kindOf(st)}`];
-}
-
-export function accessFact(path: string, mode: number): Fact {
-  let ok = true;
-  try {
-    fs.accessSync(path, mode);
-  } catch {
-    ok = false;
-  }
-  return ['access', `${path}\0${mode}\0${ok ? 1 : 0}`];
 }
 
 /** A file of launch's own: it is the same file, unchanged (device, inode, size, times). */
@@ -91,27 +86,66 @@ export function record<T>(fn: () => T): { result: T; facts: Fact[]; unknown: str
   };
   const target = fs as unknown as Record<string, (...a: unknown[]) => unknown>;
   const saved = new Map<string, (...a: unknown[]) => unknown>();
-  const wrap = (name: string, fact: (path: string, args: unknown[]) => Fact | undefined) => {
+  // Each call is made once, and its fact taken from what that call saw: reading a file twice
+  // (once for the fact, once for the planner) cost a cold create its time, and the two reads
+  // could differ. `observe` gets the real function and the call's arguments.
+  // What a recorded call does inside (readFileSync opens through fs.openSync) is its own
+  // business: the planner's calls alone are noted.
+  let inside = 0;
+  const wrap = (name: string, observe: (orig: (...a: unknown[]) => unknown, path: string, args: unknown[]) => unknown) => {
     const orig = target[name]!;
     saved.set(name, orig);
     target[name] = (...args: unknown[]) => {
+      if (inside) return orig.apply(fs, args);
       const p = args[0];
-      if (typeof p === 'string') {
-        const f = fact(p, args);
-        if (f) note(f);
-      } else unknown.push(`${name} of a non-path`);
-      return orig.apply(fs, args);
+      if (typeof p !== 'string') {
+        unknown.push(`${name} of a non-path`);
+        return orig.apply(fs, args);
+      }
+      inside++;
+      try {
+        return observe((...a: unknown[]) => orig.apply(fs, a), p, args);
+      } finally {
+        inside--;
+      }
     };
   };
-  wrap('readFileSync', (p) => withOriginals(saved, () => fileFact(p)));
-  wrap('statSync', (p) => withOriginals(saved, () => kindFact(p)));
-  wrap('lstatSync', (p) => withOriginals(saved, () => kindFact(p, false)));
-  wrap('existsSync', (p) => withOriginals(saved, () => accessFact(p, fs.constants.F_OK)));
-  wrap('accessSync', (p, a) => withOriginals(saved, () => accessFact(p, typeof a[1] === 'number' ? a[1] : fs.constants.F_OK)));
+  /** The call's result, and its fact from that result, or from the error it threw (rethrown). */
+  const noted = <R>(call: () => R, fact: (r: R | undefined, failed: boolean) => Fact): R => {
+    let r: R;
+    try {
+      r = call();
+    } catch (err) {
+      note(fact(undefined, true));
+      throw err;
+    }
+    note(fact(r, false));
+    return r;
+  };
+  wrap('readFileSync', (orig, p, args) => {
+    const opt = args[1];
+    const encoding = typeof opt === 'string' ? opt : opt && typeof opt === 'object' && Object.keys(opt).every((k) => k === 'encoding') ? (opt as { encoding?: string }).encoding : undefined;
+    // Other options (a flag, a signal): read apart for the fact, as the call may not give bytes.
+    if (opt !== undefined && encoding === undefined && !(opt && typeof opt === 'object' && Object.keys(opt).length === 0)) {
+      note(fileFact(p));
+      return orig(...args);
+    }
+    const bytes = noted(() => orig(p) as Buffer, (b) => fileFactOf(p, b));
+    return encoding ? bytes.toString(encoding as BufferEncoding) : bytes;
+  });
+  const stat = (follow: boolean) => (orig: (...a: unknown[]) => unknown, p: string, args: unknown[]) =>
+    noted(() => orig(...args) as fs.Stats | undefined, (st) => [follow ? 'kind' : 'lkind', `${p}\0${kindOf(st)}`]);
+  wrap('statSync', stat(true));
+  wrap('lstatSync', stat(false));
+  wrap('existsSync', (orig, p, args) => noted(() => orig(...args) as boolean, (ok) => ['access', `${p}\0${fs.constants.F_OK}\0${ok ? 1 : 0}`]));
+  wrap('accessSync', (orig, p, args) => {
+    const mode = typeof args[1] === 'number' ? args[1] : fs.constants.F_OK;
+    return noted(() => orig(...args), (_, failed) => ['access', `${p}\0${mode}\0${failed ? 0 : 1}`]);
+  });
   for (const name of ['readdirSync', 'readlinkSync', 'realpathSync', 'openSync', 'opendirSync']) {
-    wrap(name, (p) => {
+    wrap(name, (orig, p, args) => {
       unknown.push(`${name} ${p}`);
-      return undefined;
+      return orig(...args);
     });
   }
   syncBuiltinESMExports();
@@ -123,14 +157,3 @@ export function record<T>(fn: () => T): { result: T; facts: Fact[]; unknown: str
   }
 }
 
-/** A fact is taken with the real functions, not the recording ones. */
-function withOriginals<T>(saved: Map<string, (...a: unknown[]) => unknown>, fn: () => T): T {
-  const target = fs as unknown as Record<string, (...a: unknown[]) => unknown>;
-  const now = new Map([...saved.keys()].map((k) => [k, target[k]!]));
-  for (const [k, f] of saved) target[k] = f;
-  try {
-    return fn();
-  } finally {
-    for (const [k, f] of now) target[k] = f;
-  }
-}
