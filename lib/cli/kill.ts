@@ -5,7 +5,7 @@ import { constants } from 'node:os';
 import { containerPids } from '../cgroups/control.js';
 import { stateError, usageError } from '../errors.js';
 import type { GlobalOptions } from './main.js';
-import { lockedState } from './state.js';
+import { lockedState } from '../lifecycle/state.js';
 
 /** "TERM", "SIGTERM", "sigterm" or "15" -> 15. */
 export function parseSignal(text: string): number {
@@ -22,20 +22,24 @@ export function parseSignal(text: string): number {
 
 export function killVerb(o: GlobalOptions & { id: string; signal: string; all: boolean }): void {
   const signal = parseSignal(o.signal);
-  const state = lockedState(o, o.id);
-  // "container not running": containerd's shim recognises these words (and "does not exist")
-  // and treats the kill as done.
-  if (state.status === 'stopped' || state.pid === undefined) throw stateError(`cannot kill container \`${o.id}\`: container not running`);
-  const pids = o.all && state.cgroup ? containerPids(state) : [state.pid];
-  for (const pid of pids) {
-    try {
-      process.kill(pid, signal);
-    } catch (err) {
-      // A process of --all may have exited since the cgroup was read.
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code !== 'ESRCH' || pid === state.pid) {
-        throw stateError(`cannot signal the container's process ${pid}: ${code === 'ESRCH' ? 'no such process' : (err as Error).message}`);
+  const { state, release } = lockedState(o.root, o.id);
+  try {
+    // "container not running": containerd's shim recognises these words (and "does not exist")
+    // and treats the kill as done.
+    if (state.status === 'stopped' || state.pid === undefined) throw stateError(`cannot kill container \`${o.id}\`: container not running`);
+    const pids = o.all && state.cgroup ? containerPids(state) : [state.pid];
+    for (const pid of pids) {
+      try {
+        process.kill(pid, signal);
+      } catch (err) {
+        // A process of --all may have exited since the cgroup was read.
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code !== 'ESRCH' || pid === state.pid) {
+          throw stateError(`cannot signal the container's process ${pid}: ${code === 'ESRCH' ? 'no such process' : (err as Error).message}`);
+        }
       }
     }
+  } finally {
+    release();
   }
 }

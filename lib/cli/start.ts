@@ -10,9 +10,9 @@ import { seccompNotifies } from '../plan/seccomp.js';
 import type { Hooks, Seccomp } from '../spec/schema.js';
 import { native } from '../runtime/native.js';
 import { isAlive } from '../state/proc.js';
-import { EXEC_FIFO, StateStore } from '../state/store.js';
+import { type ContainerState, EXEC_FIFO, StateStore } from '../state/store.js';
 import type { GlobalOptions } from './main.js';
-import { lockedState } from './state.js';
+import { lockedState } from '../lifecycle/state.js';
 
 /** A failure record the native front read from the FIFO (main.ts FRONT_START_FAILED). */
 let fromFront: Buffer | undefined;
@@ -21,7 +21,15 @@ export function frontStartFailure(hex: string): void {
 }
 
 export function startVerb(o: GlobalOptions & { id: string }): void {
-  const state = lockedState(o, o.id);
+  const { state, release } = lockedState(o.root, o.id);
+  try {
+    startLocked(o, state);
+  } finally {
+    release();
+  }
+}
+
+function startLocked(o: GlobalOptions & { id: string }, state: ContainerState): void {
   // The front has let the init go and removed the FIFO already: only the wording is left.
   if (fromFront?.length === MSG_SIZE) throw initFailure(decodeMsg(fromFront), state.config?.hooks, state.seccomp);
   if (state.status !== 'created') {
