@@ -66,13 +66,6 @@ export async function rmiVerb(o: ImageOptions & { refs: string[]; prune: boolean
   for (const dir of busy) note(`kept the unpacked tree ${dir}: a container still runs from it (launch rmi --prune removes it later)`);
 }
 
-/** The helper in a user namespace (lib/image/userns.ts) runs here. */
-export async function usernsJobVerb(text: string): Promise<number> {
-  const { serveJob } = await import('../image/userns.js');
-  const { unpackJob, removeJob } = await import('../image/unpack-image.js');
-  return serveJob(text, { unpack: unpackJob, remove: removeJob });
-}
-
 /** `launch unshare [CMD...]`: run a command as root of a user namespace with the caller's
  * subordinate ids mapped, the namespace rootless unpacking uses, as `podman unshare`: to look
  * at or remove (`launch unshare rm -rf BUNDLE`) files an image gave to other ids. */
