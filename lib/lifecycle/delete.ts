@@ -21,10 +21,21 @@ export interface DeleteOptions {
 }
 
 export async function deleteContainer(o: DeleteOptions): Promise<void> {
+  const held: (() => void)[] = [];
+  try {
+    await deleteHolding(o, held);
+  } finally {
+    for (const release of held) release();
+  }
+}
+
+/** deleteContainer's work; the lock it takes goes into `held`, for deleteContainer to
+ * release however it ends. */
+async function deleteHolding(o: DeleteOptions, held: (() => void)[]): Promise<void> {
   const store = new StateStore(o.root);
   let state;
   try {
-    store.lock(o.id); // held until exit: no start or second delete in between
+    held.push(store.lock(o.id)); // held until done: no start or second delete in between
     state = store.read(o.id);
   } catch (err) {
     // As runc: --force makes deleting a container that does not exist (or whose create died
