@@ -3,7 +3,7 @@
 // addon/front/verbs.c status_of) derive the status the same way.
 import { isFrozen } from '../cgroups/control.js';
 import { isAlive } from '../state/proc.js';
-import { type ContainerState, StateStore, ociState } from '../state/store.js';
+import { type ContainerState, type OciState, StateStore, ociState } from '../state/store.js';
 
 /** The stored state with the status as it is now: a dead (or recycled) init is `stopped`, a
  * frozen cgroup `paused`; StateStore.read already says `running` for a started `created`. */
@@ -40,6 +40,6 @@ export function lockedState(root: string, id: string): Locked {
 }
 
 /** The OCI state (runtime.md) of a container as it is now: what `launch state` prints. */
-export function ociStateOf(root: string, id: string): Record<string, unknown> {
+export function ociStateOf(root: string, id: string): OciState {
   return ociState(currentState(root, id));
 }
