@@ -1,4 +1,4 @@
-/* delete [--force], as lib/cli/delete.ts does it (front.h), for the containers whose record
+/* delete [--force], as lib/lifecycle/delete.ts does it (front.h), for the containers whose record
  * says nothing of Node's is needed (no poststop hooks, no systemd unit). What only Node does —
  * kill a container with a cgroup (killCgroup: the freezer, a shared cgroup's members), stop a
  * network helper — sends the verb to Node before anything is done. The one step that may fail
