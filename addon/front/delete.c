@@ -1,4 +1,4 @@
-/* delete [--force], as lib/cli/delete.ts does it (front.h), for the containers whose record
+/* delete [--force], as lib/lifecycle/delete.ts does it (front.h), for the containers whose record
  * says nothing of Node's is needed (no poststop hooks, no systemd unit). What only Node does —
  * kill a container with a cgroup whose init's death does not take the rest (killCgroup: the
  * freezer, a shared cgroup's members; see init_takes_all), stop a network helper — sends the

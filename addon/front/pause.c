@@ -1,4 +1,4 @@
-/* pause and resume, as lib/cli/pause.ts and lib/cgroups/control.ts setFrozen do them (front.h),
+/* pause and resume, as lib/lifecycle/pause.ts and lib/cgroups/control.ts setFrozen do them (front.h),
  * for a container in a cgroup launch made (the record's pause-native). The freezer takes the
  * whole cgroup, so pause first makes sure that only the container's processes are in it
  * (cgroups/members.ts): any other sends the verb to Node, which refuses it and names them.

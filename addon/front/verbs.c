@@ -1,4 +1,4 @@
-/* state, kill and start, as lib/cli/state.ts, kill.ts and start.ts do them (front.h). Every
+/* state, kill and start, as lib/lifecycle/state.ts, kill.ts and start.ts do them (front.h). Every
  * return is a fall through to Node, so it happens before anything is changed, and with every
  * fd the front opened closed again (in the single executable Node starts in this process). */
 #include <asm/stat.h>

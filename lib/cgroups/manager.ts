@@ -292,7 +292,7 @@ export function joinCgroup(plan: CgroupPlan, pid: number): void {
   }
 }
 
-/** What `delete` removes of a container's cgroups (lib/cli/delete.ts, and the native front's
+/** What `delete` removes of a container's cgroups (lib/lifecycle/delete.ts, and the native front's
  * record): of the directories launch made, the container's own, then the parents made for
  * them, each in the order made (parents first). States from before `created` hold only `dirs`,
  * all launch's; a cgroupsPath may name a cgroup that was there before, not launch's to remove. */

@@ -7,9 +7,19 @@ import { isBinary, loadEmbeddedAddon } from '../runtime/embedded.js';
 import { setAddonLoader } from '../runtime/native.js';
 import { main, warmUp } from './main.js';
 
+/** lib/image/userns.ts USERNS_VERB (not imported: that module is not needed at start-up). */
+const USERNS_VERB = '__userns-job';
+
 async function run(): Promise<void> {
   if (isBinary()) setAddonLoader(loadEmbeddedAddon);
-  process.exitCode = await main(process.argv.slice(2));
+  const argv = process.argv.slice(2);
+  // The binary is its own user-namespace helper (lib/image/userns.ts): a library program, not
+  // the command line, which a Node install runs as dist/image/userns-helper.js instead.
+  if (argv[0] === USERNS_VERB) {
+    process.exitCode = await (await import('../image/unpack-image.js')).serveUsernsJob(argv[1] ?? '{}');
+    return;
+  }
+  process.exitCode = await main(argv);
 }
 
 if (v8.startupSnapshot?.isBuildingSnapshot()) {

@@ -6,7 +6,7 @@ import { oomKills, readStats } from '../cgroups/stats.js';
 import { usageError } from '../errors.js';
 import { isAlive } from '../state/proc.js';
 import type { GlobalOptions } from './main.js';
-import { currentState } from './state.js';
+import { currentState } from '../lifecycle/state.js';
 
 /** runc's durations: "5s", "500ms", "1m", or plain seconds. */
 export function parseInterval(text: string): number {
@@ -19,7 +19,7 @@ const emit = (event: object) => process.stdout.write(`${JSON.stringify(event)}\n
 
 export async function eventsVerb(o: GlobalOptions & { id: string; stats: boolean; interval: string }): Promise<void> {
   const every = parseInterval(o.interval);
-  const state = currentState(o, o.id);
+  const state = currentState(o.root, o.id);
   const cg = cgroupOf(state);
   const stats = () => emit({ type: 'stats', id: o.id, data: readStats(cg) });
   if (o.stats) {

@@ -91,7 +91,7 @@ const HANDLERS: Record<string, (args: Args, ctx: Ctx) => Promise<void>> = {
   },
   async images(args, ctx) {
     const { imagesVerb } = await import('./image.js');
-    imagesVerb({ format: String(args.format), quiet: Boolean(args.quiet), ...imageArgs(args), ...globals(args, ctx) });
+    await imagesVerb({ format: String(args.format), quiet: Boolean(args.quiet), ...imageArgs(args), ...globals(args, ctx) });
   },
   async rmi(args, ctx) {
     const { rmiVerb } = await import('./image.js');

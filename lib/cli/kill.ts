@@ -1,41 +1,8 @@
 // `launch kill [--all] ID [SIGNAL]`: send a signal (name or number, SIGTERM by default) to the
-// container's init, or with --all to every process of the container's in its cgroup: as runc
-// kill, except that in a cgroup shared with others they are spared (cgroups/members.ts).
-import { constants } from 'node:os';
-import { containerPids } from '../cgroups/control.js';
-import { stateError, usageError } from '../errors.js';
+// container's init, or with --all to every process of its cgroup (lib/lifecycle/kill.ts).
+import { kill } from '../lifecycle/kill.js';
 import type { GlobalOptions } from './main.js';
-import { lockedState } from './state.js';
-
-/** "TERM", "SIGTERM", "sigterm" or "15" -> 15. */
-export function parseSignal(text: string): number {
-  if (/^\d+$/.test(text)) {
-    const n = Number(text);
-    if (n <= 64) return n; // 0 probes, as kill(2)
-  } else {
-    const name = text.toUpperCase().startsWith('SIG') ? text.toUpperCase() : `SIG${text.toUpperCase()}`;
-    const n = (constants.signals as Record<string, number>)[name];
-    if (n !== undefined) return n;
-  }
-  throw usageError(`unknown signal \`${text}\` (a name like TERM or SIGKILL, or a number 0-64)`);
-}
 
 export function killVerb(o: GlobalOptions & { id: string; signal: string; all: boolean }): void {
-  const signal = parseSignal(o.signal);
-  const state = lockedState(o, o.id);
-  // "container not running": containerd's shim recognises these words (and "does not exist")
-  // and treats the kill as done.
-  if (state.status === 'stopped' || state.pid === undefined) throw stateError(`cannot kill container \`${o.id}\`: container not running`);
-  const pids = o.all && state.cgroup ? containerPids(state) : [state.pid];
-  for (const pid of pids) {
-    try {
-      process.kill(pid, signal);
-    } catch (err) {
-      // A process of --all may have exited since the cgroup was read.
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code !== 'ESRCH' || pid === state.pid) {
-        throw stateError(`cannot signal the container's process ${pid}: ${code === 'ESRCH' ? 'no such process' : (err as Error).message}`);
-      }
-    }
-  }
+  kill({ root: o.root, id: o.id, signal: o.signal, all: o.all });
 }

@@ -1,58 +1,10 @@
-// `launch list [--format table|json] [--quiet]`: the containers under --root, as runc list.
-import { statSync } from 'node:fs';
-import { userInfo } from 'node:os';
-import { StateStore } from '../state/store.js';
+// `launch list [--format table|json] [--quiet]`: the containers under --root, as runc list
+// (lib/lifecycle/list.ts).
+import { list } from '../lifecycle/list.js';
 import type { GlobalOptions } from './main.js';
-import { currentState } from './state.js';
-
-interface Row {
-  ociVersion: string;
-  id: string;
-  pid: number;
-  status: string;
-  bundle: string;
-  rootfs: string;
-  created: string;
-  owner: string;
-  annotations?: Record<string, string>;
-}
-
-function ownerName(uid: number): string {
-  try {
-    return uid === process.getuid!() ? userInfo().username : `#${uid}`;
-  } catch {
-    return `#${uid}`;
-  }
-}
-
-export function listRows(o: GlobalOptions): Row[] {
-  const store = new StateStore(o.root);
-  const rows: Row[] = [];
-  for (const id of store.list()) {
-    let s;
-    try {
-      s = currentState(o, id);
-    } catch {
-      continue; // a directory being created or removed right now
-    }
-    rows.push({
-      ociVersion: s.ociVersion,
-      id: s.id,
-      // runc shows 0 for a stopped container.
-      pid: s.status === 'stopped' ? 0 : (s.pid ?? 0),
-      status: s.status,
-      bundle: s.bundle,
-      rootfs: s.rootfs ?? '',
-      created: s.created ?? '',
-      owner: ownerName(statSync(store.dir(id)).uid),
-      ...(s.annotations ? { annotations: s.annotations } : {}),
-    });
-  }
-  return rows;
-}
 
 export function listVerb(o: GlobalOptions & { format: string; quiet: boolean }): void {
-  const rows = listRows(o);
+  const rows = list(o.root);
   if (o.quiet) {
     for (const r of rows) process.stdout.write(`${r.id}\n`);
     return;

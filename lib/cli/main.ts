@@ -12,8 +12,6 @@ import { type Ctx, generatedId, runHandler } from './handlers.js';
 import { logTarget, writeLog } from './log.js';
 import { ignoreClosedOutput } from './stdio.js';
 
-/** lib/image/userns.ts USERNS_VERB (not imported: that module is not needed at start-up). */
-const USERNS_VERB = '__userns-job';
 /** addon/front/entry.c hand_start_failure. */
 const FRONT_START_FAILED = '__front-start-failed';
 
@@ -70,11 +68,6 @@ export function wantsVersion(argv: readonly string[]): boolean {
 
 export async function main(rawArgv: string[]): Promise<number> {
   ignoreClosedOutput();
-  if (rawArgv[0] === USERNS_VERB) {
-    // launch's own helper in a user namespace (lib/image/userns.ts); it reports in its file.
-    const { usernsJobVerb } = await import('./image.js');
-    return usernsJobVerb(rawArgv[1] ?? '{}');
-  }
   // The native front's `start` read a failure record from the init's exec FIFO (and removed
   // the FIFO): the same command line again, to word that failure from the container's state.
   if (rawArgv[0] === FRONT_START_FAILED) {

@@ -4,10 +4,10 @@ import { spawnSync } from 'node:child_process';
 import { containerPids } from '../cgroups/control.js';
 import { hostError } from '../errors.js';
 import type { GlobalOptions } from './main.js';
-import { currentState } from './state.js';
+import { currentState } from '../lifecycle/state.js';
 
 export function psVerb(o: GlobalOptions & { id: string; format: string; psArgs: string[] }): void {
-  const pids = containerPids(currentState(o, o.id));
+  const pids = containerPids(currentState(o.root, o.id));
   if (o.format === 'json') {
     process.stdout.write(`${JSON.stringify(pids)}\n`);
     return;

@@ -103,8 +103,9 @@ export async function runVerb(o: RunVerbOptions): Promise<number> {
   const opts = runOptions(o, 'run');
   let spec: Spec;
   if (o.image) {
-    const { imageRun } = await import('./image.js');
-    const made = await imageRun({ ...o, ...o.image });
+    const { imageBundle } = await import('../image/bundle.js');
+    const { imageAccess } = await import('./image.js');
+    const made = await imageBundle({ ...imageAccess(o.image), image: o.image.image, args: o.image.args, tty: o.image.tty });
     spec = made.spec;
     opts.bundle = made.bundle;
   } else spec = loadSpec(opts.bundle);

@@ -6,7 +6,7 @@ import { usageError } from '../errors.js';
 import { issueError, parseJson } from '../spec/load.js';
 import { ResourcesSchema, type Resources } from '../spec/schema.js';
 import type { GlobalOptions } from './main.js';
-import { lockedState } from './state.js';
+import { lockedState } from '../lifecycle/state.js';
 
 /** "64m", "1G", "1048576", "-1" -> bytes (runc uses docker's RAMInBytes). */
 export function parseBytes(text: string, flag: string): number {
@@ -64,8 +64,12 @@ export function resourcesFromFlags(f: UpdateFlags): Resources {
 }
 
 export function updateVerb(o: GlobalOptions & { id: string; flags: UpdateFlags }): void {
-  const state = lockedState(o, o.id);
-  const resources = resourcesFromFlags(o.flags);
-  // Unless the update says, as configured at create (never config.json as it is now).
-  updateResources(state, resources, resources.memory?.checkBeforeUpdate ?? state.config?.checkBeforeUpdate === true);
+  const { state, release } = lockedState(o.root, o.id);
+  try {
+    const resources = resourcesFromFlags(o.flags);
+    // Unless the update says, as configured at create (never config.json as it is now).
+    updateResources(state, resources, resources.memory?.checkBeforeUpdate ?? state.config?.checkBeforeUpdate === true);
+  } finally {
+    release();
+  }
 }

@@ -11,7 +11,7 @@ import { readLayout } from './layout.js';
 import { hostPlatform } from './platform.js';
 import type { ResolvedImage } from './types.js';
 import { applyLayer } from './unpack.js';
-import { imageIdMap, noIdMapReason, runInUserns, type Job } from './userns.js';
+import { imageIdMap, noIdMapReason, runInUserns, serveJob, type Job } from './userns.js';
 
 /** An image as the helper process can find it again: a transport name (oci:, oci-archive:,
  * docker-archive:) or an entry of the local store. */
@@ -146,4 +146,10 @@ export async function removeJob(job: Job): Promise<void> {
     openUp(path);
     rmSync(path, { recursive: true, force: true });
   }
+}
+
+/** The helper's side of runInUserns (userns-helper.ts, or the single executable's entry):
+ * run the job `text` describes, write its result, and return the helper's exit code. */
+export function serveUsernsJob(text: string): Promise<number> {
+  return serveJob(text, { unpack: unpackJob, remove: removeJob });
 }

@@ -1,9 +1,14 @@
 // Rootless image work that must own files as other ids: unpacking a layer whose files belong
-// to uid 1234, or removing such a tree again. As podman does, launch runs itself once more in
-// a new user namespace where the caller is root and the caller's subordinate ids (/etc/subuid,
-// via newuidmap) are ids 1..N; there, chown to any mapped id works, and the files land on the
+// to uid 1234, or removing such a tree again. As podman does, launch runs a helper in a new
+// user namespace where the caller is root and the caller's subordinate ids (/etc/subuid, via
+// newuidmap) are ids 1..N; there, chown to any mapped id works, and the files land on the
 // host owned by subuid_start + id - 1, which is exactly what the container's own user
 // namespace (the same maps) shows as `id` again.
+//
+// The helper is a program of the library's own (userns-helper.ts on the running Node), not
+// the command line: launch used as a library has no bin/launch to run, and the helper needs
+// none of the CLI. Only the single executable, which has one entry, runs itself with the
+// helper's word (lib/cli/binary.ts takes it before the command line sees it).
 //
 // The helper is started with the runtime's own machinery (buildUsernsPlan: clone, the maps
 // written at the first sync, exec) and reports through a result file, not its exit code
@@ -17,7 +22,8 @@ import type { IdMap, Mapping } from '../plan/idmap.js';
 import { isBinary } from '../runtime/embedded.js';
 import type { ExitStatus } from '../runtime/launcher.js';
 
-/** The verb the helper is started with; not part of the documented command line. */
+/** The word the single executable's helper is started with (lib/cli/binary.ts, which keeps
+ * its own copy of it); not part of the documented command line. */
 export const USERNS_VERB = '__userns-job';
 
 /** The maps an image's files are unpacked with, and its containers run with: the caller as
@@ -60,11 +66,12 @@ interface SerializedError {
   exitCode: number;
 }
 
-/** How to start this launch again: the single executable is its own program; otherwise Node
- * runs bin/launch of this checkout. */
-function selfArgv(): string[] {
-  if (isBinary()) return [process.execPath];
-  return [process.execPath, fileURLToPath(new URL('../../bin/launch.js', import.meta.url))];
+/** How to start the helper with the job as its last word: the single executable is its own
+ * program; otherwise the running Node runs the compiled userns-helper.js of this package
+ * (dist/image, the same relative path from lib/image under vitest as from dist/image). */
+function helperArgv(): string[] {
+  if (isBinary()) return [process.execPath, USERNS_VERB];
+  return [process.execPath, fileURLToPath(new URL('../../dist/image/userns-helper.js', import.meta.url))];
 }
 
 /** Run `args` as root of a new user namespace with `idmap`, in our environment and working
@@ -82,7 +89,7 @@ export async function execInUserns(args: string[], host: HostFacts, idmap: IdMap
 /** Run `job` in the helper and return its value; its failure is rethrown here as it was. */
 export async function runInUserns(job: Job, host: HostFacts, idmap: IdMap): Promise<unknown> {
   try {
-    const status = await execInUserns([...selfArgv(), USERNS_VERB, JSON.stringify(job)], host, idmap);
+    const status = await execInUserns([...helperArgv(), JSON.stringify(job)], host, idmap);
     let result: JobResult | undefined;
     try {
       result = JSON.parse(readFileSync(job.resultFile, 'utf8')) as JobResult;

@@ -291,7 +291,7 @@ function processOps(proc: Spec['process'], opts: ProcessOptions, idmap: IdMap | 
     // Last, so that `created` means every namespace, mount and credential is in place.
     ops.push({ op: 'SYNC', args: [STAGE.CREATED], origin: { what: 'report the container created' } });
     ops.push({ op: 'WAIT_START', args: [opts.waitStart.dirFd, opts.waitStart.fifo], origin: { what: 'wait for `start` at', file: opts.waitStart.fifo } });
-    // Right after WAIT_START: `launch start` reads a failure of it as op 1 (lib/cli/start.ts).
+    // Right after WAIT_START: `launch start` reads a failure of it as op 1 (lib/lifecycle/start.ts).
     if (opts.seccompOp && !notifies) ops.push(opts.seccompOp);
   }
   ops.push({

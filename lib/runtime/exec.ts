@@ -180,7 +180,7 @@ function enterCgroup(state: ContainerState, pid: number, host: HostFacts, debug?
 }
 
 export interface ExecOptions {
-  /** The container (running or created), as lib/cli/state.ts currentState reads it. */
+  /** The container (running or created), as lib/lifecycle/state.ts currentState reads it. */
   state: ContainerState;
   process: Process;
   /** Return once the program runs (its exit is nobody's business), as runc exec -d. */

@@ -60,6 +60,14 @@ export interface RunOptions {
   /** A plain bundle start from the command line: compile it for the native runner
    * (lib/compiled); `drop` when the runner failed with its entry (LAUNCH_COMPILED). */
   compiled?: { words: LookupWords; drop: boolean };
+  /** Foreground run: pass the signals a shell sends (signals.ts FORWARDED) on to the
+   * container's process. Default true; a program embedding launch (lib/index.ts) keeps its
+   * own signals unless it asks. */
+  forwardSignals?: boolean;
+  /** Foreground run: once the process runs, this process becomes the native monitor
+   * (monitor.ts), which waits and tears down in its place. Default true: the command line's
+   * pid is the container's stand-in; a program embedding launch must stay itself (false). */
+  monitor?: boolean;
 }
 
 const hasAnyHooks = (spec: Spec): boolean => Object.values(spec.hooks ?? {}).some((h) => Array.isArray(h) && h.length > 0);
@@ -284,7 +292,7 @@ export async function runForeground(spec: Spec, opts: RunOptions): Promise<numbe
   // Before the clone: a signal that arrives while the container starts (it may print
   // "ready" before we get here) is held and delivered once it has a pid. SIGWINCH is the
   // terminal's business (the relay, or whoever holds the console socket's master).
-  const forwarder = forwardSignals({ terminal });
+  const forwarder = opts.forwardSignals === false ? undefined : forwardSignals({ terminal });
   let kept = false;
   try {
     const started = await startContainer(plan, {
@@ -295,17 +303,17 @@ export async function runForeground(spec: Spec, opts: RunOptions): Promise<numbe
       onSeccomp: (fd) => prepared.onSeccomp(fd),
     });
     prepared.closeFds();
-    forwarder.attach(started);
+    forwarder?.attach(started);
     await prepared.poststart();
     compileAfter(prepared, opts);
     // From here on launch only waits: the monitor does that in our pid with a fraction of the
     // memory (monitor.ts). With --keep there is nothing to tear down; when the teardown needs
     // Node (systemd), or there is no monitor, launch waits itself.
-    const image = monitorImage();
+    const image = opts.monitor === false ? undefined : monitorImage();
     const teardown = opts.keep ? undefined : prepared.nativeTeardown();
     // Not once the exit has been seen here: the process is reaped, its status is ours.
     if (image && (opts.keep || teardown) && !started.exitStatus) {
-      const failed = handOver(image, { pidfd: started.pidfd, forward: forwarder.signals, ptyMaster: pty.master, teardown });
+      const failed = handOver(image, { pidfd: started.pidfd, forward: forwarder?.signals ?? [], ptyMaster: pty.master, teardown });
       opts.debug?.(`the monitor did not start, launch waits itself: ${String(failed)}`);
     }
     const relay = pty.relay();
@@ -317,7 +325,7 @@ export async function runForeground(spec: Spec, opts: RunOptions): Promise<numbe
     return status.signal ? 128 + status.signal : (status.code ?? 125);
   } finally {
     pty.close();
-    forwarder.dispose();
+    forwarder?.dispose();
     if (!kept) await prepared.teardown();
   }
 }

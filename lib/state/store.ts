@@ -65,8 +65,19 @@ export function recordConfig(spec: Pick<Spec, 'hooks' | 'process' | 'linux'>, ex
   };
 }
 
+/** The state runtime.md defines: what `launch state` prints and hooks read on stdin. */
+export interface OciState {
+  ociVersion: string;
+  id: string;
+  status: ContainerState['status'];
+  /** The init's host pid; absent once the container has stopped. */
+  pid?: number;
+  bundle: string;
+  annotations?: Record<string, string>;
+}
+
 /** Exactly the state runtime.md defines, as `launch state` prints it and hooks read it. */
-export function ociState(s: ContainerState): Record<string, unknown> {
+export function ociState(s: ContainerState): OciState {
   return {
     ociVersion: s.ociVersion,
     id: s.id,

@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseSignal } from '../../lib/cli/kill.js';
+import { parseSignal } from '../../lib/lifecycle/kill.js';
 import { expandShorthand, joinDashValues } from '../../lib/cli/main.js';
 import { LaunchError, formatError } from '../../lib/errors.js';
 import { type HostFacts, inUserNamespace, parseSubIds } from '../../lib/host.js';

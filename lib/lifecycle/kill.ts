@@ -1,0 +1,56 @@
+// Signalling a container: its init, or with `all` every process of the container's in its
+// cgroup, as runc kill, except that in a cgroup shared with others they are spared
+// (cgroups/members.ts). `launch kill` (lib/cli/kill.ts) calls this.
+import { constants } from 'node:os';
+import { containerPids } from '../cgroups/control.js';
+import { stateError, usageError } from '../errors.js';
+import { lockedState } from './state.js';
+
+/** "TERM", "SIGTERM", "sigterm" or "15" -> 15. */
+export function parseSignal(text: string): number {
+  if (/^\d+$/.test(text)) {
+    const n = Number(text);
+    if (n <= 64) return n; // 0 probes, as kill(2)
+  } else {
+    const name = text.toUpperCase().startsWith('SIG') ? text.toUpperCase() : `SIG${text.toUpperCase()}`;
+    const n = (constants.signals as Record<string, number>)[name];
+    if (n !== undefined) return n;
+  }
+  throw usageError(`unknown signal \`${text}\` (a name like TERM or SIGKILL, or a number 0-64)`);
+}
+
+export interface KillOptions {
+  /** The state root (--root). */
+  root: string;
+  id: string;
+  /** A name (TERM, SIGTERM) or number; SIGTERM when absent. */
+  signal?: string | number;
+  /** Every process of the container's in its cgroup, not only the init (runc kill --all). */
+  all?: boolean;
+}
+
+/** Send the signal; throws when the container is not running (a stopped container's init
+ * cannot be signalled: "container not running", the words containerd's shim looks for). */
+export function kill(o: KillOptions): void {
+  const signal = parseSignal(String(o.signal ?? 'SIGTERM'));
+  const { state, release } = lockedState(o.root, o.id);
+  try {
+    // "container not running": containerd's shim recognises these words (and "does not exist")
+    // and treats the kill as done.
+    if (state.status === 'stopped' || state.pid === undefined) throw stateError(`cannot kill container \`${o.id}\`: container not running`);
+    const pids = o.all && state.cgroup ? containerPids(state) : [state.pid];
+    for (const pid of pids) {
+      try {
+        process.kill(pid, signal);
+      } catch (err) {
+        // A process of --all may have exited since the cgroup was read.
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code !== 'ESRCH' || pid === state.pid) {
+          throw stateError(`cannot signal the container's process ${pid}: ${code === 'ESRCH' ? 'no such process' : (err as Error).message}`);
+        }
+      }
+    }
+  } finally {
+    release();
+  }
+}
