@@ -4,7 +4,7 @@ import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { RunAs } from './env.js';
-import { ownedDir } from './bundle.js';
+import { fileDir, ownedDir } from './bundle.js';
 
 /** LAUNCH_BINARY=FILE runs the suite against the single executable (npm run build:binary)
  * instead of bin/launch on the Node running the tests; CI does both. */
@@ -41,14 +41,14 @@ const stateRoots = new Map<string, string>();
 export function stateRoot(who: RunAs): string {
   let dir = stateRoots.get(who.mode);
   if (!dir) {
-    dir = join(ownedDir(who, 'state'), 'root');
+    dir = join(fileDir(who, 'state'), 'root');
     stateRoots.set(who.mode, dir);
   }
   return dir;
 }
 
 function runtimeDir(who: RunAs): string {
-  const dir = ownedDir(who, 'xdg');
+  const dir = fileDir(who, 'xdg');
   mkdirSync(dir, { recursive: true });
   return dir;
 }
