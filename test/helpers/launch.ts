@@ -1,6 +1,6 @@
 // Run bin/launch as a given user, synchronously or as a child process to signal.
 import { type ChildProcess, type SpawnOptions, spawn, spawnSync } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { RunAs } from './env.js';
@@ -45,6 +45,17 @@ export function stateRoot(who: RunAs): string {
     stateRoots.set(who.mode, dir);
   }
   return dir;
+}
+
+/** Remove the compiled bundles (docs/compiled-bundles.md) of `bundle` from `who`'s state
+ * root, for a test of what Node says as it plans: a hit replays the plan without it. */
+export function forgetCompiled(who: RunAs, bundle: string): void {
+  const cache = join(stateRoot(who), '.compiled');
+  if (!existsSync(cache)) return;
+  for (const name of readdirSync(cache)) {
+    // The entry's lookup field holds the bundle as typed, between NUL bytes.
+    if (readFileSync(join(cache, name)).includes(`\0${bundle}\0`)) rmSync(join(cache, name), { force: true });
+  }
 }
 
 function runtimeDir(who: RunAs): string {
