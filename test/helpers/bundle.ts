@@ -17,7 +17,9 @@ const BUSYBOX = existsSync('/usr/bin/busybox') ? '/usr/bin/busybox' : '/bin/busy
  * suite passes against dist/launch with the cache cold, then warm). Each test file gets
  * DIR/<file>; its state roots and runtime directory have fixed names, and the n-th directory
  * a test asks for is named after the test and n. Cleanup keeps each `.compiled` (and the
- * directories above it) and removes the rest, as it removes everything without the variable. */
+ * directories above it) and removes the rest, as it removes everything without the variable.
+ * Keep DIR short, as /tmp/launch-test-XXXXXX is: the paths under it end in sockets and in
+ * podman's run root (test/integration/clients.test.ts). */
 const FIXED = process.env.LAUNCH_TEST_BASE ? resolve(process.env.LAUNCH_TEST_BASE) : undefined;
 
 let base: string | undefined;
@@ -75,10 +77,12 @@ export function cleanupBaseArgv(): string[] {
 const dirsMade = new Map<string, number>();
 
 /** Under LAUNCH_TEST_BASE: who is asking (a short hash of the running test's full name, or
- * `file` in hooks and at collection) and how many directories it asked for before. */
+ * `file` in hooks and at collection) and how many directories it asked for before. Six
+ * characters, as the random suffix: paths must stay short (podman refuses a run root of more
+ * than 50, a socket's path has 107). Two tests with the same hash share the counter. */
 function fixedSuffix(): string {
   const test = TestRunner.getCurrentTest();
-  const scope = test ? createHash('sha256').update(test.fullName ?? test.name).digest('hex').slice(0, 8) : 'file';
+  const scope = test ? createHash('sha256').update(test.fullName ?? test.name).digest('hex').slice(0, 4) : 'file';
   const n = dirsMade.get(scope) ?? 0;
   dirsMade.set(scope, n + 1);
   return `${scope}.${n}`;
