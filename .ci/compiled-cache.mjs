@@ -4,9 +4,12 @@
 // the cold one stored, from the entries themselves (<state root>/.compiled/<hash>), without a
 // test-only feature in launch:
 //
-//   mark BASE LIST    after the cold pass: list every entry (device, inode, mtime) and set its
+//   mark BASE LIST [FILES]
+//                     after the cold pass: list every entry (device, inode, mtime) and set its
 //                     atime back to its mtime, so that (relatime) the next read of it updates
-//                     the atime again;
+//                     the atime again; FILES: the names of the test files (BASE/<name>) that
+//                     stored entries, one a line: the others' warm pass would be their cold
+//                     pass again, with nothing to find;
 //   check BASE LIST [REPORT]
 //                     after the warm pass: an entry of the list with the same inode and mtime
 //                     whose atime moved was read and not replaced: a start hit it (a miss
@@ -24,9 +27,9 @@
 import { readdirSync, statSync, utimesSync, writeFileSync, readFileSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 
-const [verb, base, list, report] = process.argv.slice(2);
+const [verb, base, list, out] = process.argv.slice(2);
 if (!['mark', 'check'].includes(verb) || !base || !list) {
-  console.error('usage: compiled-cache.mjs mark BASE LIST | check BASE LIST [REPORT]');
+  console.error('usage: compiled-cache.mjs mark BASE LIST [FILES] | check BASE LIST [REPORT]');
   process.exit(2);
 }
 
@@ -64,7 +67,9 @@ if (verb === 'mark') {
     return { path, uid: Number(after.uid), dev: String(after.dev), ino: String(after.ino), mtimeNs: String(after.mtimeNs), atimeNs: String(after.atimeNs) };
   });
   writeFileSync(list, JSON.stringify(marked));
-  console.log(`compiled bundles after the cold pass: ${marked.length} entries in ${new Set(marked.map((m) => fileOf(m.path))).size} test files`);
+  const files = [...new Set(marked.map((m) => fileOf(m.path)))].sort();
+  if (out) writeFileSync(out, files.map((f) => `${f}\n`).join(''));
+  console.log(`compiled bundles after the cold pass: ${marked.length} entries in ${files.length} test files`);
   process.exit(0);
 }
 
@@ -118,6 +123,7 @@ console.log(
     `hits by owner: ${[...hitsOf].map(([uid, n]) => `uid ${uid} ${n}`).join(', ') || 'none'}`,
 );
 const ok = hitsOf.size > 0 && [...hitsOf.values()].every((n) => n > 0);
+const report = out;
 if (report) {
   const r = { numPassedTests: +ok, numFailedTests: +!ok, numPendingTests: 0, numTodoTests: 0, numTotalTests: 1, numFailedTestSuites: 0 };
   writeFileSync(report, JSON.stringify(r));
