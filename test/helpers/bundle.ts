@@ -1,28 +1,91 @@
 // Bundles for integration tests: a busybox-static root filesystem the tests build themselves,
 // one per mode (owned by the user who runs the container), and a config.json per test.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, rmdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, rmdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join, resolve } from 'node:path';
+import { TestRunner, expect } from 'vitest';
 import { defaultSpec } from '../../lib/spec/generate.js';
 import type { Spec } from '../../lib/spec/schema.js';
 import type { RunAs } from './env.js';
 
 const BUSYBOX = existsSync('/usr/bin/busybox') ? '/usr/bin/busybox' : '/bin/busybox';
 
+/** LAUNCH_TEST_BASE=DIR makes every path the helpers give out the same in each run, so that
+ * a second run of the suite finds the compiled bundles the first one stored (issue 17: the
+ * suite passes against dist/launch with the cache cold, then warm). Each test file gets
+ * DIR/<file>; its state roots and runtime directory have fixed names, and the n-th directory
+ * a test asks for is named after the test and n. Cleanup keeps each `.compiled` (and the
+ * directories above it) and removes the rest, as it removes everything without the variable.
+ * Keep DIR short, as /tmp/launch-test-XXXXXX is: the paths under it end in sockets and in
+ * podman's run root (test/integration/clients.test.ts). */
+const FIXED = process.env.LAUNCH_TEST_BASE ? resolve(process.env.LAUNCH_TEST_BASE) : undefined;
+
 let base: string | undefined;
-/** One world-traversable temp directory per test file, removed by cleanupBase(). */
+/** One world-traversable directory per test file, removed by cleanupBase(): a fresh temp
+ * directory, or DIR/<test file> under LAUNCH_TEST_BASE. */
 export function testBase(): string {
   if (!base) {
-    base = mkdtempSync(join(tmpdir(), 'launch-test-'));
+    if (FIXED) {
+      mkdirSync(FIXED, { recursive: true, mode: 0o755 });
+      // The test user's launch reaches its state roots through it (mktemp -d makes 0700).
+      if ((statSync(FIXED).mode & 0o005) !== 0o005) chmodSync(FIXED, 0o755);
+      const file = expect.getState().testPath;
+      if (!file) throw new Error('LAUNCH_TEST_BASE: testBase() called outside a test file');
+      base = join(FIXED, basename(file).replace(/\.test\.ts$/, ''));
+      // What an interrupted run left, but for the caches.
+      if (existsSync(base)) clearKeepingCaches(base);
+      mkdirSync(base, { recursive: true });
+    } else {
+      base = mkdtempSync(join(tmpdir(), 'launch-test-'));
+    }
     chmodSync(base, 0o755);
   }
   return base;
 }
 
 export function cleanupBase(): void {
-  if (base) rmSync(base, { recursive: true, force: true });
+  if (base) {
+    if (FIXED) clearKeepingCaches(base);
+    else rmSync(base, { recursive: true, force: true });
+  }
   base = undefined;
+  dirsMade.clear();
+}
+
+/** Remove what `dir` holds but for each `.compiled` directory and the ones above it; true
+ * when nothing was kept. */
+function clearKeepingCaches(dir: string): boolean {
+  let kept = false;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, e.name);
+    if (e.isDirectory() && (e.name === '.compiled' || !clearKeepingCaches(path))) kept = true;
+    else rmSync(path, { recursive: true, force: true });
+  }
+  return !kept;
+}
+
+/** The argv that empties the test base the way cleanupBase() does, for a process that must do
+ * it inside the test user's namespace (`launch unshare -- ...`: files of subordinate ids). */
+export function cleanupBaseArgv(): string[] {
+  if (!FIXED) return ['rm', '-rf', testBase()];
+  const script = 'find "$1" -name .compiled -prune -o ! -type d -exec rm -f {} + && find "$1" -mindepth 1 -depth -type d -empty -delete';
+  return ['sh', '-c', script, 'sh', testBase()];
+}
+
+const dirsMade = new Map<string, number>();
+
+/** Under LAUNCH_TEST_BASE: who is asking (a short hash of the running test's full name, or
+ * `file` in hooks and at collection) and how many directories it asked for before. Six
+ * characters, as the random suffix: paths must stay short (podman refuses a run root of more
+ * than 50, a socket's path has 107). Two tests with the same hash share the counter. */
+function fixedSuffix(): string {
+  const test = TestRunner.getCurrentTest();
+  const scope = test ? createHash('sha256').update(test.fullName ?? test.name).digest('hex').slice(0, 4) : 'file';
+  const n = dirsMade.get(scope) ?? 0;
+  dirsMade.set(scope, n + 1);
+  return `${scope}.${n}`;
 }
 
 function chownTree(path: string, who: RunAs): void {
@@ -31,7 +94,17 @@ function chownTree(path: string, who: RunAs): void {
 
 /** A directory owned by `who`, under the test base. */
 export function ownedDir(who: RunAs, name: string): string {
-  const dir = join(testBase(), `${name}-${who.mode}-${Math.random().toString(36).slice(2, 8)}`);
+  const dir = join(testBase(), `${name}-${who.mode}-${FIXED ? fixedSuffix() : Math.random().toString(36).slice(2, 8)}`);
+  mkdirSync(dir, { recursive: true, mode: 0o755 });
+  chownTree(dir, who);
+  return dir;
+}
+
+/** One directory per test file and mode (a state root, a runtime directory): ownedDir, but
+ * under LAUNCH_TEST_BASE named by `name` alone, whichever test asks first. */
+export function fileDir(who: RunAs, name: string): string {
+  if (!FIXED) return ownedDir(who, name);
+  const dir = join(testBase(), `${name}-${who.mode}`);
   mkdirSync(dir, { recursive: true, mode: 0o755 });
   chownTree(dir, who);
   return dir;

@@ -1,10 +1,11 @@
 // Run bin/launch as a given user, synchronously or as a child process to signal.
 import { type ChildProcess, type SpawnOptions, spawn, spawnSync } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { TestRunner } from 'vitest';
 import type { RunAs } from './env.js';
-import { ownedDir } from './bundle.js';
+import { fileDir, ownedDir } from './bundle.js';
 
 /** LAUNCH_BINARY=FILE runs the suite against the single executable (npm run build:binary)
  * instead of bin/launch on the Node running the tests; CI does both. */
@@ -36,19 +37,42 @@ export interface Result {
 }
 
 const stateRoots = new Map<string, string>();
+let rootPerTest = false;
 
-/** A private --root for each mode, so tests can check that nothing is left in it. */
+/** For a file that starts more bundles than a state root keeps compiled bundles of (64,
+ * docs/compiled-bundles.md): a state root per test, so that a second pass of the suite under
+ * LAUNCH_TEST_BASE finds its entries rather than starting each anew (the oldest removed
+ * first, a pass that runs them in the same order again misses every one). */
+export function stateRootPerTest(): void {
+  rootPerTest = true;
+}
+
+/** A private --root for each mode (and test, after stateRootPerTest), so tests can check
+ * that nothing is left in it. */
 export function stateRoot(who: RunAs): string {
-  let dir = stateRoots.get(who.mode);
+  const test = rootPerTest ? TestRunner.getCurrentTest() : undefined;
+  const key = test ? `${who.mode} ${test.id}` : who.mode;
+  let dir = stateRoots.get(key);
   if (!dir) {
-    dir = join(ownedDir(who, 'state'), 'root');
-    stateRoots.set(who.mode, dir);
+    dir = join(test ? ownedDir(who, 'state') : fileDir(who, 'state'), 'root');
+    stateRoots.set(key, dir);
   }
   return dir;
 }
 
+/** Remove the compiled bundles (docs/compiled-bundles.md) of `bundle` from `who`'s state
+ * root, for a test of what Node says as it plans: a hit replays the plan without it. */
+export function forgetCompiled(who: RunAs, bundle: string): void {
+  const cache = join(stateRoot(who), '.compiled');
+  if (!existsSync(cache)) return;
+  for (const name of readdirSync(cache)) {
+    // The entry's lookup field holds the bundle as typed, between NUL bytes.
+    if (readFileSync(join(cache, name)).includes(`\0${bundle}\0`)) rmSync(join(cache, name), { force: true });
+  }
+}
+
 function runtimeDir(who: RunAs): string {
-  const dir = ownedDir(who, 'xdg');
+  const dir = fileDir(who, 'xdg');
   mkdirSync(dir, { recursive: true });
   return dir;
 }

@@ -26,7 +26,8 @@ class Podman {
   readonly dir: string;
   readonly conf: string;
   constructor(readonly who: RunAs) {
-    this.dir = ownedDir(who, 'podman');
+    // A short name: podman refuses a run root (<dir>/run) of more than 50 characters.
+    this.dir = ownedDir(who, 'pm');
     this.conf = join(this.dir, 'containers.conf');
     // The machine refuses rlimits above its hard limits (podman's root default is 1048576).
     writeFileSync(

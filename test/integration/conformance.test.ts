@@ -17,8 +17,10 @@ import { afterAll, expect, it } from 'vitest';
 import type { Seccomp, Spec } from '../../lib/spec/schema.js';
 import { cleanupBase, cleanupTestCgroups, makeBundle, ownedDir } from '../helpers/bundle.js';
 import { type RunAs, eachMode, runAs } from '../helpers/env.js';
-import { detachedVerb, launchSync, runBundle, until } from '../helpers/launch.js';
+import { detachedVerb, launchSync, runBundle, stateRootPerTest, until } from '../helpers/launch.js';
 
+// A hundred bundles and more per mode: more than one state root keeps compiled.
+stateRootPerTest();
 afterAll(() => {
   cleanupBase();
   cleanupTestCgroups();

@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, readFileSync, readdirSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cleanupBase, ownedDir, testBase } from '../helpers/bundle.js';
+import { cleanupBase, cleanupBaseArgv, ownedDir, testBase } from '../helpers/bundle.js';
 import { eachMode, runAs, type RunAs } from '../helpers/env.js';
 import { skopeoCopy, writeImage, writeIndexBlob, writeLayout } from '../helpers/image.js';
 import { checkLayeredTree, rawTar, writeLayeredImage, type LayeredExpect } from '../helpers/layered-image.js';
@@ -52,7 +52,7 @@ afterAll(async () => {
   // As an ordinary user, the rootless trees hold files of subordinate ids: only a process in
   // the user namespace that maps them may remove them.
   const user = runAs('rootless');
-  if (process.getuid!() !== 0 && user && !noRegistry) launchSync(user, ['unshare', '--', 'rm', '-rf', testBase()]);
+  if (process.getuid!() !== 0 && user && !noRegistry) launchSync(user, ['unshare', '--', ...cleanupBaseArgv()]);
   cleanupBase();
 });
 

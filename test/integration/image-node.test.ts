@@ -14,7 +14,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cleanupBase, ownedDir, testBase } from '../helpers/bundle.js';
+import { cleanupBase, cleanupBaseArgv, ownedDir, testBase } from '../helpers/bundle.js';
 import { eachMode, runAs } from '../helpers/env.js';
 import { writeLayeredImage, type LayeredExpect } from '../helpers/layered-image.js';
 import { BINARY, launchSync, type Result } from '../helpers/launch.js';
@@ -54,7 +54,7 @@ afterAll(async () => {
   // As an ordinary user, the rootless trees hold files of subordinate ids: only a process in
   // the user namespace that maps them may remove them.
   const user = runAs('rootless');
-  if (process.getuid!() !== 0 && user && !noNode) launchSync(user, ['unshare', '--', 'rm', '-rf', testBase()]);
+  if (process.getuid!() !== 0 && user && !noNode) launchSync(user, ['unshare', '--', ...cleanupBaseArgv()]);
   cleanupBase();
 });
 
