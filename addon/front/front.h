@@ -107,6 +107,11 @@ void nap_ms(long ms);
 int freezer_says(const struct record *r, int want);
 /* members.ts belongs: `pid` (or an ancestor) is in the pid namespace `ns` (pause.c). */
 int belongs(const char *ns, long pid);
+/* The pids of the record's cgroup.procs (PROCS_MAX at most: a pid and its newline are two
+ * bytes at least), in the file's order; -1 when it cannot be read whole or holds what is not
+ * a pid (pause.c). */
+#define PROCS_MAX (RECORD_MAX / 2)
+long read_procs(const struct record *r, int *pids);
 long read_file(const char *file, char *mem, size_t cap);
 enum status status_of(struct cmd *c, const char *root, const struct record *r);
 /* ROOT/ID/NAME into out (PATH_MAX_ bytes); 0 when too long. */

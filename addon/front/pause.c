@@ -49,22 +49,34 @@ int belongs(const char *ns, long pid) {
   return 0;
 }
 
-/* 1 when a process that is not the container's (and still there) is in its cgroup; -1 when
- * that cannot be told here. */
-static int others_in(const struct record *r) {
-  if (!*r->ns_pid) return 0; /* no pid namespace of its own: all in a cgroup launch made are its */
+/* The pids of the record's cgroup.procs, in the file's order (front.h). */
+long read_procs(const struct record *r, int *pids) {
   char mem[RECORD_MAX];
   long n = read_file(r->procs, mem, sizeof mem);
   if (n < 0 || n == (long)sizeof mem - 1) return -1;
+  long count = 0;
   for (char *p = mem; *p;) {
     char *e = p;
     while (*e >= '0' && *e <= '9') e++;
     long pid = parse_dec(p, (size_t)(e - p));
-    if (pid < 0 || *e != '\n') return -1;
-    char path[48], st[16];
-    proc_path(path, sizeof path, pid, "stat");
-    if (!belongs(r->ns_pid, pid) && read_file(path, st, sizeof st) >= 0) return 1;
+    if (pid <= 0 || pid > 0x7fffffff || *e != '\n') return -1;
+    pids[count++] = (int)pid;
     p = e + 1;
+  }
+  return count;
+}
+
+/* 1 when a process that is not the container's (and still there) is in its cgroup; -1 when
+ * that cannot be told here. */
+static int others_in(const struct record *r) {
+  if (!*r->ns_pid) return 0; /* no pid namespace of its own: all in a cgroup launch made are its */
+  int pids[PROCS_MAX];
+  long count = read_procs(r, pids);
+  if (count < 0) return -1;
+  for (long i = 0; i < count; i++) {
+    char path[48], st[16];
+    proc_path(path, sizeof path, pids[i], "stat");
+    if (!belongs(r->ns_pid, pids[i]) && read_file(path, st, sizeof st) >= 0) return 1;
   }
   return 0;
 }

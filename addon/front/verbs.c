@@ -258,36 +258,21 @@ static void cannot_signal(struct cmd *c, struct buf *b, long pid, long e) {
  * is skipped, unless it is the init. Returns (to Node) only before anything was signalled: a
  * file that cannot be read (Node words that), or one too big for the buffer. */
 static void kill_all(struct cmd *c, const struct record *r, int sig, struct buf *b) {
-  char mem[RECORD_MAX];
-  int pids[RECORD_MAX / 2]; /* a pid and its newline are two bytes at least */
-  long n = read_file(r->procs, mem, sizeof mem);
-  if (n < 0 || n == (long)sizeof mem - 1) return;
-  long count = 0;
-  for (char *p = mem; *p;) {
-    char *e = p;
-    while (*e >= '0' && *e <= '9') e++;
-    long pid = parse_dec(p, (size_t)(e - p));
-    if (pid <= 0 || pid > 0x7fffffff || *e != '\n') return;
-    pids[count++] = (int)pid;
-    p = e + 1;
-  }
+  int pids[PROCS_MAX];
+  long count = read_procs(r, pids);
+  if (count < 0) return;
   for (long i = 0; i < count; i++) {
-    long e;
-    if (pids[i] == r->pid) {
-      e = belongs(r->ns_pid, pids[i]) ? signal_init(r, sig) : 0;
-    } else {
-      /* Pinned before it is looked at: a pid that exits and is reused by another process in
-       * between gets ESRCH through the pidfd, never the signal. */
-      long pfd = sys2(__NR_pidfd_open, pids[i], 0);
-      if (pfd == -ENOSYS) e = belongs(r->ns_pid, pids[i]) ? sys2(__NR_kill, pids[i], sig) : 0;
-      else if (pfd < 0) e = pfd;
-      else {
-        e = belongs(r->ns_pid, pids[i]) ? sys4(__NR_pidfd_send_signal, pfd, sig, 0, 0) : 0;
-        sys1(__NR_close, pfd);
-      }
-    }
-    if (e == 0 || (e == -ESRCH && pids[i] != r->pid)) continue;
-    cannot_signal(c, b, pids[i], e);
+    long pid = pids[i];
+    int init = pid == r->pid;
+    /* Pinned before it is looked at: a pid that exits and is reused by another process in
+     * between gets ESRCH through the pidfd, never the signal. The init has signal_init's. */
+    long e = 0, pfd = init ? -ENOSYS : sys2(__NR_pidfd_open, pid, 0);
+    if (pfd < 0 && pfd != -ENOSYS) e = pfd;
+    else if (belongs(r->ns_pid, pid))
+      e = init ? signal_init(r, sig) : pfd < 0 ? sys2(__NR_kill, pid, sig) : sys4(__NR_pidfd_send_signal, pfd, sig, 0, 0);
+    if (pfd >= 0) sys1(__NR_close, pfd);
+    if (e == 0 || (e == -ESRCH && !init)) continue;
+    cannot_signal(c, b, pid, e);
   }
   quit(0);
 }
