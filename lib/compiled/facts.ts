@@ -37,7 +37,17 @@ export function kindFact(path: string, follow = true): Fact {
   } catch {
     st = undefined;
   }
+  return kindFactOf(path, st, follow);
+}
+
+/** The fact of a path stat'ed (lstat'ed: not `follow`) as `st` (undefined: it is not there). */
+function kindFactOf(path: string, st: fs.Stats | undefined, follow: boolean): Fact {
   return [follow ? 'kind' : 'lkind', `${path}\0${kindOf(st)}`];
+}
+
+/** The fact of access(2) of `path` for `mode`: allowed or not. */
+function accessFactOf(path: string, mode: number, ok: boolean): Fact {
+  return ['access', `${path}\0${mode}\0${ok ? 1 : 0}`];
 }
 
 /** A file of launch's own: it is the same file, unchanged (device, inode, size, times). */
@@ -88,9 +98,9 @@ export function record<T>(fn: () => T): { result: T; facts: Fact[]; unknown: str
   const saved = new Map<string, (...a: unknown[]) => unknown>();
   // Each call is made once, and its fact taken from what that call saw: reading a file twice
   // (once for the fact, once for the planner) cost a cold create its time, and the two reads
-  // could differ. `observe` gets the real function and the call's arguments.
-  // What a recorded call does inside (readFileSync opens through fs.openSync) is its own
-  // business: the planner's calls alone are noted.
+  // could differ. `observe` gets the real function and the call's arguments. What a recorded
+  // call does inside (readFileSync opens through fs.openSync) is its own business: the
+  // planner's calls alone are noted.
   let inside = 0;
   const wrap = (name: string, observe: (orig: (...a: unknown[]) => unknown, path: string, args: unknown[]) => unknown) => {
     const orig = target[name]!;
@@ -124,23 +134,25 @@ export function record<T>(fn: () => T): { result: T; facts: Fact[]; unknown: str
   };
   wrap('readFileSync', (orig, p, args) => {
     const opt = args[1];
-    const encoding = typeof opt === 'string' ? opt : opt && typeof opt === 'object' && Object.keys(opt).every((k) => k === 'encoding') ? (opt as { encoding?: string }).encoding : undefined;
-    // Other options (a flag, a signal): read apart for the fact, as the call may not give bytes.
-    if (opt !== undefined && encoding === undefined && !(opt && typeof opt === 'object' && Object.keys(opt).length === 0)) {
+    // No options, or an encoding alone: the bytes are read once and decoded here. Other
+    // options (a flag, a signal): read apart for the fact, as the call may not give bytes.
+    const plain = opt === undefined || typeof opt === 'string' || (typeof opt === 'object' && opt !== null && Object.keys(opt).every((k) => k === 'encoding'));
+    if (!plain) {
       note(fileFact(p));
       return orig(...args);
     }
+    const encoding = typeof opt === 'string' ? opt : (opt as { encoding?: BufferEncoding | null } | undefined)?.encoding;
     const bytes = noted(() => orig(p) as Buffer, (b) => fileFactOf(p, b));
     return encoding ? bytes.toString(encoding as BufferEncoding) : bytes;
   });
   const stat = (follow: boolean) => (orig: (...a: unknown[]) => unknown, p: string, args: unknown[]) =>
-    noted(() => orig(...args) as fs.Stats | undefined, (st) => [follow ? 'kind' : 'lkind', `${p}\0${kindOf(st)}`]);
+    noted(() => orig(...args) as fs.Stats | undefined, (st) => kindFactOf(p, st, follow));
   wrap('statSync', stat(true));
   wrap('lstatSync', stat(false));
-  wrap('existsSync', (orig, p, args) => noted(() => orig(...args) as boolean, (ok) => ['access', `${p}\0${fs.constants.F_OK}\0${ok ? 1 : 0}`]));
+  wrap('existsSync', (orig, p, args) => noted(() => orig(...args) as boolean, (ok) => accessFactOf(p, fs.constants.F_OK, Boolean(ok))));
   wrap('accessSync', (orig, p, args) => {
     const mode = typeof args[1] === 'number' ? args[1] : fs.constants.F_OK;
-    return noted(() => orig(...args), (_, failed) => ['access', `${p}\0${mode}\0${failed ? 0 : 1}`]);
+    return noted(() => orig(...args), (_, failed) => accessFactOf(p, mode, !failed));
   });
   for (const name of ['readdirSync', 'readlinkSync', 'realpathSync', 'openSync', 'opendirSync']) {
     wrap(name, (orig, p, args) => {
