@@ -103,6 +103,10 @@ export interface CreateOptions extends ContainerOptions {
   systemdCgroup?: boolean;
   /** --debug notes, one line each. */
   debug?: (line: string) => void;
+  /** Warnings, one line each without its newline (`launch: warning: ...`: a network that fell
+   * back to loopback only, a cgroup shared with other processes, a failed poststart or
+   * poststop hook); by default written to process.stderr, as the command line does. */
+  warn?: (line: string) => void;
 }
 
 export interface RunOptions extends CreateOptions {
@@ -132,6 +136,7 @@ async function runOptions(o: CreateOptions) {
       ignoreCgroupLimits: o.ignoreCgroupLimits,
       systemdCgroup: o.systemdCgroup,
       debug: o.debug,
+      warn: o.warn,
     },
   };
 }

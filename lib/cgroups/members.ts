@@ -89,7 +89,7 @@ export function isForeign(state: ContainerState, pid: number): boolean {
 
 /** At create: a cgroup that was there before and holds processes already is shared with
  * them. As runc, a warning (runc 1.2 refuses it), which also says what launch does about it. */
-export function warnShared(plan: CgroupPlan, made: readonly string[], where: string, warn = (line: string) => void process.stderr.write(`${line}\n`)): void {
+export function warnShared(plan: CgroupPlan, made: readonly string[], where: string, warn: (line: string) => void): void {
   for (const dir of plan.joins) {
     if (made.includes(dir)) continue;
     let procs: string[];

@@ -108,7 +108,8 @@ export interface RunHooksOptions {
   warn?: (line: string) => void;
 }
 
-const stderrWarn = (line: string) => void process.stderr.write(`${line}\n`);
+/** Where warnings go unless the caller says (the command line's stderr). */
+export const stderrWarn = (line: string): void => void process.stderr.write(`${line}\n`);
 
 function failed(name: HookName, i: number, hook: Hook, f: HookFailure, opts: RunHooksOptions): void {
   const err = hookError(`hooks.${name}[${i}]`, hook.path, hook.timeout, f);

@@ -18,7 +18,7 @@ import { type ContainerState, EXEC_FIFO, StateStore, recordConfig } from '../sta
 import { stopHelper } from '../network/helper.js';
 import { networkRequest } from '../network/options.js';
 import { type NetworkPlan, connectNetwork, planNetwork } from '../network/setup.js';
-import { HookStateFiles, hasContainerHooks, hookInput, runHooks } from './hooks.js';
+import { HookStateFiles, hasContainerHooks, hookInput, runHooks, stderrWarn } from './hooks.js';
 import { startContainer } from './launcher.js';
 import { type Teardown, handOver, monitorImage } from './monitor.js';
 import { writeFrontRecord } from '../state/front-record.js';
@@ -54,6 +54,10 @@ export interface RunOptions {
   network?: { network?: string; publish?: readonly string[] };
   /** Called with --debug notes (e.g. "added a user namespace"). */
   debug?: (line: string) => void;
+  /** Warnings, one line each without its newline (a network that fell back to loopback, a
+   * shared cgroup, a failed poststart or poststop hook): a program embedding launch may not
+   * want them on its stderr. Default: process.stderr, as the command line prints them. */
+  warn?: (line: string) => void;
   /** The config's process as read, which `exec` starts from, when the spec's carries what is
    * the init's alone (LISTEN_FDS): recorded in the state (ContainerState.config). */
   execProcess?: Process;
@@ -122,6 +126,7 @@ async function prepare(given: Spec, opts: RunOptions, extra: { dieWithParent: bo
   const store = new StateStore(opts.stateRoot);
   store.claim(opts.id);
   const stateDir = store.dir(opts.id);
+  const warn = opts.warn ?? stderrWarn;
   let spec = given;
   let network: NetworkPlan | undefined;
   let helperPid: number | undefined;
@@ -136,7 +141,7 @@ async function prepare(given: Spec, opts: RunOptions, extra: { dieWithParent: bo
     // The network goes first, as podman's cleanup: nothing uses it any more.
     closeNetworkFds();
     if (network) stopHelper(stateDir);
-    if (state) await runHooks(spec.hooks, 'poststop', { ...state, status: 'stopped' }, { warnOnly: true });
+    if (state) await runHooks(spec.hooks, 'poststop', { ...state, status: 'stopped' }, { warnOnly: true, warn });
     // The container has been reaped by now (on failure too): its cgroups are empty.
     const left = removeDirs(cgroupDirs);
     if (left.length) opts.debug?.(`cgroups left behind (still in use): ${left.join(', ')}`);
@@ -147,7 +152,7 @@ async function prepare(given: Spec, opts: RunOptions, extra: { dieWithParent: bo
     network = planNetwork(spec, networkRequest(spec, opts.network ?? {}), extra.verb, stateDir, { openTree: openTreeOf });
     spec = network.spec;
     for (const note of network.decision.notes) opts.debug?.(note);
-    if (network.decision.warning) process.stderr.write(`launch: warning: ${extra.verb} ${opts.id}: ${network.decision.warning}\n`);
+    if (network.decision.warning) warn(`launch: warning: ${extra.verb} ${opts.id}: ${network.decision.warning}`);
     const selfCgroup = readFileSync('/proc/self/cgroup', 'utf8');
     // --systemd-cgroup: checked and connected now, the unit is made with the init in it below.
     if (opts.systemdCgroup) systemd = await (await import('../cgroups/systemd.js')).systemdDriver(spec, opts.id, { uid: host.uid, cgroupVersion: host.cgroupVersion, debug: opts.debug });
@@ -163,7 +168,7 @@ async function prepare(given: Spec, opts: RunOptions, extra: { dieWithParent: bo
     // Limits are in place before the container exists; it joins while it waits at its sync.
     if (cgroup) {
       cgroupDirs = createCgroup(cgroup, (dirs) => store.recordCgroups(opts.id, dirs));
-      warnShared(cgroup, cgroupDirs, `${extra.verb} ${opts.id}`);
+      warnShared(cgroup, cgroupDirs, `${extra.verb} ${opts.id}`, warn);
     }
     if (hasContainerHooks(spec.hooks)) hookFiles = new HookStateFiles(store.dir(opts.id));
     const waitStart = extra.waitStart?.(store.dir(opts.id));
@@ -226,7 +231,7 @@ async function prepare(given: Spec, opts: RunOptions, extra: { dieWithParent: bo
       await runHooks(spec.hooks, 'prestart', creating);
       await runHooks(spec.hooks, 'createRuntime', creating);
     };
-    const poststart = () => runHooks(spec.hooks, 'poststart', { ...state!, status: 'running' }, { warnOnly: true });
+    const poststart = () => runHooks(spec.hooks, 'poststart', { ...state!, status: 'running' }, { warnOnly: true, warn });
     const nativeTeardown = (): Teardown | undefined =>
       systemd || !state
         ? undefined

@@ -59,7 +59,7 @@ function runScript(who: RunAs, dir: string, script: string, args: string[]) {
 // One container through its whole lifecycle, one foreground run, and the errors a caller gets.
 const LIFECYCLE = `
 import * as launch from 'launch';
-import { LaunchError, create, deleteContainer, formatError, kill, list, run, start, state, validateConfig } from 'launch';
+import { LaunchError, create, deleteContainer, formatError, kill, list, loadConfig, run, start, state, validateConfig } from 'launch';
 
 const [sleeper, exiter, root, id] = process.argv.slice(2);
 const seen = [];
@@ -90,9 +90,13 @@ for (const [name, fn] of Object.entries({
 }
 await deleteContainer({ id, root, force: true }); // gone already: no error with force
 
-const code = await run({ id: id + '-fg', bundle: exiter, root });
+// Failing poststart and poststop hooks are warnings: to the caller's callback, not its stderr.
+const config = await loadConfig(exiter);
+config.hooks = { poststart: [{ path: '/bin/false' }], poststop: [{ path: '/bin/false' }] };
+const warned = [];
+const code = await run({ id: id + '-fg', bundle: exiter, root, config, warn: (line) => warned.push(line) });
 const left = (await list({ root })).map((c) => c.id);
-console.log(JSON.stringify({ seen, listed, errors, code, left }));
+console.log(JSON.stringify({ seen, listed, errors, code, left, warned }));
 `;
 
 // A rootfs from an image (a user namespace with the subordinate ids, rootless), then run.
@@ -181,7 +185,7 @@ eachMode('a container through the library', ['busybox', 'dist', 'addon'], (mode,
   const skip = notHere ?? baseSkip;
   const who = () => runAs(mode)!;
 
-  it.skipIf(skip)('create, state, start, kill, delete and a foreground run with its exit status', () => {
+  it.skipIf(skip)('create, state, start, kill, delete and a foreground run with its exit status and warnings', () => {
     const dir = project(who(), 'lib-life');
     const sleeper = makeBundle(who(), { args: ['/bin/sleep', '1000'] });
     const exiter = makeBundle(who(), { args: ['/bin/sh', '-c', 'echo hello from the container; exit 7'] });
@@ -201,6 +205,7 @@ eachMode('a container through the library', ['busybox', 'dist', 'addon'], (mode,
       },
       code: 7,
       left: [],
+      warned: ['poststart', 'poststop'].map((h) => `launch: warning: hooks.${h}[0]: hook \`/bin/false\` exited with status 1`),
     });
   });
 });

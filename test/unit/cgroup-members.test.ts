@@ -1,8 +1,11 @@
 // Which processes in a container's cgroup are the container's (lib/cgroups/members.ts), with
 // this test's own process standing in for the host's: no privileges needed.
-import { readlinkSync } from 'node:fs';
-import { describe, expect, it } from 'vitest';
-import { belongs, isForeign, isShared, ownNamespace } from '../../lib/cgroups/members.js';
+import { mkdtempSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it, vi } from 'vitest';
+import type { CgroupPlan } from '../../lib/cgroups/manager.js';
+import { belongs, isForeign, isShared, ownNamespace, warnShared } from '../../lib/cgroups/members.js';
 import { defaultSpec } from '../../lib/spec/generate.js';
 import { processStartTime } from '../../lib/state/proc.js';
 import type { ContainerState } from '../../lib/state/store.js';
@@ -48,5 +51,23 @@ describe('cgroup members', () => {
     const gone = 4194305; // above pid_max's ceiling: never a live process
     expect(belongs(s, gone)).toBe(false);
     expect(isForeign(s, gone)).toBe(false);
+  });
+
+  // A program embedding launch (lib/index.ts `warn`) gets the line, not its stderr.
+  it('a joined cgroup that already holds processes is one warning, to the caller\'s callback', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'launch-members-'));
+    const stderr = vi.spyOn(process.stderr, 'write');
+    try {
+      writeFileSync(join(dir, 'cgroup.procs'), '4242\n4343\n');
+      const plan = { joins: [dir] } as unknown as CgroupPlan;
+      const lines: string[] = [];
+      warnShared(plan, [], 'create box', (line) => lines.push(line));
+      warnShared(plan, [dir], 'create box', (line) => lines.push(line)); // made by launch: its own
+      expect(stderr).not.toHaveBeenCalled();
+      expect(lines).toEqual([expect.stringMatching(/^launch: warning: create box: linux\.cgroupsPath: the cgroup `[^`]+` already holds 2 process\(es\) that are not the container's/)]);
+    } finally {
+      stderr.mockRestore();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
