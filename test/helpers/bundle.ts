@@ -8,7 +8,10 @@ import { basename, join, resolve } from 'node:path';
 import { TestRunner, expect } from 'vitest';
 import { defaultSpec } from '../../lib/spec/generate.js';
 import type { Spec } from '../../lib/spec/schema.js';
-import type { RunAs } from './env.js';
+import { type RunAs, runAs } from './env.js';
+// A cycle (launch.ts takes its directories from here), harmless: neither calls the other
+// while it loads.
+import { launchSync } from './launch.js';
 
 const BUSYBOX = existsSync('/usr/bin/busybox') ? '/usr/bin/busybox' : '/bin/busybox';
 
@@ -72,6 +75,17 @@ export function cleanupBaseArgv(): string[] {
   if (!FIXED) return ['rm', '-rf', testBase()];
   const script = 'find "$1" -name .compiled -prune -o ! -type d -exec rm -f {} + && find "$1" -mindepth 1 -depth -type d -empty -delete';
   return ['sh', '-c', script, 'sh', testBase()];
+}
+
+/** cleanupBase() for a file whose test user leaves files of its subordinate ids (rootless
+ * unpacks, image stores): when vitest runs unprivileged, only a process in the user namespace
+ * that maps them may remove them, so `launch unshare` empties the base first. `ran` false:
+ * the file's tests were all skipped (no registry, no node...), so there is none of those files
+ * and launch need not be able to run. */
+export function cleanupBaseInUserns(ran = true): void {
+  const user = runAs('rootless');
+  if (process.getuid!() !== 0 && user && ran) launchSync(user, ['unshare', '--', ...cleanupBaseArgv()]);
+  cleanupBase();
 }
 
 const dirsMade = new Map<string, number>();

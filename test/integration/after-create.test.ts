@@ -12,7 +12,7 @@ import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Hook } from '../../lib/spec/schema.js';
-import { cleanupBase, makeBundle, ownedDir, testBase } from '../helpers/bundle.js';
+import { cleanupBaseInUserns, makeBundle, ownedDir, testBase } from '../helpers/bundle.js';
 import { eachMode, missing, runAs } from '../helpers/env.js';
 import { writeLayeredImage } from '../helpers/layered-image.js';
 import { detachedVerb, launchSync, stateRoot } from '../helpers/launch.js';
@@ -25,13 +25,8 @@ beforeAll(async () => {
   layout = (await writeLayeredImage(join(testBase(), 'image'), { zstd: false })).layout;
 }, 120_000);
 
-afterAll(() => {
-  // As an ordinary user, the rootless tree holds files of subordinate ids: only a process in
-  // the user namespace that maps them may remove them.
-  const user = runAs('rootless');
-  if (process.getuid!() !== 0 && user) launchSync(user, ['unshare', '--', 'rm', '-rf', testBase()]);
-  cleanupBase();
-});
+// The rootless tree holds files of subordinate ids.
+afterAll(() => cleanupBaseInUserns());
 
 const marker = (dir: string): Hook => ({ path: '/bin/sh', args: ['sh', '-c', `echo ran >> ${dir}/poststop`] });
 

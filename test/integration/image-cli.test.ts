@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, readFileSync, readdirSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cleanupBase, cleanupBaseArgv, ownedDir, testBase } from '../helpers/bundle.js';
+import { cleanupBaseInUserns, ownedDir, testBase } from '../helpers/bundle.js';
 import { eachMode, runAs, type RunAs } from '../helpers/env.js';
 import { skopeoCopy, writeImage, writeIndexBlob, writeLayout } from '../helpers/image.js';
 import { checkLayeredTree, rawTar, writeLayeredImage, type LayeredExpect } from '../helpers/layered-image.js';
@@ -49,11 +49,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await registry?.stop();
-  // As an ordinary user, the rootless trees hold files of subordinate ids: only a process in
-  // the user namespace that maps them may remove them.
-  const user = runAs('rootless');
-  if (process.getuid!() !== 0 && user && !noRegistry) launchSync(user, ['unshare', '--', ...cleanupBaseArgv()]);
-  cleanupBase();
+  // The rootless trees hold files of subordinate ids.
+  cleanupBaseInUserns(!noRegistry);
 });
 
 /** The first subordinate id of `who` (its container id 1), from /etc/subuid or /etc/subgid. */

@@ -14,7 +14,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cleanupBase, cleanupBaseArgv, ownedDir, testBase } from '../helpers/bundle.js';
+import { cleanupBaseInUserns, ownedDir, testBase } from '../helpers/bundle.js';
 import { eachMode, runAs } from '../helpers/env.js';
 import { writeLayeredImage, type LayeredExpect } from '../helpers/layered-image.js';
 import { BINARY, launchSync, type Result } from '../helpers/launch.js';
@@ -51,11 +51,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await registry?.stop();
-  // As an ordinary user, the rootless trees hold files of subordinate ids: only a process in
-  // the user namespace that maps them may remove them.
-  const user = runAs('rootless');
-  if (process.getuid!() !== 0 && user && !noNode) launchSync(user, ['unshare', '--', ...cleanupBaseArgv()]);
-  cleanupBase();
+  // The rootless trees hold files of subordinate ids.
+  cleanupBaseInUserns(!noNode);
 });
 
 function oneLine(r: Result): string {

@@ -13,21 +13,16 @@ import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cleanupBase, cleanupBaseArgv, makeBundle, ownedDir, testBase } from '../helpers/bundle.js';
+import { cleanupBaseInUserns, makeBundle, ownedDir, testBase } from '../helpers/bundle.js';
 import { type RunAs, eachMode, missing, runAs } from '../helpers/env.js';
 import { writeLayeredImage } from '../helpers/layered-image.js';
-import { BINARY, SLOW, launchSync, spawnOptions, stateRoot } from '../helpers/launch.js';
+import { BINARY, SLOW, spawnOptions, stateRoot } from '../helpers/launch.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const notHere = BINARY ? 'the package, not the single executable (LAUNCH_BINARY)' : undefined;
 
-afterAll(() => {
-  // As an ordinary user, the rootless unpack leaves files of subordinate ids (the image's uid
-  // 1234): only a process in the user namespace that maps them may remove them.
-  const user = runAs('rootless');
-  if (process.getuid!() !== 0 && user && !BINARY) launchSync(user, ['unshare', '--', ...cleanupBaseArgv()]);
-  cleanupBase();
-});
+// The rootless unpack leaves files of subordinate ids (the image's uid 1234).
+afterAll(() => cleanupBaseInUserns(!BINARY));
 
 /** A project directory owned by `who` with launch linked in as node_modules/launch. */
 function project(who: RunAs, name: string): string {

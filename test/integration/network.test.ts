@@ -8,7 +8,7 @@ import { existsSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { isAlive } from '../../lib/state/proc.js';
-import { cleanupBase, cleanupBaseArgv, makeBundle, ownedDir } from '../helpers/bundle.js';
+import { cleanupBaseInUserns, makeBundle, ownedDir } from '../helpers/bundle.js';
 import { writeLayeredImage } from '../helpers/layered-image.js';
 import { freePort } from '../helpers/registry.js';
 import { eachMode, missing, runAs } from '../helpers/env.js';
@@ -50,9 +50,7 @@ const servers: import('node:http').Server[] = [];
 afterAll(() => {
   servers.forEach((s) => s.close());
   // An image store unpacked by the test user holds files of its subordinate ids.
-  const user = runAs('rootless');
-  if (process.getuid!() !== 0 && user) launchSync(user, ['unshare', '--', ...cleanupBaseArgv()]);
-  cleanupBase();
+  cleanupBaseInUserns();
 });
 
 eachMode('loopback', ['userns', 'busybox'], (mode, skip) => {
