@@ -36,10 +36,7 @@ export interface ContainerOptions extends RootOption {
 
 /** The state root the command line uses when --root is not given. */
 export async function defaultStateRoot(): Promise<string> {
-  const { defaultRoot } = await import('./state/store.js');
-  const { inUserNamespace } = await import('./host.js');
-  const uid = process.getuid!();
-  return defaultRoot(process.env, uid, uid === 0 && inUserNamespace());
+  return (await import('./state/store.js')).processDefaultRoot();
 }
 
 const rootOf = async (o: RootOption): Promise<string> => o.root ?? (await defaultStateRoot());

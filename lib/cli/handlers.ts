@@ -3,8 +3,7 @@
 // in yargs' shape (flag names as typed, `_` for what follows `--`); each verb module is
 // imported only when its verb runs.
 import { usageError } from '../errors.js';
-import { inUserNamespace } from '../host.js';
-import { defaultRoot } from '../state/store.js';
+import { processDefaultRoot } from '../state/store.js';
 import { GLOBAL_FLAGS } from './flags.js';
 import type { GlobalOptions } from './main.js';
 
@@ -34,8 +33,7 @@ function globals(args: Args, ctx: Ctx): GlobalOptions {
   }
   const debug = Boolean(args.debug);
   ctx.setDebug(debug);
-  const uid = process.getuid!();
-  return { root: str(args.root) ?? defaultRoot(process.env, uid, uid === 0 && inUserNamespace()), debug, systemdCgroup: Boolean(args['systemd-cgroup']) };
+  return { root: str(args.root) ?? processDefaultRoot(), debug, systemdCgroup: Boolean(args['systemd-cgroup']) };
 }
 
 function imageArgs(args: Args) {

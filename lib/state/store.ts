@@ -4,7 +4,7 @@ import { closeSync, constants, existsSync, lstatSync, mkdirSync, openSync, readd
 import { native } from '../runtime/native.js';
 import { join } from 'node:path';
 import { fromNodeError, stateError, usageError } from '../errors.js';
-import { readText } from '../host.js';
+import { inUserNamespace, readText } from '../host.js';
 import type { Hooks, Process, Seccomp, Spec } from '../spec/schema.js';
 
 const LOCK_EX = 2;
@@ -119,6 +119,14 @@ export function defaultRoot(env: NodeJS.ProcessEnv, uid: number, inUserns = fals
   const run = `/run/user/${uid}`;
   if (isOwnDir(run, uid)) return join(run, 'launch');
   return tmpRoot(uid);
+}
+
+/** defaultRoot for this process (its environment, uid and user namespace), read when called:
+ * the one rule for the command line's --root and the library's defaultStateRoot(), which
+ * must agree or the two would not see each other's containers. */
+export function processDefaultRoot(): string {
+  const uid = process.getuid!();
+  return defaultRoot(process.env, uid, uid === 0 && inUserNamespace());
 }
 
 /** `uid 65534, nobody`, or `uid 65534` when it has no passwd entry. */
