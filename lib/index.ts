@@ -34,6 +34,14 @@ export interface ContainerOptions extends RootOption {
   id: string;
 }
 
+/** Where launch's warnings go: one `launch: warning: ...` line each, without its newline (a
+ * network that fell back to loopback only, a cgroup shared with or left to other processes,
+ * a failed poststart or poststop hook). By default process.stderr, as the command line
+ * prints them; a program embedding launch may want them elsewhere. */
+export interface WarnOption {
+  warn?: (line: string) => void;
+}
+
 /** The state root the command line uses when --root is not given. */
 export async function defaultStateRoot(): Promise<string> {
   return (await import('./state/store.js')).processDefaultRoot();
@@ -78,7 +86,7 @@ export async function defaultConfig(o: { rootless: boolean; args?: string[] }): 
 
 // --- containers ------------------------------------------------------------------------
 
-export interface CreateOptions extends ContainerOptions {
+export interface CreateOptions extends ContainerOptions, WarnOption {
   /** The bundle directory: its config.json (unless `config`) and the root it names. */
   bundle: string;
   /** The config to use instead of `<bundle>/config.json`; validated as loadConfig would. */
@@ -100,10 +108,6 @@ export interface CreateOptions extends ContainerOptions {
   systemdCgroup?: boolean;
   /** --debug notes, one line each. */
   debug?: (line: string) => void;
-  /** Warnings, one line each without its newline (`launch: warning: ...`: a network that fell
-   * back to loopback only, a cgroup shared with other processes, a failed poststart or
-   * poststop hook); by default written to process.stderr, as the command line does. */
-  warn?: (line: string) => void;
 }
 
 export interface RunOptions extends CreateOptions {
@@ -165,12 +169,14 @@ export function run(o: RunOptions): Promise<number> {
   });
 }
 
+export interface StartOptions extends ContainerOptions, WarnOption {}
+
 /** Start a created container (`launch start`): returns once its process has been exec'ed
- * and the poststart hooks have run. */
-export function start(o: ContainerOptions): Promise<void> {
+ * and the poststart hooks have run (a failed one is a warning). */
+export function start(o: StartOptions): Promise<void> {
   return as(`start ${o.id}`, async () => {
     const lifecycle = await import('./lifecycle/start.js');
-    lifecycle.start({ root: await rootOf(o), id: o.id });
+    lifecycle.start({ root: await rootOf(o), id: o.id, warn: o.warn });
   });
 }
 
@@ -195,7 +201,7 @@ export function kill(o: KillOptions): Promise<void> {
   });
 }
 
-export interface DeleteOptions extends ContainerOptions {
+export interface DeleteOptions extends ContainerOptions, WarnOption {
   /** Kill it first if it still runs; no error when it does not exist (--force). */
   force?: boolean;
 }
@@ -205,7 +211,7 @@ export interface DeleteOptions extends ContainerOptions {
 export function deleteContainer(o: DeleteOptions): Promise<void> {
   return as(`delete ${o.id}`, async () => {
     const lifecycle = await import('./lifecycle/delete.js');
-    await lifecycle.deleteContainer({ root: await rootOf(o), id: o.id, force: o.force === true });
+    await lifecycle.deleteContainer({ root: await rootOf(o), id: o.id, force: o.force === true, warn: o.warn });
   });
 }
 export { deleteContainer as delete };

@@ -6,7 +6,7 @@ import { killCgroup, procsIn } from '../cgroups/control.js';
 import { madeDirs, removeDirs } from '../cgroups/manager.js';
 import { belongs } from '../cgroups/members.js';
 import { LaunchError, stateError } from '../errors.js';
-import { runHooksSync } from '../runtime/hooks.js';
+import { runHooksSync, stderrWarn } from '../runtime/hooks.js';
 import { stopHelper } from '../network/helper.js';
 import { StateStore } from '../state/store.js';
 import { isAlive, sleepSync } from '../state/proc.js';
@@ -18,6 +18,10 @@ export interface DeleteOptions {
   /** Kill a container that still runs (and what is left in its cgroup) first; a container
    * that does not exist is then no error (runc delete --force). */
   force: boolean;
+  /** Warning lines, without their newline (a failed poststop hook, a cgroup left to the
+   * processes of others): a program embedding launch may not want them on its own stderr.
+   * Default: process.stderr, as `launch delete` prints them. */
+  warn?: (line: string) => void;
 }
 
 export async function deleteContainer(o: DeleteOptions): Promise<void> {
@@ -33,6 +37,7 @@ export async function deleteContainer(o: DeleteOptions): Promise<void> {
  * release however it ends. */
 async function deleteHolding(o: DeleteOptions, held: (() => void)[]): Promise<void> {
   const store = new StateStore(o.root);
+  const warn = o.warn ?? stderrWarn;
   let state;
   try {
     held.push(store.lock(o.id)); // held until done: no start or second delete in between
@@ -67,7 +72,7 @@ async function deleteHolding(o: DeleteOptions, held: (() => void)[]): Promise<vo
   // its state; then, as runc's destroy, the poststop hooks. Failures of those are warnings.
   // The hooks are those recorded at create: the bundle may have been edited, moved or removed.
   stopHelper(store.dir(o.id));
-  runHooksSync(state.config?.hooks, 'poststop', { ...state, status: 'stopped' }, { warnOnly: true });
+  runHooksSync(state.config?.hooks, 'poststop', { ...state, status: 'stopped' }, { warnOnly: true, warn });
   // --systemd-cgroup: the cgroup is a systemd unit; stopping it removes it (lib/cgroups/systemd.ts).
   const unit = state.cgroup?.systemd;
   if (unit) await (await import('../cgroups/systemd.js')).stopSystemdUnit(unit);
@@ -79,7 +84,7 @@ async function deleteHolding(o: DeleteOptions, held: (() => void)[]): Promise<vo
     const procs = procsIn(dir);
     // Another container that joined it by its own cgroupsPath: the cgroup stays for it.
     if (procs.length > 0 && !procs.some((pid) => belongs(state, pid))) {
-      process.stderr.write(`launch: warning: delete ${o.id}: the cgroup \`${dir}\` holds processes that are not the container's (${procs.join(', ')}); left in place\n`);
+      warn(`launch: warning: delete ${o.id}: the cgroup \`${dir}\` holds processes that are not the container's (${procs.join(', ')}); left in place`);
       continue;
     }
     throw stateError(`the container's cgroup still has processes (${procs.join(', ')}); not removed:`, { file: dir });

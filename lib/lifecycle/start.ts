@@ -20,6 +20,9 @@ export interface StartOptions {
   /** The init's failure record when the native front has read it from the FIFO already (and
    * let the init go, and removed the FIFO): then only its wording is left to do here. */
   frontRecord?: Buffer;
+  /** A failed poststart hook's warning line, without its newline: a program embedding launch
+   * may not want it on its own stderr. Default: process.stderr, as `launch start` prints it. */
+  warn?: (line: string) => void;
 }
 
 /** Start the created container `id`; returns once its process has been exec'ed (and the
@@ -91,7 +94,7 @@ function startLocked(o: StartOptions, state: ContainerState): void {
   if (record.length === MSG_SIZE) throw initFailure(decodeMsg(record), hooks, state.seccomp);
   const running = { ...store.read(o.id), status: 'running' as const };
   store.write(running);
-  runHooksSync(hooks, 'poststart', running, { warnOnly: true });
+  runHooksSync(hooks, 'poststart', running, { warnOnly: true, warn: o.warn });
 }
 
 /** The init's failure record on the FIFO: its op counts from WAIT_START, after which come the

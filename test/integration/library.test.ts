@@ -85,11 +85,18 @@ for (const [name, fn] of Object.entries({
 }
 await deleteContainer({ id, root, force: true }); // gone already: no error with force
 
-// Failing poststart and poststop hooks are warnings: to the caller's callback, not its stderr.
+// Failing poststart and poststop hooks are warnings: to the caller's callback, not its stderr,
+// from run and, for a created container, from start and deleteContainer, which run them there.
+const failing = { poststart: [{ path: '/bin/false' }], poststop: [{ path: '/bin/false' }] };
 const config = await loadConfig(exiter);
-config.hooks = { poststart: [{ path: '/bin/false' }], poststop: [{ path: '/bin/false' }] };
-const warned = [];
-const code = await run({ id: id + '-fg', bundle: exiter, root, config, warn: (line) => warned.push(line) });
+config.hooks = failing;
+const warned = { run: [], start: [], delete: [] };
+const code = await run({ id: id + '-fg', bundle: exiter, root, config, warn: (line) => warned.run.push(line) });
+const detached = await loadConfig(sleeper);
+detached.hooks = failing;
+await create({ id: id + '-hooks', bundle: sleeper, root, config: detached });
+await start({ id: id + '-hooks', root, warn: (line) => warned.start.push(line) });
+await deleteContainer({ id: id + '-hooks', root, force: true, warn: (line) => warned.delete.push(line) });
 const left = (await list({ root })).map((c) => c.id);
 console.log(JSON.stringify({ seen, listed, errors, code, left, warned }));
 `;
@@ -180,6 +187,8 @@ eachMode('a container through the library', ['busybox', 'dist', 'addon'], (mode,
   const skip = notHere ?? baseSkip;
   const who = () => runAs(mode)!;
 
+  const failed = (hook: string) => `launch: warning: hooks.${hook}[0]: hook \`/bin/false\` exited with status 1`;
+
   it.skipIf(skip)('create, state, start, kill, delete and a foreground run with its exit status and warnings', () => {
     const dir = project(who(), 'lib-life');
     const sleeper = makeBundle(who(), { args: ['/bin/sleep', '1000'] });
@@ -200,7 +209,11 @@ eachMode('a container through the library', ['busybox', 'dist', 'addon'], (mode,
       },
       code: 7,
       left: [],
-      warned: ['poststart', 'poststop'].map((h) => `launch: warning: hooks.${h}[0]: hook \`/bin/false\` exited with status 1`),
+      warned: {
+        run: [failed('poststart'), failed('poststop')],
+        start: [failed('poststart')],
+        delete: [failed('poststop')],
+      },
     });
   });
 });
