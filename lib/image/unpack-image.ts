@@ -85,10 +85,10 @@ export interface Unpacked {
 }
 
 /** The helper's job (userns.ts): apply and read the account files as root of the namespace. */
-export async function unpackJob(job: Job): Promise<{ passwd: string; group: string }> {
+export async function unpackJob(job: Job, note: (msg: string) => void): Promise<{ passwd: string; group: string }> {
   const image = await openLocated(job.image as ImageLocator);
   try {
-    await applyImage(image, job.rootfs as string, { rootless: true, note: (m) => process.stderr.write(`launch: note: ${m}\n`) });
+    await applyImage(image, job.rootfs as string, { rootless: true, note });
   } finally {
     await image.close();
   }
@@ -101,7 +101,7 @@ export async function unpackRootfs(
 ): Promise<Unpacked> {
   const idmap = imageIdMap(host);
   if (idmap) {
-    const value = (await runInUserns({ op: 'unpack', resultFile: opts.resultFile, image: loc, rootfs }, host, idmap)) as { passwd: string; group: string };
+    const value = (await runInUserns({ op: 'unpack', resultFile: opts.resultFile, image: loc, rootfs }, host, idmap, opts.note)) as { passwd: string; group: string };
     return { ...value, idmap };
   }
   const why = noIdMapReason(host);

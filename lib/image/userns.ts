@@ -12,7 +12,10 @@
 //
 // The helper is started with the runtime's own machinery (buildUsernsPlan: clone, the maps
 // written at the first sync, exec) and reports through a result file, not its exit code
-// alone: a LaunchError crosses over with its kind, code, file and errno intact.
+// alone: a LaunchError crosses over with its kind, code, file and errno intact. Its notes
+// cross over in it too, for the caller's note callback: the helper's stderr is the calling
+// process's own, which a program embedding launch may keep for itself. They arrive when the
+// helper is done rather than as it goes, which a note can afford.
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { LaunchError, hostError } from '../errors.js';
@@ -54,7 +57,10 @@ export interface Job {
   [more: string]: unknown;
 }
 
-type JobResult = { ok: true; value: unknown } | { ok: false; error: SerializedError };
+type JobResult = ({ ok: true; value: unknown } | { ok: false; error: SerializedError }) & { notes?: string[] };
+
+/** What a job's handler runs with in the helper: the job, and where its notes go. */
+export type JobHandler = (job: Job, note: (msg: string) => void) => Promise<unknown>;
 
 interface SerializedError {
   kind: LaunchError['kind'];
@@ -86,8 +92,9 @@ export async function execInUserns(args: string[], host: HostFacts, idmap: IdMap
   return status;
 }
 
-/** Run `job` in the helper and return its value; its failure is rethrown here as it was. */
-export async function runInUserns(job: Job, host: HostFacts, idmap: IdMap): Promise<unknown> {
+/** Run `job` in the helper and return its value; its failure is rethrown here as it was, and
+ * its notes are given to `note` first. */
+export async function runInUserns(job: Job, host: HostFacts, idmap: IdMap, note: (msg: string) => void = () => {}): Promise<unknown> {
   try {
     const status = await execInUserns([...helperArgv(), JSON.stringify(job)], host, idmap);
     let result: JobResult | undefined;
@@ -96,6 +103,7 @@ export async function runInUserns(job: Job, host: HostFacts, idmap: IdMap): Prom
     } catch {
       result = undefined;
     }
+    for (const msg of result?.notes ?? []) note(msg);
     if (result?.ok) return result.value;
     if (result) {
       const e = result.error;
@@ -108,14 +116,15 @@ export async function runInUserns(job: Job, host: HostFacts, idmap: IdMap): Prom
   }
 }
 
-/** The helper's side: run the job with `handlers[op]`, and write its result. */
-export async function serveJob(text: string, handlers: Record<string, (job: Job) => Promise<unknown>>): Promise<number> {
+/** The helper's side: run the job with `handlers[op]`, and write its result and notes. */
+export async function serveJob(text: string, handlers: Record<string, JobHandler>): Promise<number> {
   const job = JSON.parse(text) as Job;
+  const notes: string[] = [];
   let result: JobResult;
   try {
     const handler = handlers[job.op];
     if (!handler) throw new Error(`unknown user-namespace job ${job.op}`);
-    result = { ok: true, value: (await handler(job)) ?? null };
+    result = { ok: true, value: (await handler(job, (msg) => void notes.push(msg))) ?? null };
   } catch (err) {
     const e = err instanceof LaunchError ? err : hostError(`${job.op} failed: ${(err as Error).message}`, { cause: err });
     result = {
@@ -123,6 +132,6 @@ export async function serveJob(text: string, handlers: Record<string, (job: Job)
       error: { kind: e.kind, message: e.message, code: e.code, configPath: e.configPath, file: e.file, errno: e.errno, exitCode: e.exitCode },
     };
   }
-  writeFileSync(job.resultFile, JSON.stringify(result), { mode: 0o600 });
+  writeFileSync(job.resultFile, JSON.stringify({ ...result, notes }), { mode: 0o600 });
   return result.ok ? 0 : 1;
 }

@@ -13,9 +13,11 @@ import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hostPlatform } from '../../lib/image/platform.js';
 import { cleanupBaseInUserns, makeBundle, ownedDir, testBase } from '../helpers/bundle.js';
 import { type RunAs, eachMode, missing, runAs } from '../helpers/env.js';
-import { writeLayeredImage } from '../helpers/layered-image.js';
+import { writeImage, writeLayout } from '../helpers/image.js';
+import { rawTar, writeLayeredImage } from '../helpers/layered-image.js';
 import { BINARY, SLOW, spawnOptions, stateRoot } from '../helpers/launch.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -111,6 +113,17 @@ const config = await loadConfig(bundle);
 config.process.args = ['/bin/sh', '-c', 'cat /etc/hello.txt; stat -c %u /data/owned-by-1234'];
 const code = await run({ id, bundle, root, config });
 console.log(JSON.stringify({ code }));
+`;
+
+// An unpack's notes (aufs metadata skipped), to the caller's callback, not its stderr: rootless
+// they come from the helper, whose stderr is this program's own.
+const NOTES = `
+import { unpack } from 'launch';
+
+const [image, bundle, store] = process.argv.slice(2);
+const notes = [];
+await unpack({ image, bundle, store, note: (msg) => notes.push(msg) });
+console.log(JSON.stringify({ notes }));
 `;
 
 // What a TypeScript program sees: the declarations, strictly checked (lib checks included).
@@ -222,11 +235,16 @@ eachMode('an image through the library', ['busybox', 'dist', 'addon', 'newuidmap
   const skip = notHere ?? baseSkip;
   const who = () => runAs(mode)!;
   let image: string;
+  let aufs: string;
 
   beforeAll(async () => {
     if (skip) return;
     const made = await writeLayeredImage(join(testBase(), `lib-image-${mode}`), { zstd: false });
     image = `oci:${made.layout}:${made.tag}`;
+    const layout = join(testBase(), `lib-aufs-${mode}`);
+    const layer = rawTar([{ path: 'etc', type: 'dir' }, { path: '.wh..wh.aufs', type: 'file' }]);
+    writeLayout(layout, [{ desc: writeImage(layout, { layers: [layer], architecture: hostPlatform().architecture }), tag: 'aufs' }]);
+    aufs = `oci:${layout}:aufs`;
   }, 120_000);
 
   it.skipIf(skip)('unpack into a bundle (rootless: in a user namespace, by the library\'s own helper), then run it', () => {
@@ -238,6 +256,16 @@ eachMode('an image through the library', ['busybox', 'dist', 'addon', 'newuidmap
     expect(r.result).toEqual({ code: 0 });
     // The file the image gives to uid 1234 is 1234's in the container, rootless too.
     expect(r.output.split('\n').at(-1)).toBe('1234');
+    expect(r.status).toBe(0);
+  });
+
+  it.skipIf(skip)('unpack gives its notes to the note callback, the rootless helper\'s too, and none to stderr', () => {
+    const dir = project(who(), 'lib-notes');
+    const bundle = join(ownedDir(who(), 'lib-notes-bundle'), 'bundle');
+    const store = join(ownedDir(who(), 'lib-notes-store'), 'store');
+    const r = runScript(who(), dir, NOTES, [aufs, bundle, store]);
+    expect(r.stderr).toBe('');
+    expect(r.result).toEqual({ notes: [expect.stringMatching(/skipped aufs metadata `\.wh\.\.wh\.aufs`$/)] });
     expect(r.status).toBe(0);
   });
 });
