@@ -16,12 +16,14 @@ import type { ContainerSummary } from './lifecycle/list.js';
 import type { ImageSummary } from './image/catalog.js';
 import type { Spec } from './spec/schema.js';
 import type { OciState } from './state/store.js';
+import type { WarnOption } from './runtime/hooks.js';
 
 export { LaunchError, formatError, type ErrorKind } from './errors.js';
 export type { Spec } from './spec/schema.js';
 export type { OciState } from './state/store.js';
 export type { ContainerSummary } from './lifecycle/list.js';
 export type { ImageSummary } from './image/catalog.js';
+export type { WarnOption } from './runtime/hooks.js';
 
 /** Where containers' state is kept. */
 export interface RootOption {
@@ -34,13 +36,6 @@ export interface ContainerOptions extends RootOption {
   id: string;
 }
 
-/** Where launch's warnings go: one `launch: warning: ...` line each, without its newline (a
- * network that fell back to loopback only, a cgroup shared with or left to other processes,
- * a failed poststart or poststop hook). By default process.stderr, as the command line
- * prints them; a program embedding launch may want them elsewhere. */
-export interface WarnOption {
-  warn?: (line: string) => void;
-}
 
 /** The state root the command line uses when --root is not given. */
 export async function defaultStateRoot(): Promise<string> {

@@ -6,22 +6,18 @@ import { killCgroup, procsIn } from '../cgroups/control.js';
 import { madeDirs, removeDirs } from '../cgroups/manager.js';
 import { belongs } from '../cgroups/members.js';
 import { LaunchError, stateError } from '../errors.js';
-import { runHooksSync, stderrWarn } from '../runtime/hooks.js';
+import { type WarnOption, runHooksSync, stderrWarn } from '../runtime/hooks.js';
 import { stopHelper } from '../network/helper.js';
 import { StateStore } from '../state/store.js';
 import { isAlive, sleepSync } from '../state/proc.js';
 
-export interface DeleteOptions {
+export interface DeleteOptions extends WarnOption {
   /** The state root (--root). */
   root: string;
   id: string;
   /** Kill a container that still runs (and what is left in its cgroup) first; a container
    * that does not exist is then no error (runc delete --force). */
   force: boolean;
-  /** Warning lines, without their newline (a failed poststop hook, a cgroup left to the
-   * processes of others): a program embedding launch may not want them on its own stderr.
-   * Default: process.stderr, as `launch delete` prints them. */
-  warn?: (line: string) => void;
 }
 
 export async function deleteContainer(o: DeleteOptions): Promise<void> {

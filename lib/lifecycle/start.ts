@@ -4,7 +4,7 @@
 import { closeSync, constants, openSync, readSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { type LaunchError, fromNodeError, setupError, stateError } from '../errors.js';
-import { childHookFailure, hookError, runHooksSync } from '../runtime/hooks.js';
+import { type WarnOption, childHookFailure, hookError, runHooksSync } from '../runtime/hooks.js';
 import { MSG_SIZE, type MsgRecord, decodeMsg } from '../plan/ops.js';
 import { seccompNotifies } from '../plan/seccomp.js';
 import type { Hooks, Seccomp } from '../spec/schema.js';
@@ -13,16 +13,13 @@ import { isAlive } from '../state/proc.js';
 import { type ContainerState, EXEC_FIFO, StateStore } from '../state/store.js';
 import { lockedState } from './state.js';
 
-export interface StartOptions {
+export interface StartOptions extends WarnOption {
   /** The state root (--root). */
   root: string;
   id: string;
   /** The init's failure record when the native front has read it from the FIFO already (and
    * let the init go, and removed the FIFO): then only its wording is left to do here. */
   frontRecord?: Buffer;
-  /** A failed poststart hook's warning line, without its newline: a program embedding launch
-   * may not want it on its own stderr. Default: process.stderr, as `launch start` prints it. */
-  warn?: (line: string) => void;
 }
 
 /** Start the created container `id`; returns once its process has been exec'ed (and the

@@ -102,10 +102,18 @@ function runOneSync(hook: Hook, input: string): HookFailure | undefined {
   return r.status ? { code: r.status } : undefined;
 }
 
-export interface RunHooksOptions {
+/** Where launch's warnings go: one `launch: warning: ...` line each, without its newline (a
+ * network that fell back to loopback only, a cgroup shared with or left to other processes,
+ * a failed poststart or poststop hook). By default process.stderr (stderrWarn), as the
+ * command line prints them; a program embedding launch may want them elsewhere. The one
+ * declaration of the option: the runtime's, the lifecycle's and the library's options extend it. */
+export interface WarnOption {
+  warn?: (line: string) => void;
+}
+
+export interface RunHooksOptions extends WarnOption {
   /** poststart, poststop: a failure is a warning and the next hook runs (as runc, the spec). */
   warnOnly?: boolean;
-  warn?: (line: string) => void;
 }
 
 /** Where warnings go unless the caller says (the command line's stderr). */

@@ -18,7 +18,7 @@ import { type ContainerState, EXEC_FIFO, StateStore, recordConfig } from '../sta
 import { stopHelper } from '../network/helper.js';
 import { networkRequest } from '../network/options.js';
 import { type NetworkPlan, connectNetwork, planNetwork } from '../network/setup.js';
-import { HookStateFiles, hasContainerHooks, hookInput, runHooks, stderrWarn } from './hooks.js';
+import { HookStateFiles, type WarnOption, hasContainerHooks, hookInput, runHooks, stderrWarn } from './hooks.js';
 import { startContainer } from './launcher.js';
 import { type Teardown, handOver, monitorImage } from './monitor.js';
 import { writeFrontRecord } from '../state/front-record.js';
@@ -28,7 +28,7 @@ import { native } from './native.js';
 import { SECCOMP_CACHE, seccompCompiler, sendSeccompFd } from './seccomp.js';
 import { ConsoleMaster, checkConsoleSocket, sendConsole } from './terminal.js';
 
-export interface RunOptions {
+export interface RunOptions extends WarnOption {
   id: string;
   bundle: string;
   stateRoot: string;
@@ -54,10 +54,6 @@ export interface RunOptions {
   network?: { network?: string; publish?: readonly string[] };
   /** Called with --debug notes (e.g. "added a user namespace"). */
   debug?: (line: string) => void;
-  /** Warnings, one line each without its newline (a network that fell back to loopback, a
-   * shared cgroup, a failed poststart or poststop hook): a program embedding launch may not
-   * want them on its stderr. Default: process.stderr, as the command line prints them. */
-  warn?: (line: string) => void;
   /** The config's process as read, which `exec` starts from, when the spec's carries what is
    * the init's alone (LISTEN_FDS): recorded in the state (ContainerState.config). */
   execProcess?: Process;
