@@ -24,6 +24,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/fnv.h"
 #include "common/sendfd.h"
 #include "parent/bpf.h"
 #include "parent/execmon.h"
@@ -276,6 +277,19 @@ Napi::Value SetWinsize(const Napi::CallbackInfo &info) {
 }
 
 // flock(fd, op) -> 0 or errno (blocking for LOCK_EX without LOCK_NB: the verbs are CLI steps).
+Napi::Value Fnv1a64(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  const uint8_t *data;
+  size_t len;
+  if (!BufferArg(info, 0, &data, &len)) {
+    Napi::TypeError::New(env, "fnv1a64: expects a Buffer").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  char out[17];
+  lc_fnv1a64(data, len, out);
+  return Napi::String::New(env, out, 16);
+}
+
 Napi::Value Flock(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber()) return Napi::Number::New(env, EINVAL);
@@ -557,6 +571,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("lsetxattr", Napi::Function::New(env, LSetXattr));
   exports.Set("lgetxattr", Napi::Function::New(env, LGetXattr));
   exports.Set("flock", Napi::Function::New(env, Flock));
+  exports.Set("fnv1a64", Napi::Function::New(env, Fnv1a64));
   exports.Set("waitReadable", Napi::Function::New(env, WaitReadable));
   exports.Set("attachDeviceFilter", Napi::Function::New(env, AttachDeviceFilter));
   exports.Set("execMonitor", Napi::Function::New(env, ExecMonitor));

@@ -13,6 +13,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "common/fnv.h"
 #include "monitor/compiled.h"
 
 size_t lookup_string(const struct run_cmd *c, char *out, size_t cap) {
@@ -22,14 +23,7 @@ size_t lookup_string(const struct run_cmd *c, char *out, size_t cap) {
   return n < 0 || (size_t)n >= cap ? 0 : (size_t)n;
 }
 
-// FNV-1a, 64 bits, as 16 hex digits (format.ts fnv1a64).
-static void fnv1a64(const char *data, size_t len, char out[17]) {
-  uint64_t h = 0xcbf29ce484222325ull;
-  for (size_t i = 0; i < len; i++) h = (h ^ (uint8_t)data[i]) * 0x100000001b3ull;
-  snprintf(out, 17, "%016llx", (unsigned long long)h);
-}
-
-void entry_name(const char *lookup, size_t len, char out[17]) { fnv1a64(lookup, len, out); }
+void entry_name(const char *lookup, size_t len, char out[17]) { lc_fnv1a64(lookup, len, out); }
 
 // Only the user's, and nobody else may write it (store.ts checkRoot).
 static int private_to_me(const struct stat *st) { return st->st_uid == getuid() && !(st->st_mode & 022); }
@@ -219,7 +213,7 @@ int entry_load(const struct run_cmd *c, const char *file, const char *lookup, si
   if (e->len < m + tail || memcmp(e->mem + e->len - tail, end_key, sizeof end_key - 1) || e->mem[e->len - 1] != '\n')
     return miss(why, whylen, "the entry `%s` is truncated", file);
   char sum[17];
-  fnv1a64(e->mem, e->len - tail, sum);
+  lc_fnv1a64(e->mem, e->len - tail, sum);
   if (memcmp(sum, e->mem + e->len - 17, 16)) return miss(why, whylen, "the entry `%s` is damaged (its checksum differs)", file);
   char *p = e->mem + m, *end = e->mem + e->len - tail;
   struct step s;

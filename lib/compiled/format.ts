@@ -2,6 +2,7 @@
 // (addon/monitor/compiled.c). A magic line, then fields `KEY LEN\nVALUE\n` (LEN counts VALUE's
 // bytes, so a value may hold any byte), in the order compile.ts writes them; see
 // docs/compiled-bundles.md. A field the runner does not know makes the entry one it ignores.
+import { native } from '../runtime/native.js';
 
 /** Must equal COMPILED_MAGIC in addon/monitor/compiled.h. */
 export const COMPILED_MAGIC = 'launch-compiled 1\n';
@@ -83,21 +84,9 @@ export function lookupString(w: LookupWords): string {
   return [String(w.uid), w.verb, w.root, w.cwd, w.bundle, flags].join('\0');
 }
 
-/** FNV-1a, 64 bits, as 16 hex digits (entry.c fnv1a64). In two 32-bit halves: a BigInt per
- * byte cost ~5 ms over an entry in a cold start, where this runs in the interpreter. The prime
- * is 2^40 + 0x1b3, so h * prime = (h << 40) + h * 0x1b3; every partial stays below 2^53. */
-export function fnv1a64(bytes: Uint8Array): string {
-  let hi = 0xcbf29ce4;
-  let lo = 0x84222325;
-  for (let i = 0; i < bytes.length; i++) {
-    lo ^= bytes[i]!;
-    const t = (lo >>> 0) * 0x1b3;
-    const carry = Math.floor(t / 0x100000000);
-    hi = (hi * 0x1b3 + carry + ((lo << 8) >>> 0)) % 0x100000000;
-    lo = t % 0x100000000;
-  }
-  return hi.toString(16).padStart(8, '0') + lo.toString(16).padStart(8, '0');
-}
+/** FNV-1a, 64 bits, as 16 hex digits: the addon's (addon/common/fnv.h), which the runner
+ * checks with. In JavaScript it ran in the interpreter in a cold start: ~2-3 ms over an entry. */
+export const fnv1a64 = (bytes: Uint8Array): string => native().fnv1a64(bytes);
 
 /** The entry's file name. */
 export const entryName = (lookup: string): string => fnv1a64(Buffer.from(lookup, 'utf8'));

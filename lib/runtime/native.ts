@@ -27,6 +27,8 @@ export interface NativeAddon {
   lsetxattr(path: string, name: string, value: Buffer): number;
   /** lgetxattr(2): the value, or the errno as a number. */
   lgetxattr(path: string, name: string): Buffer | number;
+  /** FNV-1a, 64 bits, as 16 hex digits (addon/common/fnv.h, the runner's own). */
+  fnv1a64(data: Uint8Array): string;
   /** flock(2); errno, 0 on success. */
   flock(fd: number, op: number): number;
   /** poll(2) for input or hang-up: the revents, 0 on timeout, or -errno. */

@@ -1,6 +1,6 @@
 // The entry checksum and file name (lib/compiled/format.ts fnv1a64) must be the hash the
-// native runner computes (addon/monitor entry.c): the published FNV-1a 64 vectors, and the
-// plain 64-bit definition over random inputs, so the two-halves arithmetic is exact.
+// native runner computes (addon/common/fnv.h, which both call): the published FNV-1a 64 vectors, and the
+// plain 64-bit definition over random inputs.
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { fnv1a64 } from '../../lib/compiled/format.js';
