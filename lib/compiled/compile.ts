@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CgroupPlan } from '../cgroups/manager.js';
-import { type HostFacts, probeHost } from '../host.js';
+import type { HostFacts } from '../host.js';
 import { encodePlan } from '../plan/encode.js';
 import type { Plan } from '../plan/build.js';
 import { formatMap } from '../plan/idmap.js';
@@ -26,6 +26,8 @@ export interface CompileInput {
   words: LookupWords;
   spec: Spec;
   host: HostFacts;
+  /** What probing `host` read, as the recorder noted it (facts.ts record). */
+  hostProbe: { facts: Fact[]; unknown: string[] };
   /** This run's plan, cgroup and state, as made and written. */
   plan: Plan;
   cgroup: CgroupPlan | undefined;
@@ -61,15 +63,15 @@ export function compile(input: CompileInput): CompileResult {
   if (state.pid === undefined || state.started === undefined) return { reason: 'the init was gone before its state was written' };
   const id = state.id;
 
-  // The same decisions for the placeholder id, under the recorder: every host probe becomes a fact.
+  // The same decisions for the placeholder id, under the recorder: every file planning reads
+  // becomes a fact. The host was probed under it already (run.ts prepare), and both plannings
+  // decide from that one probe.
   const traced = record(() => {
-    const host = probeHost();
     const cgroup = input.cgroupFor(PH.id);
-    return { host, cgroup, plan: input.planFor(PH.id, cgroup) };
+    return { cgroup, plan: input.planFor(PH.id, cgroup) };
   });
-  const foreign = traced.unknown.filter((u) => !u.includes('/.seccomp-cache'));
+  const foreign = [...input.hostProbe.unknown, ...traced.unknown].filter((u) => !u.includes('/.seccomp-cache'));
   if (foreign.length) return { reason: `planning reads what a fact cannot hold (${foreign[0]})` };
-  if (JSON.stringify(traced.result.host) !== JSON.stringify(input.host)) return { reason: 'the host changed while the container started' };
   const { plan, cgroup } = traced.result;
   if (!encodePlan(substOps(plan.ops, id)).equals(encodePlan(input.plan.ops))) return { reason: 'the plan depends on the id in a way a template cannot hold' };
   if (plan.cloneFlags !== input.plan.cloneFlags) return { reason: 'the clone flags depend on the id' };
@@ -144,6 +146,7 @@ export function compile(input: CompileInput): CompileResult {
     fileFact(join(state.bundle ?? '', 'config.json')),
     fileFact('/etc/passwd'),
     kindFact(state.rootfs ?? ''),
+    ...input.hostProbe.facts,
     ...traced.facts,
     ...input.buildFiles(),
   ];

@@ -90,8 +90,13 @@ export function treeFacts(dir: string): Fact[] {
 export function record<T>(fn: () => T): { result: T; facts: Fact[]; unknown: string[] } {
   const facts = new Map<string, Fact>();
   const unknown: string[] = [];
+  // Once each: keyed by kind and path, the value's text up to its first NUL. A file fact's
+  // value is bytes: keyed by '' it made every file read after the first a "duplicate", so
+  // /etc/subuid and the seccomp profile were no facts and their changes no misses.
   const note = (f: Fact) => {
-    const key = `${f[0]}\0${typeof f[1] === 'string' ? f[1].split('\0')[0] : ''}`;
+    const v = f[1];
+    const path = typeof v === 'string' ? v.split('\0')[0] : Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('latin1', 0, Math.max(0, v.indexOf(0)));
+    const key = `${f[0]}\0${path}`;
     if (!facts.has(key)) facts.set(key, f);
   };
   const target = fs as unknown as Record<string, (...a: unknown[]) => unknown>;

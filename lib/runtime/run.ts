@@ -11,6 +11,7 @@ import { type Plan, type PlanOptions, buildPlan } from '../plan/build.js';
 import type { CgroupPlan } from '../cgroups/manager.js';
 import type { CompileInput } from '../compiled/compile.js';
 import type { LookupWords } from '../compiled/format.js';
+import { record as recordReads } from '../compiled/facts.js';
 import { buildFiles, storeCompiled } from '../compiled/store.js';
 import type { Process, Spec } from '../spec/schema.js';
 import { processStartTime } from '../state/proc.js';
@@ -118,7 +119,14 @@ interface Prepared {
 /** Everything before the clone: the state directory (claims the id), the cgroup with its
  * limits, the plan. On failure nothing is left behind. */
 async function prepare(given: Spec, opts: RunOptions, extra: { dieWithParent: boolean; verb: 'run' | 'create'; waitStart?: (stateDir: string) => PlanOptions['waitStart'] }): Promise<Prepared> {
-  const host = probeHost();
+  // A start that will be compiled probes the host under the recorder (lib/compiled/facts.ts):
+  // the entry's host facts are then what this planning saw, and the placeholder planning
+  // (compile.ts) needs no probe of its own (one was ~6 ms of a cold create).
+  // The caller's own cgroup is read with it: where the container's cgroup goes depends on it,
+  // and a warm start from another cgroup must miss, not place the container by the old one.
+  const probe = () => ({ host: probeHost(), selfCgroup: readFileSync('/proc/self/cgroup', 'utf8') });
+  const probed = opts.compiled ? recordReads(probe) : { result: probe(), facts: [], unknown: [] };
+  const { host, selfCgroup } = probed.result;
   const store = new StateStore(opts.stateRoot);
   store.claim(opts.id);
   const stateDir = store.dir(opts.id);
@@ -149,7 +157,6 @@ async function prepare(given: Spec, opts: RunOptions, extra: { dieWithParent: bo
     spec = network.spec;
     for (const note of network.decision.notes) opts.debug?.(note);
     if (network.decision.warning) warn(`launch: warning: ${extra.verb} ${opts.id}: ${network.decision.warning}`);
-    const selfCgroup = readFileSync('/proc/self/cgroup', 'utf8');
     // --systemd-cgroup: checked and connected now, the unit is made with the init in it below.
     if (opts.systemdCgroup) systemd = await (await import('../cgroups/systemd.js')).systemdDriver(spec, opts.id, { uid: host.uid, cgroupVersion: host.cgroupVersion, debug: opts.debug });
     const cgroupFor = (id: string) => (systemd ? undefined : planCgroup(spec, id, { uid: host.uid, rootless: host.rootless, version: host.cgroupVersion, mount: '/sys/fs/cgroup', selfCgroup, ignoreLimits: opts.ignoreCgroupLimits }));
@@ -259,7 +266,7 @@ async function prepare(given: Spec, opts: RunOptions, extra: { dieWithParent: bo
       ...(opts.execProcess && opts.execProcess !== spec.process ? ['LISTEN_FDS'] : []),
     ];
     const compileInput = (words: LookupWords): CompileInput | undefined =>
-      state && { words, spec, host, plan, cgroup, state, stateDir, planFor, cgroupFor, refusals, buildFiles };
+      state && { words, spec, host, hostProbe: probed, plan, cgroup, state, stateDir, planFor, cgroupFor, refusals, buildFiles };
     return { plan, host, record, teardown, runtimeHooks, poststart, onSeccomp, closeFds, nativeTeardown, compileInput };
   } catch (err) {
     await teardown();

@@ -4,9 +4,10 @@
 // reserves more), as front.test.ts does. Every input of the key changed must miss; an entry
 // that is damaged, cut short, of another version or another user's must never be used.
 import { spawn, spawnSync } from 'node:child_process';
-import { chownSync, closeSync, existsSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeEach, expect, it } from 'vitest';
+import { decodeEntry } from '../../lib/compiled/format.js';
 import { cleanupBase, makeBundle, ownedDir } from '../helpers/bundle.js';
 import { eachMode, rootlessUser, runAs } from '../helpers/env.js';
 import { type Result, command, launchSync, spawnOptions, stateRoot } from '../helpers/launch.js';
@@ -92,6 +93,35 @@ eachMode('compiled bundles', ['busybox', 'dist', 'addon'], (mode, skip) => {
     writeFileSync(src, '');
     chownSync(src, who().uid, who().gid);
     expect(run(bound).stderr).toMatch(/miss .*: kind `[^`]*src[^`]*` changed/);
+    // The host probe's reads (lib/host.ts probeHost, recorded as it plans) are facts too:
+    // changing /etc/subuid here would touch the machine's users, so the entry is read instead.
+    for (const name of entries()) {
+      const facts = (decodeEntry(readFileSync(join(cache(), name))) ?? []).filter(([k]) => k === 'file' || k === 'access').map(([, v]) => Buffer.from(v).toString('latin1').split('\0')[0]);
+      expect(facts).toEqual(expect.arrayContaining(['/etc/subuid', '/etc/subgid', '/proc/sys/kernel/cap_last_cap', '/sys/fs/cgroup/cgroup.controllers']));
+    }
+    expect(leftovers()).toEqual([]);
+  });
+
+  // Where the container's cgroup goes depends on the caller's own (/proc/self/cgroup): a warm
+  // start from another cgroup must miss, or it would place the container by the old one
+  // (outside a limit its caller has since been put under).
+  it.skipIf(skip)('a start from another cgroup of the caller misses', (ctx) => {
+    if (who().uid !== 0) return ctx.skip('moving the caller into a cgroup of the test needs root');
+    const v2 = existsSync('/sys/fs/cgroup/cgroup.controllers');
+    const dir = v2 ? `/sys/fs/cgroup/launch-test-${uniq()}` : `/sys/fs/cgroup/pids/launch-test-${uniq()}`;
+    const bundle = makeBundle(who(), { args: ['/bin/true'] });
+    expect(run(bundle).status).toBe(0);
+    expect(run(bundle).stderr).toMatch(/hit/);
+    mkdirSync(dir);
+    try {
+      const [file, argv] = command(who(), ['--debug', 'run', '--bundle', bundle, uniq()]);
+      const r = spawnSync('/bin/sh', ['-c', 'echo $$ > "$1/cgroup.procs" && shift && exec "$@"', 'sh', dir, file, ...argv], { ...spawnOptions(who()), encoding: 'utf8', timeout: 30_000 });
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stderr).toMatch(/miss .*: file `\/proc\/self\/cgroup` changed/);
+    } finally {
+      rmdirSync(dir);
+    }
+    expect(run(bundle).stderr).toMatch(/miss .*: file `\/proc\/self\/cgroup` changed/);
     expect(leftovers()).toEqual([]);
   });
 
