@@ -28,8 +28,9 @@ export interface CompileInput {
   host: HostFacts;
   /** What probing `host` read, as the recorder noted it (facts.ts record). */
   hostProbe: { facts: Fact[]; unknown: string[] };
-  /** This run's plan, cgroup and state, as made and written. */
+  /** This run's plan (and its bytes, as the child got them), cgroup and state, as made and written. */
   plan: Plan;
+  planBytes: Buffer;
   cgroup: CgroupPlan | undefined;
   state: ContainerState;
   stateDir: string;
@@ -73,7 +74,7 @@ export function compile(input: CompileInput): CompileResult {
   const foreign = [...input.hostProbe.unknown, ...traced.unknown].filter((u) => !u.includes('/.seccomp-cache'));
   if (foreign.length) return { reason: `planning reads what a fact cannot hold (${foreign[0]})` };
   const { plan, cgroup } = traced.result;
-  if (!encodePlan(substOps(plan.ops, id)).equals(encodePlan(input.plan.ops))) return { reason: 'the plan depends on the id in a way a template cannot hold' };
+  if (!encodePlan(substOps(plan.ops, id)).equals(input.planBytes)) return { reason: 'the plan depends on the id in a way a template cannot hold' };
   if (plan.cloneFlags !== input.plan.cloneFlags) return { reason: 'the clone flags depend on the id' };
 
   const steps: Field[] = [];

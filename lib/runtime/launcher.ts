@@ -106,11 +106,14 @@ export interface StartOptions {
   /** linux.seccomp with a notify rule: the filter's listener fd (MSG.SECCOMP), received after
    * the filter is loaded and before the exec; closed by the caller afterwards. A throw aborts. */
   onSeccomp?: (listener: number, pid: number) => void;
+  /** encodePlan(plan.ops), when the caller has it already (run.ts keeps it for the compiler,
+   * which compares with the bytes that ran: one encoding less in a cold start). */
+  planBytes?: Buffer;
 }
 
 export async function startContainer(plan: Plan, opts: StartOptions): Promise<Started> {
   const addon = native();
-  const buf = encodePlan(plan.ops);
+  const buf = opts.planBytes ?? encodePlan(plan.ops);
   let pidnsFd = -1;
   if (plan.pidnsPath) {
     try {

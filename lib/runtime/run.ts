@@ -8,6 +8,7 @@ import { ignoredFields } from '../cgroups/values.js';
 import { fromNodeError, hostError } from '../errors.js';
 import { type HostFacts, probeHost } from '../host.js';
 import { type Plan, type PlanOptions, buildPlan } from '../plan/build.js';
+import { encodePlan } from '../plan/encode.js';
 import type { CgroupPlan } from '../cgroups/manager.js';
 import type { CompileInput } from '../compiled/compile.js';
 import type { LookupWords } from '../compiled/format.js';
@@ -95,6 +96,8 @@ export function writePidFile(file: string, pid: number): void {
 
 interface Prepared {
   plan: Plan;
+  /** encodePlan(plan.ops): what the child runs. */
+  planBytes: Buffer;
   host: HostFacts;
   /** At the child's first sync: put it in its cgroup, write the state and the pid file. */
   record(pid: number, status: ContainerState['status']): Promise<void>;
@@ -195,6 +198,7 @@ async function prepare(given: Spec, opts: RunOptions, extra: { dieWithParent: bo
         treeSources: net.treeSources,
       });
     const plan = planFor(opts.id, cgroup);
+    const planBytes = encodePlan(plan.ops);
     for (const note of plan.notes) opts.debug?.(note);
     let frontWritten = false;
     const record = async (pid: number, status: ContainerState['status']) => {
@@ -266,8 +270,8 @@ async function prepare(given: Spec, opts: RunOptions, extra: { dieWithParent: bo
       ...(opts.execProcess && opts.execProcess !== spec.process ? ['LISTEN_FDS'] : []),
     ];
     const compileInput = (words: LookupWords): CompileInput | undefined =>
-      state && { words, spec, host, hostProbe: probed, plan, cgroup, state, stateDir, planFor, cgroupFor, refusals, buildFiles };
-    return { plan, host, record, teardown, runtimeHooks, poststart, onSeccomp, closeFds, nativeTeardown, compileInput };
+      state && { words, spec, host, hostProbe: probed, plan, planBytes, cgroup, state, stateDir, planFor, cgroupFor, refusals, buildFiles };
+    return { plan, planBytes, host, record, teardown, runtimeHooks, poststart, onSeccomp, closeFds, nativeTeardown, compileInput };
   } catch (err) {
     await teardown();
     throw err;
@@ -305,6 +309,7 @@ export async function runForeground(spec: Spec, opts: RunOptions): Promise<numbe
   try {
     const started = await startContainer(plan, {
       host,
+      planBytes: prepared.planBytes,
       beforeRelease: (pid) => prepared.record(pid, 'running'),
       runtimeHooks: () => prepared.runtimeHooks(),
       onConsole: (fd) => pty.take(fd),
@@ -356,6 +361,7 @@ export async function runDetached(spec: Spec, opts: RunOptions & { create: boole
     const p = prepared;
     await startContainer(p.plan, {
       host: p.host,
+      planBytes: p.planBytes,
       watch: false,
       // Straight on to the socket (while `create` still waits for `start`), as runc.
       onConsole: (fd) => sendConsole(opts.consoleSocket!, fd),

@@ -24,4 +24,15 @@ describe('plan words', () => {
     const b = encodePlan([{ op: 'MKNOD', flags: 7, args: ['/x', 1, 2] } as never]);
     expect([b.readUInt32LE(HEADER), b.readUInt32LE(HEADER + 4)]).toEqual([8, 7]);
   });
+  it('places every string, non-ASCII ones and those around a blob, at the offset its word names', () => {
+    const strs = ['/ä', 'e\u0301', '/日本', 'x\ud800y', ''];
+    const ops = [...strs.map((s) => ({ op: 'MASK', args: [s] })), { op: 'SECCOMP', args: [new Uint8Array([1, 2, 3]), 0, 0] }, { op: 'MASK', args: ['/після'] }];
+    const b = encodePlan(ops as never);
+    const table = HEADER + ops.length * (8 + 6 * 8);
+    const at = (i: number) => {
+      const off = table + Number(b.readBigUInt64LE(HEADER + i * 56 + 8));
+      return b.toString('utf8', off, b.indexOf(0, off));
+    };
+    [...strs, undefined, '/після'].forEach((s, i) => s !== undefined && expect(at(i)).toBe(Buffer.from(s).toString('utf8')));
+  });
 });
