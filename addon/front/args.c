@@ -54,6 +54,14 @@ static int valued(const char *name, char **argv, int argc, int *i, const char **
   return **out ? 1 : -1;
 }
 
+/* A switch followed by `true` or `false`: yargs takes that word as the switch's value
+ * (flags.ts takesNext), so `delete --force true` names no container and `kill --all false X`
+ * signals X alone. Read here as an id, it deleted or killed a container Node leaves alone:
+ * such a command line is Node's. */
+static int switch_value(char **argv, int argc, int i) {
+  return i + 1 < argc && (seq(argv[i + 1], "true") || seq(argv[i + 1], "false"));
+}
+
 int parse_cmd(int argc, char **argv, char **envp, struct cmd *c) {
   memset(c, 0, sizeof *c);
   c->argc = argc;
@@ -72,10 +80,12 @@ int parse_cmd(int argc, char **argv, char **envp, struct cmd *c) {
     }
     /* kill's and delete's own switches, after the verb only (yargs reads them there). */
     if ((seq(w, "--all") || seq(w, "-a")) && !c->all && nwords > 0) {
+      if (switch_value(argv, argc, i)) return 0;
       c->all = 1;
       continue;
     }
     if ((seq(w, "--force") || seq(w, "-f")) && !c->force && nwords > 0) {
+      if (switch_value(argv, argc, i)) return 0;
       c->force = 1;
       continue;
     }
@@ -187,6 +197,7 @@ int parse_run(int argc, char **argv, char **envp, struct runcmd *r) {
         continue;
       }
       if (seq(w, "--debug") && !debug) {
+        if (switch_value(argv, argc, i)) return 0;
         debug = r->debug = 1;
         continue;
       }
@@ -204,7 +215,7 @@ int parse_run(int argc, char **argv, char **envp, struct runcmd *r) {
     int *flag = (seq(w, "-d") || seq(w, "--detach")) && run ? &r->detach : seq(w, "--keep") && run ? &r->keep
               : seq(w, "--no-pivot") ? &r->no_pivot : seq(w, "--no-new-keyring") ? &r->no_new_keyring : 0;
     if (flag) {
-      if (*flag) return 0;
+      if (*flag || switch_value(argv, argc, i)) return 0;
       *flag = 1;
       continue;
     }

@@ -79,6 +79,37 @@ eachMode('the native front', ['busybox', 'dist', 'addon'], (mode, skip) => {
     }
   });
 
+  it.skipIf(skip)('a switch followed by true or false is read as yargs reads it: its value, not the id', () => {
+    // `delete --force true` names no container for yargs (a usage error), and `kill --all false
+    // KILL` signals a container named KILL: the front must not take `true` and `false` for ids.
+    const ids = ['true', 'false'];
+    try {
+      // run's switches too, where a compiled bundle of `run -d` waits to be hit.
+      const warm = makeBundle(who(), { args: ['/bin/true'] });
+      for (let i = 0; i < 2; i++) {
+        ids.push(uniq('front'));
+        expect(detachedVerb(who(), ['run', '-d', '--bundle', warm, ids.at(-1)!]).status).toBe(0);
+      }
+      const args = ['run', '--bundle', warm, '--detach', 'false'];
+      const r = launchSync(who(), args);
+      expect(r).toEqual(viaNode(args));
+      expect(r.status).toBe(125);
+      expect(existsSync(join(stateRoot(who()), 'false'))).toBe(false);
+      const bundle = makeBundle(who(), { args: ['/bin/sleep', '100'] });
+      for (const id of ['true', 'false']) expect(detachedVerb(who(), ['create', '--bundle', bundle, id]).status).toBe(0);
+      for (const args of [['delete', '--force', 'true'], ['delete', '-f', 'false'], ['kill', '--all', 'false', 'KILL'], ['kill', '-a', 'true', 'KILL']]) {
+        const r = launchSync(who(), args);
+        expect(r, args.join(' ')).toEqual(viaNode(args));
+        expect(r.status, args.join(' ')).toBe(125);
+        for (const id of ['true', 'false']) expect(JSON.parse(viaNode(['state', id]).stdout), `${args.join(' ')}: ${id}`).toMatchObject({ status: 'created' });
+      }
+    } finally {
+      // The id first: `delete --force true` is the very line yargs reads as no id.
+      for (const id of ids) launchSync(who(), ['delete', id, '--force']);
+      expect(existsSync(join(stateRoot(who()), 'true')) || existsSync(join(stateRoot(who()), 'false'))).toBe(false);
+    }
+  });
+
   it.skipIf(skip)('--log in both formats gets the same line (but the time)', () => {
     for (const format of ['json', 'text']) {
       const logs = ['front', 'node'].map((n) => join(ownedDir(who(), 'log'), `${n}.${format}`));
