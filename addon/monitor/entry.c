@@ -221,10 +221,20 @@ int entry_load(const struct run_cmd *c, const char *file, const char *lookup, si
   if (!next_field(&p, end, &s) || !is(&s, "lookup")) return miss(why, whylen, "the entry `%s` is malformed", file);
   if (s.alen + (s.b ? 1 + s.blen : 0) != lookup_len || memcmp(s.a, lookup, lookup_len))
     return miss(why, whylen, "the entry `%s` was made for another command line (a hash collision)", file);
+  // The `stat` facts say that the launch which made the entry is unchanged, not that it is the
+  // launch running now: another one beside it (an older or newer version, a checkout and a
+  // binary) shares the state root, and its Node may decide otherwise. So the executable that
+  // started this runner (the front, by fd) must be one of the files they name.
+  struct stat self;
+  if (fstat(c->front_fd, &self) < 0) return miss(why, whylen, "cannot tell which launch runs (%s)", strerror(errno));
+  int made_by_me = 0;
   int phase = 0;  // 0 facts, 1 program
   while (p < end) {
     if (!next_field(&p, end, &s)) return miss(why, whylen, "the entry `%s` is malformed", file);
-    if (phase == 0 && is(&s, "plan")) phase = 1;
+    if (phase == 0 && is(&s, "plan")) {
+      phase = 1;
+      if (!made_by_me) return miss(why, whylen, "the entry `%s` was made by another launch", file);
+    }
     if (phase == 0) {
       int ok = check_fact(&s, c->envp);
       if (ok < 0) return miss(why, whylen, "the entry has an unknown field `%s`", s.key);
@@ -232,6 +242,8 @@ int entry_load(const struct run_cmd *c, const char *file, const char *lookup, si
         snprintf(why, whylen, "%s `%s` changed", s.key, s.a);
         return -1;
       }
+      struct stat f;
+      if (is(&s, "stat") && stat(s.a, &f) == 0 && f.st_dev == self.st_dev && f.st_ino == self.st_ino) made_by_me = 1;
       continue;
     }
     if (is(&s, "plan")) {

@@ -4,13 +4,14 @@
 // reserves more), as front.test.ts does. Every input of the key changed must miss; an entry
 // that is damaged, cut short, of another version or another user's must never be used.
 import { spawn, spawnSync } from 'node:child_process';
-import { chownSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
+import { chownSync, closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeEach, expect, it } from 'vitest';
-import { decodeEntry } from '../../lib/compiled/format.js';
+import { statFact } from '../../lib/compiled/facts.js';
+import { decodeEntry, sealEntry } from '../../lib/compiled/format.js';
 import { cleanupBase, makeBundle, ownedDir } from '../helpers/bundle.js';
 import { eachMode, rootlessUser, runAs } from '../helpers/env.js';
-import { type Result, command, launchSync, spawnOptions, stateRoot } from '../helpers/launch.js';
+import { BINARY, LAUNCH, type Result, command, launchSync, spawnOptions, stateRoot } from '../helpers/launch.js';
 
 afterAll(cleanupBase);
 
@@ -122,6 +123,29 @@ eachMode('compiled bundles', ['busybox', 'dist', 'addon'], (mode, skip) => {
       rmdirSync(dir);
     }
     expect(run(bundle).stderr).toMatch(/miss .*: file `\/proc\/self\/cgroup` changed/);
+    expect(leftovers()).toEqual([]);
+  });
+
+  it.skipIf(skip)('an entry another launch made is a miss: its build facts must name the launch that runs', () => {
+    // Two launches beside each other (another version, a checkout and a binary) share the
+    // default state root. Each one's entry names its own files as its build facts (store.ts
+    // buildFiles); those being unchanged says nothing of the launch that reads the entry, whose
+    // Node could decide otherwise. A copy of this launch's file stands for the other's.
+    const bundle = makeBundle(who(), { args: ['/bin/true'] });
+    expect(run(bundle).status).toBe(0);
+    const file = join(cache(), entries()[0]!);
+    const fields = decodeEntry(readFileSync(file))!;
+    const other = join(ownedDir(who(), 'other'), 'launch');
+    copyFileSync(BINARY ?? LAUNCH, other);
+    const kept = fields.filter(([k]) => k !== 'stat' && k !== 'end');
+    const at = kept.findIndex(([k]) => k === 'plan');
+    writeFileSync(`${file}.new`, sealEntry([...kept.slice(0, at), statFact(other), ...kept.slice(at)]), { mode: 0o600 });
+    chownSync(`${file}.new`, who().uid, who().gid);
+    renameSync(`${file}.new`, file);
+    const r = run(bundle);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/compiled bundle: miss .*made by another launch/);
+    expect(run(bundle).stderr).toMatch(/hit/);
     expect(leftovers()).toEqual([]);
   });
 
