@@ -20,6 +20,10 @@ export interface RuntimeConfigOptions {
   group: string;
 }
 
+/** Annotation prefixes that are runtime settings (launch's own, runc's systemd properties),
+ * never copied from an image's labels. */
+const RESERVED_LABELS = ['run.launch.', 'org.systemd.property.'];
+
 /** image-spec's annotation for config.StopSignal (conversion.md). */
 export const STOP_SIGNAL = 'org.opencontainers.image.stopSignal';
 
@@ -86,7 +90,14 @@ export function runtimeConfig(image: ImageConfig, opts: RuntimeConfigOptions): S
   proc.user = { uid: user.uid, gid: user.gid, ...(user.additionalGids.length ? { additionalGids: user.additionalGids } : {}) };
   // An image's rootfs is the container's own copy: programs expect to write to it.
   spec.root = { path: 'rootfs', readonly: false };
-  const annotations: Record<string, string> = { ...(run.Labels ?? {}) };
+  // Not every label: the image is not trusted to configure its own runtime, and launch reads
+  // `run.launch.*` annotations as orders (`run.launch.network: host` would put `run --image`
+  // in the host's network namespace, `run.launch.publish` open host ports) and the systemd
+  // driver `org.systemd.property.*` as unit properties. Those stay the bundle owner's.
+  const annotations: Record<string, string> = {};
+  for (const [key, value] of Object.entries(run.Labels ?? {})) {
+    if (!RESERVED_LABELS.some((p) => key.startsWith(p))) annotations[key] = value;
+  }
   if (run.StopSignal) annotations[STOP_SIGNAL] = run.StopSignal;
   if (Object.keys(annotations).length) spec.annotations = annotations;
   return spec;

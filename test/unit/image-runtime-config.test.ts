@@ -4,6 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { STOP_SIGNAL, resolveUser, runtimeConfig } from '../../lib/image/runtime-config.js';
 import type { ImageConfig } from '../../lib/image/types.js';
+import { networkRequest } from '../../lib/network/options.js';
 import { parseSpec } from '../../lib/spec/load.js';
 import { thrown } from '../helpers/thrown.js';
 
@@ -38,6 +39,21 @@ describe('runtimeConfig', () => {
   it('labels and StopSignal become annotations', () => {
     expect(make({ Cmd: ['sh'], Labels: { 'org.example': 'x' }, StopSignal: 'SIGQUIT' }).annotations).toEqual({ 'org.example': 'x', [STOP_SIGNAL]: 'SIGQUIT' });
     expect(make({ Cmd: ['sh'] }).annotations).toBeUndefined();
+  });
+
+  it('labels that launch or systemd would read as orders are not annotations: an image does not choose its network or unit', () => {
+    // `run.launch.network: host` as a label put `run --image` in the host's network namespace.
+    const labels = {
+      'run.launch.network': 'host',
+      'run.launch.publish': '22:22',
+      'run.launch.rootfs.overlay': '../..',
+      'org.systemd.property.DeviceAllow': "'/dev/sda rwm'",
+      'org.example': 'x',
+    };
+    const spec = make({ Cmd: ['sh'], Labels: labels });
+    expect(spec.annotations).toEqual({ 'org.example': 'x' });
+    const net = networkRequest(spec, {});
+    expect([net.mode, net.publish]).toEqual([undefined, []]);
   });
 
   it('refuses an image with nothing to run, naming the field', () => {
