@@ -2,7 +2,7 @@
 // made from the image's config), or, for `run --image`, its cached tree and a config made in
 // memory. Rootless with subordinate ids, the files are unpacked in a user namespace with the
 // ranges podman maps (userns.ts), and the config maps the same.
-import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { usageError } from '../errors.js';
 import { type HostFacts, probeHost } from '../host.js';
@@ -58,6 +58,11 @@ export async function unpackBundle(o: UnpackOptions): Promise<void> {
   const rootfs = join(bundle, 'rootfs');
   mkdirSync(rootfs, { recursive: true, mode: 0o755 });
   try {
+    // Owner-only, new or given, as umoci does: the tree holds whatever the image wants, and as
+    // root that includes setuid-root programs and 0666 device nodes (the host's disk): other
+    // users of the host must not reach them through a bundle under /tmp. The container does
+    // not need the way in: rootfs/ itself (its `/`) keeps its mode.
+    chmodSync(bundle, 0o700);
     const got = await unpackRootfs(loc, rootfs, host, { note, resultFile: store.tmpPath('unpack.result') });
     const spec = imageSpec(config, host, undefined, { ...got, uidMappings: got.idmap?.uid, gidMappings: got.idmap?.gid }, note);
     writeFileSync(join(bundle, 'config.json'), `${JSON.stringify(spec, null, 2)}\n`);

@@ -6,7 +6,7 @@
 // it was. Rootless, files the image gives to uid 1234 must still be 1234's in the container:
 // launch unpacks in a user namespace with the test user's subordinate ids mapped.
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, readFileSync, readdirSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanupBaseInUserns, ownedDir, testBase } from '../helpers/bundle.js';
@@ -178,6 +178,25 @@ eachMode('images', ['busybox', 'dist', 'addon', 'newuidmap'], (mode, baseSkip) =
     const run = launch(['run', '--bundle', bundle, `unpacked-${mode}`]);
     expect(run.stderr).toBe('');
     expect(run.stdout).toBe(want.stdout);
+  });
+
+  it.skipIf(baseSkip)('makes the bundle 0700, new or given empty: no other user of the host reaches the image\'s setuid files (or, as root, its device nodes)', () => {
+    // As umoci: unpacked as root, a bundle under /tmp handed every local user the image's
+    // setuid-root binaries and 0666 device nodes (a `b 254 0` was the host's disk).
+    const dir = ownedDir(who(), 'private');
+    const image = join(dir, 'layout');
+    const tar = rawTar([{ path: 'bin', type: 'dir', mode: 0o755 }, { path: 'bin/suid', type: 'file', mode: 0o4755, body: 'x' }]);
+    writeLayout(image, [{ desc: writeImage(image, { architecture: 'amd64', layers: [tar] }), tag: 'v1' }]);
+    const given = join(dir, 'given');
+    mkdirSync(given, { mode: 0o755 });
+    chownSync(given, who().uid, who().gid);
+    for (const bundle of [join(dir, 'new'), given]) {
+      const r = launch(['unpack', '--store', join(dir, 'store'), `oci:${image}:v1`, bundle]);
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(0);
+      expect(statSync(bundle).mode & 0o7777).toBe(0o700);
+      expect(statSync(join(bundle, 'rootfs/bin/suid')).mode & 0o7777).toBe(0o4755);
+    }
   });
 
   it.skipIf(skip)('unpacks the same image as docker-archive and oci-archive to identical trees', () => {
