@@ -114,6 +114,12 @@ export function fromNodeError(kind: ErrorKind, what: string, err: unknown, init:
 
 const CONTROL: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
 
+/** `text` with its control characters (newlines, escape sequences) written out as `\n`,
+ * `\u001b`: what formatError does to its line, for any other line made of quoted data. */
+export function escapeControls(text: string): string {
+  return text.replace(/[\x00-\x1f\x7f\u2028\u2029]/g, (c) => CONTROL[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 /** The one line. `debug` adds the cause chain on following lines. */
 export function formatError(err: unknown, debug = false): string {
   if (!(err instanceof LaunchError)) {
@@ -130,7 +136,7 @@ export function formatError(err: unknown, debug = false): string {
   if (err.errno !== undefined) parts.push(`${strerror(err.errno)} (${errnoName(err.errno)})`);
   // One line whatever it quotes: an id, a path or a config value with a newline or an escape
   // sequence in it (`create 'x\nlaunch: ...'`) must not forge lines in a caller's log.
-  let line = parts.join(': ').replace(/[\x00-\x1f\x7f\u2028\u2029]/g, (c) => CONTROL[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  let line = escapeControls(parts.join(': '));
   if (debug) {
     let cause: unknown = err.cause;
     while (cause !== undefined) {

@@ -1,7 +1,7 @@
 // The image verbs: `pull`, `unpack`, `images`, `rmi`, `unshare`, and `run --image`'s options.
 // Images are named as skopeo and podman name them (lib/image/locate.ts); the work is in
 // lib/image/ (locate.ts, bundle.ts, catalog.ts), and here only what the command line prints.
-import { usageError } from '../errors.js';
+import { escapeControls, usageError } from '../errors.js';
 import { probeHost } from '../host.js';
 import type { ImageAccess } from '../image/locate.js';
 import type { GlobalOptions } from './main.js';
@@ -13,7 +13,9 @@ export interface ImageOptions extends GlobalOptions {
   tlsVerify: boolean;
 }
 
-const note = (msg: string) => process.stderr.write(`launch: note: ${msg}\n`);
+// A note quotes the image (entry names, media types, attribute names): its control characters
+// must not reach the terminal as escape sequences, nor a newline forge a `launch:` line.
+const note = (msg: string) => process.stderr.write(`launch: note: ${escapeControls(msg)}\n`);
 
 /** How the command line's image verbs reach images: notes and progress on stderr. */
 export function imageAccess(o: { store?: string | undefined; tlsVerify: boolean }): ImageAccess {

@@ -199,6 +199,20 @@ eachMode('images', ['busybox', 'dist', 'addon', 'newuidmap'], (mode, baseSkip) =
     }
   });
 
+  it.skipIf(baseSkip)('quotes what an image names in a note as formatError does: no terminal escapes, no forged lines', () => {
+    // An entry name is the image's: with ESC and a newline, the note about it wrote escape
+    // sequences to the user's terminal and a `launch:` line of the image's own.
+    const dir = ownedDir(who(), 'note-escape');
+    const image = join(dir, 'layout');
+    const evil = '.wh..wh.plnk/\x1b]0;owned\x07\x1b[2J\nlaunch: forged';
+    const tar = rawTar([{ path: 'etc', type: 'dir' }, { path: evil, type: 'file', body: 'x' }]);
+    writeLayout(image, [{ desc: writeImage(image, { architecture: 'amd64', layers: [tar] }), tag: 'v1' }]);
+    const r = launch(['unpack', '--store', join(dir, 'store'), `oci:${image}:v1`, join(dir, 'bundle')]);
+    expect(r.status).toBe(0);
+    expect(r.stderr).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f]/);
+    expect(r.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^launch: note: layer `sha256:[0-9a-f]{64}`: skipped aufs metadata `.*\\u001b.*\\nlaunch: forged`$/)]);
+  });
+
   it.skipIf(skip)('unpacks the same image as docker-archive and oci-archive to identical trees', () => {
     const dir = ownedDir(who(), 'archives');
     // skopeo 1.9 makes no docker-archive of a zstd layer: both archives come from the gzip twin.
