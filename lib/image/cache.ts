@@ -9,6 +9,7 @@
 // next gc.
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { specError } from '../errors.js';
 import type { HostFacts } from '../host.js';
 import type { Mapping } from '../plan/idmap.js';
 import type { LocalStore } from './local.js';
@@ -68,6 +69,12 @@ export async function cachedRootfs(
       mkdirSync(join(tmp, 'rootfs'), { recursive: true, mode: 0o755 });
       mkdirSync(join(tmp, 'scratch'), { mode: 0o755 });
       const got = await unpackRootfs(loc, join(tmp, 'rootfs'), host, { note, resultFile: `${tmp}.result` });
+      // The unpack read the image again: an archive or layout changed since configOf (another
+      // user's file, swapped meanwhile) would otherwise leave its tree under this digest, for
+      // every later run of the image that really has it, from any source.
+      if (got.configDigest !== configDigest) {
+        throw specError(`image ${'name' in loc ? loc.name : loc.ref} changed while it was unpacked (config ${configDigest}, then ${got.configDigest})`, { code: 'IMAGE_CHANGED' });
+      }
       const meta: Meta = { configDigest, passwd: got.passwd, group: got.group, uidMappings: got.idmap?.uid, gidMappings: got.idmap?.gid };
       writeFileSync(join(tmp, 'meta.json'), JSON.stringify(meta));
       // An entry made with other maps is replaced; containers still running on it keep theirs.

@@ -80,19 +80,21 @@ export function readInRoot(root: string, path: string): string {
 export interface Unpacked {
   passwd: string;
   group: string;
+  /** The config digest of the image the layers came from (read again for the unpack). */
+  configDigest: string;
   /** The maps the files were made with (rootless with a subordinate range). */
   idmap: IdMap | undefined;
 }
 
 /** The helper's job (userns.ts): apply and read the account files as root of the namespace. */
-export async function unpackJob(job: Job, note: (msg: string) => void): Promise<{ passwd: string; group: string }> {
+export async function unpackJob(job: Job, note: (msg: string) => void): Promise<{ passwd: string; group: string; configDigest: string }> {
   const image = await openLocated(job.image as ImageLocator);
   try {
     await applyImage(image, job.rootfs as string, { rootless: true, note });
   } finally {
     await image.close();
   }
-  return { passwd: readInRoot(job.rootfs as string, '/etc/passwd'), group: readInRoot(job.rootfs as string, '/etc/group') };
+  return { passwd: readInRoot(job.rootfs as string, '/etc/passwd'), group: readInRoot(job.rootfs as string, '/etc/group'), configDigest: image.configDigest };
 }
 
 /** Unpack the image `loc` names into the existing empty directory `rootfs`. */
@@ -101,7 +103,7 @@ export async function unpackRootfs(
 ): Promise<Unpacked> {
   const idmap = imageIdMap(host);
   if (idmap) {
-    const value = (await runInUserns({ op: 'unpack', resultFile: opts.resultFile, image: loc, rootfs }, host, idmap, opts.note)) as { passwd: string; group: string };
+    const value = (await runInUserns({ op: 'unpack', resultFile: opts.resultFile, image: loc, rootfs }, host, idmap, opts.note)) as { passwd: string; group: string; configDigest: string };
     return { ...value, idmap };
   }
   const why = noIdMapReason(host);
@@ -115,7 +117,7 @@ export async function unpackRootfs(
   } finally {
     await image.close();
   }
-  return { passwd: readInRoot(rootfs, '/etc/passwd'), group: readInRoot(rootfs, '/etc/group'), idmap: undefined };
+  return { passwd: readInRoot(rootfs, '/etc/passwd'), group: readInRoot(rootfs, '/etc/group'), configDigest: image.configDigest, idmap: undefined };
 }
 
 /** Remove a tree unpacked by unpackRootfs (rootless: its files belong to subordinate ids,
