@@ -393,15 +393,34 @@ export function buildPlan(spec: Spec, opts: PlanOptions): Plan {
   }
   // With the host's /proc still in reach (lsm.ts).
   append(ops, lsmOps(spec.process, opts.host.lsm));
-  for (const j of ns.joins.filter((j) => j.type !== 'user')) {
+  const joinNs = (j: NsDecision['joins'][number]) =>
     ops.push({ op: 'SETNS', args: [j.path, NS_FLAG[j.type]!], origin: { configPath: `linux.namespaces[${j.index}].path`, what: `join ${j.type} namespace`, file: j.path } });
+  for (const j of ns.joins.filter((j) => j.type !== 'user' && j.type !== 'mount')) joinNs(j);
+  const nsOf: NsOf = (type) => {
+    const joined = ns.joins.find((j) => j.type === type);
+    return joined ?? (hasNs(ns, NS_FLAG[type]!, type) ? {} : undefined);
+  };
+  // Through the host's /proc, in the container's network, ipc and uts namespaces (a /proc/sys
+  // file shows the writer's), before the container's mount namespace is joined or its root
+  // set up (CVE-2025-52881): after pivot_root, `/proc/sys/net/x/core_pattern` is looked up in
+  // the container's tree, where a mount whose destination is an image symlink into /proc (or
+  // a rootfs entry swapped during the start) sends the write to another file: the host's
+  // /proc/sys/kernel/core_pattern for a root container.
+  for (const [key, value] of Object.entries(linux.sysctl ?? {})) {
+    const configPath = formatConfigPath(['linux', 'sysctl', key]);
+    // The schema refuses these already; a plan is also built from specs made in code.
+    if (!isSysctlName(key)) throw specError(`invalid sysctl name \`${key}\``, { configPath });
+    checkSysctl(key, nsOf, isOwnNamespace);
+    const file = `/proc/sys/${key.replace(/\./g, '/')}`;
+    ops.push({ op: 'WRITE_FILE', args: [file, String(value)], origin: { configPath, what: `write \`${value}\` to`, file } });
   }
+  for (const j of ns.joins.filter((j) => j.type === 'mount')) joinNs(j);
   if (ns.unshareAfterSync & CLONE.NEWCGROUP) {
     ops.push({ op: 'UNSHARE', args: [CLONE.NEWCGROUP], origin: { configPath: 'linux.namespaces', what: 'create the cgroup namespace' } });
   }
   const slots: MountSlots = new Map();
-  // Without a mount namespace: chroot, after the hostname and sysctls (written through the
-  // host's /proc: the root has none mounted), nothing mounted (nomountns.ts).
+  // Without a mount namespace: chroot, after the hostname (the sysctls are written above,
+  // through the host's /proc), nothing mounted (nomountns.ts).
   const mountns = hasNs(ns, CLONE.NEWNS, 'mount');
   const chroot = mountns ? [] : noMountNsOps(spec, opts.bundle);
   if (mountns) append(
@@ -430,18 +449,6 @@ export function buildPlan(spec: Spec, opts: PlanOptions): Plan {
   if (spec.domainname !== undefined && spec.domainname !== '') {
     requireNs(ns, CLONE.NEWUTS, 'uts', 'domainname');
     ops.push({ op: 'SETDOMAINNAME', args: [spec.domainname], origin: { configPath: 'domainname', what: `set domainname to \`${spec.domainname}\`` } });
-  }
-  const nsOf: NsOf = (type) => {
-    const joined = ns.joins.find((j) => j.type === type);
-    return joined ?? (hasNs(ns, NS_FLAG[type]!, type) ? {} : undefined);
-  };
-  for (const [key, value] of Object.entries(linux.sysctl ?? {})) {
-    const configPath = formatConfigPath(['linux', 'sysctl', key]);
-    // The schema refuses these already; a plan is also built from specs made in code.
-    if (!isSysctlName(key)) throw specError(`invalid sysctl name \`${key}\``, { configPath });
-    checkSysctl(key, nsOf, isOwnNamespace);
-    const file = `/proc/sys/${key.replace(/\./g, '/')}`;
-    ops.push({ op: 'WRITE_FILE', args: [file, String(value)], origin: { configPath, what: `write \`${value}\` to`, file } });
   }
   if (!mountns) append(ops, [...createHookOps(spec, opts), ...chroot]);
   append(ops, terminalOps(spec.process, mountns));

@@ -357,7 +357,7 @@ function slotOf(path: string, slots: MountSlots): { slot: number; rel: string } 
   return { slot: best[1], rel: rel || '.' };
 }
 
-/** Ops after pivot_root and sysctl: readonlyPaths, maskedPaths, then root.readonly. A path
+/** Ops after pivot_root: readonlyPaths, maskedPaths, then root.readonly. A path
  * under proc or sysfs is opened beneath that mount's fd, without symlinks: never by looking
  * its whole path up again, which a swapped rootfs entry could send elsewhere. */
 export function finalizeRootfsOps(spec: Spec, slots: MountSlots = new Map()): Op[] {

@@ -226,3 +226,41 @@ eachMode('attacks: mounts inside /proc', ['busybox', 'dist', 'addon'], (mode, sk
     expect(r.stdout).toBe('MemTotal: 1 kB\n');
   });
 });
+
+// 10. Sysctl writes redirected (CVE-2025-52881). linux.sysctl was written after pivot_root, by
+// its path in the container's tree: a mount whose destination is an image symlink into /proc
+// (/data -> /proc/sys/net, which the check of mount destinations does not see) put a directory
+// of the image's owner at /proc/sys/net, and `net.x.<name>` (a key of the network namespace)
+// went wherever its `x` led. Protection: sysctls are written through the host's /proc before
+// the container's root is set up (lib/plan/build.ts). Seen failing before it, as root: the run
+// succeeded and printed 500 (the init's own oom_score_adj, written through x -> /proc/self), and
+// x -> /proc/sys/fs with `net.x.lease-break-time` changed the host's value (core_pattern the
+// same way). Rootless, the redirected write was refused by chance: the init is not dumpable, so
+// its /proc files are the host root's.
+eachMode('attacks: sysctl writes through the container\'s /proc', ['busybox', 'dist', 'addon'], (mode, skip) => {
+  const who = () => runAs(mode)!;
+
+  it.skipIf(skip)('a sysctl path the image leads elsewhere is not written there', () => {
+    const root = customRootfs(who(), 'rootfs-sysctl');
+    rmSync(join(root, 'data'), { recursive: true });
+    symlinkSync('/proc/sys/net', join(root, 'data'));
+    const vol = ownedDir(who(), 'sysctl-vol');
+    symlinkSync('/proc/self', join(vol, 'x'));
+    execFileSync('chown', ['-hR', `${who().uid}:${who().gid}`, root, vol]);
+    const bundle = makeBundle(who(), {
+      args: sh('echo "adj $(cat /proc/self/oom_score_adj)"'),
+      edit: (s: Spec) => {
+        s.root = { path: root, readonly: true };
+        if (!s.linux!.namespaces!.some((n) => n.type === 'network')) s.linux!.namespaces!.push({ type: 'network' });
+        s.mounts!.push({ destination: '/data', type: 'bind', source: vol, options: ['rbind'] });
+        s.linux!.sysctl = { 'net.x.oom_score_adj': '500' };
+      },
+    });
+    const r = runBundle(who(), bundle);
+    expect(r.stdout).not.toContain('adj 500');
+    expect(r.status).toBe(125);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toContain('linux.sysctl["net.x.oom_score_adj"]');
+  });
+});
+
