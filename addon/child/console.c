@@ -6,6 +6,7 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -81,9 +82,17 @@ int lc_console(uint32_t index, const struct lc_op *op) {
     int dev = fs_open_in_root("/dev", O_PATH | O_DIRECTORY);
     if (dev >= 0) {
       close(dev);
-      char path[32] = "/dev/pts/";
-      utoa(path + 9, ptn);
-      r = fs_mount(path, "/dev/console", NULL, MS_BIND, NULL, 0, LPF_MKFILE);
+      /* The slave we hold is the source, never `/dev/pts/N` looked up again (CVE-2025-52565):
+       * that name is the image's own when devpts is not mounted there (or the rootfs's owner
+       * swapped /dev meanwhile), and a symlink /dev/pts/0 -> /proc/sys/kernel/core_pattern made
+       * /dev/console a writable bind of the host's sysctl, outside the read-only /proc/sys. */
+      int tree = (int)syscall(SYS_open_tree, slave, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+      int target = tree < 0 ? -errno : fs_mkdirs_in_root("/dev/console", 0755, 1);
+      if (tree < 0) r = target;
+      else if (target < 0) r = target;
+      else r = fs_bind_fd(NULL, tree, target, MS_BIND, 0);
+      if (target >= 0) close(target);
+      if (tree >= 0) close(tree);
     } else if (dev != -ENOENT) {
       r = dev;
     }

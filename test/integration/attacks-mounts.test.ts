@@ -10,7 +10,7 @@ import { afterAll, expect, it } from 'vitest';
 import type { Spec } from '../../lib/spec/schema.js';
 import { busyboxRootfs, cleanupBase, makeBundle, ownedDir } from '../helpers/bundle.js';
 import { type RunAs, eachMode, runAs } from '../helpers/env.js';
-import { launchSync, runBundle } from '../helpers/launch.js';
+import { launchSync, launchWords, runBundle, spawnOptions, stateRoot } from '../helpers/launch.js';
 
 afterAll(cleanupBase);
 
@@ -264,3 +264,39 @@ eachMode('attacks: sysctl writes through the container\'s /proc', ['busybox', 'd
   });
 });
 
+// 11. /dev/console bound from a name the image planted (CVE-2025-52565). The console was bound
+// from `/dev/pts/<N>` looked up after pivot_root: with devpts elsewhere (here /mypts, the
+// image's /dev/ptmx leading to it) that name was the image's own, and /dev/pts/0 ->
+// /proc/sys/kernel/core_pattern made /dev/console a writable bind of it, outside the read-only
+// /proc/sys (as root: the host's core_pattern). Protection: the console is bound from the pty
+// slave launch holds (addon/child/console.c). Seen failing before it: /dev/console was "regular
+// empty file" on proc, and `echo 47 > /dev/console` set the host's sysctl the link named.
+eachMode('attacks: /dev/console from an image /dev/pts', ['busybox', 'dist', 'addon'], (mode, skip) => {
+  const who = () => runAs(mode)!;
+  const hasScript = spawnSync('script', ['--version'], { stdio: 'ignore' }).status === 0;
+
+  it.skipIf(skip)('/dev/console is the container\'s pty, whatever /dev/pts/N is in the image', (ctx) => {
+    if (!hasScript) ctx.skip('needs `script` (util-linux) to give launch a terminal');
+    const root = customRootfs(who(), 'rootfs-console');
+    mkdirSync(join(root, 'dev/pts'), { recursive: true });
+    mkdirSync(join(root, 'mypts'));
+    symlinkSync('/mypts/ptmx', join(root, 'dev/ptmx'));
+    for (let n = 0; n < 4; n++) symlinkSync('/proc/sys/kernel/core_pattern', join(root, `dev/pts/${n}`));
+    execFileSync('chown', ['-hR', `${who().uid}:${who().gid}`, root]);
+    const bundle = makeBundle(who(), {
+      args: sh('stat -c "console %F" /dev/console; [ /dev/console -ef "$(tty)" ] && echo console-is-tty; true'),
+      edit: (s: Spec) => {
+        s.root = { path: root, readonly: false };
+        s.process!.terminal = true;
+        // The image's /dev, and devpts where the image's /dev/ptmx leads.
+        s.mounts = s.mounts!.filter((m) => !m.destination.startsWith('/dev'));
+        s.mounts.push({ destination: '/mypts', type: 'devpts', source: 'devpts', options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620'] });
+      },
+    });
+    const cmd = `${launchWords().map((w) => `"${w}"`).join(' ')} --root "${stateRoot(who())}" run --bundle "${bundle}" console-$$`;
+    const r = spawnSync('script', ['-qec', cmd, '/dev/null'], { ...spawnOptions(who()), encoding: 'utf8', timeout: 30_000 });
+    expect(r.stdout).toContain('console character special file');
+    expect(r.stdout).toContain('console-is-tty');
+    expect(r.status).toBe(0);
+  });
+});
