@@ -198,15 +198,20 @@ int fs_mount_fs(const char *target, const char *type, unsigned long flags, const
   return r;
 }
 
-/* Hide what fd names: an empty read-only tmpfs over a directory, /dev/null over anything else. */
+/* Hide what fd names: an empty read-only tmpfs over a directory, /dev/null over anything else.
+ * The tmpfs is made detached and attached to fd itself: masks run after pivot_root, where
+ * /proc/self/fd/N would be looked up in the container's /proc, which a mount through an image
+ * symlink (/data -> /proc/self) or a swapped rootfs entry can replace, sending the mask
+ * elsewhere and leaving the masked directory (/sys/firmware) as it was (CVE-2025-31133's kind). */
 static int mask_fd(int fd) {
   struct stat st;
   if (fstat(fd, &st) < 0) return -errno;
-  char p[32];
-  fs_fd_path(p, fd);
   if (S_ISDIR(st.st_mode)) {
-    if (mount("tmpfs", p, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0k") < 0) return -errno;
-    return 0;
+    int mnt = new_mount("tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0k");
+    if (mnt < 0) return mnt;
+    int r = attach(mnt, fd);
+    close(mnt);
+    return r;
   }
   if (devnull_tree < 0) return -ENODEV;
   if (!devnull_attached) {

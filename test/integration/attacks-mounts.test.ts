@@ -300,3 +300,38 @@ eachMode('attacks: /dev/console from an image /dev/pts', ['busybox', 'dist', 'ad
     expect(r.status).toBe(0);
   });
 });
+
+// 12. Directory masks sent elsewhere. A masked directory got its tmpfs by mount(2) on
+// /proc/self/fd/N after pivot_root, looked up in the container's /proc: a volume mounted through
+// an image symlink (/data -> /proc/self) put the image owner's fd/N -> /tmp there, and the
+// tmpfs went on /tmp, leaving the masked directory (/sys/firmware, a volume) readable.
+// Protection: the tmpfs is made detached and attached to the masked directory's fd
+// (addon/child/mountfd.c mask_fd). Seen failing before it: `ls /private` listed the secret.
+eachMode('attacks: masked directories through the container\'s /proc', ['busybox', 'dist', 'addon'], (mode, skip) => {
+  const who = () => runAs(mode)!;
+
+  it.skipIf(skip)('a masked directory is empty even when /proc/self leads to the image owner\'s files', () => {
+    const root = customRootfs(who(), 'rootfs-maskdir');
+    rmSync(join(root, 'data'), { recursive: true });
+    symlinkSync('/proc/self', join(root, 'data'));
+    const vol = ownedDir(who(), 'maskdir-vol');
+    mkdirSync(join(vol, 'fd'));
+    for (let n = 3; n < 128; n++) symlinkSync('/tmp', join(vol, 'fd', String(n)));
+    const secret = ownedDir(who(), 'maskdir-secret');
+    writeFileSync(join(secret, 'secret'), 'top secret\n');
+    execFileSync('chown', ['-hR', `${who().uid}:${who().gid}`, root, vol, secret]);
+    const bundle = makeBundle(who(), {
+      args: sh('echo "private: $(ls -A /private)"'),
+      edit: (s: Spec) => {
+        s.root = { path: root, readonly: true };
+        s.mounts!.push({ destination: '/data', type: 'bind', source: vol, options: ['rbind'] });
+        s.mounts!.push({ destination: '/private', type: 'bind', source: secret, options: ['rbind'] });
+        s.linux!.maskedPaths = [...(s.linux!.maskedPaths ?? []), '/private'];
+      },
+    });
+    const r = runBundle(who(), bundle);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('private: \n');
+    expect(r.status).toBe(0);
+  });
+});
