@@ -100,7 +100,9 @@ void verb_delete(struct cmd *c, const char *root) {
   int got = c->force ? read_record(root, c->id, mem, &r) : load_record(c, root, mem, &r);
   int is_alive = got > 0 && alive(&r);
   int created = got > 0 && exists(root, c->id, "exec.fifo");
-  int kill_it = got > 0 && (c->force || (is_alive && created));
+  /* delete.ts: a stopped container without a pid namespace of its own may have left its
+   * init's descendants in its cgroup; they are killed (Node's, see init_takes_all). */
+  int kill_it = got > 0 && (c->force || (is_alive && created) || (!is_alive && r.cgroup && !(r.ns_pid && r.ns_pid[0])));
   if (got <= 0 || !r.delete_native || exists(root, c->id, "network.json") || exists(root, c->id, "pasta.pid") || (kill_it && r.cgroup && !init_takes_all(&r, is_alive))) {
     sys1(__NR_close, lfd);
     return;

@@ -293,7 +293,15 @@ void verb_kill(struct cmd *c, const char *root) {
   }
   char what[1200];
   struct buf b = {what, 0, sizeof what - 1, 0};
-  if (status_of(c, root, &r) == STOPPED) {
+  enum status s = status_of(c, root, &r);
+  if (s == STOPPED) {
+    /* kill.ts: --all of a stopped container signals what is left of it in its cgroup and
+     * succeeds, as runc (containerd's shim runs it once the init has exited). With a pid
+     * namespace of its own nothing of it is left: the kernel killed the rest with the init. */
+    if (c->all) {
+      if (r.cgroup) kill_all(c, &r, sig, &b);
+      quit(0);
+    }
     what_id(&b, "cannot kill container `", c->id, "`: container not running");
     fail(c, what, 0);
   }

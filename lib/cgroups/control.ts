@@ -76,6 +76,12 @@ export function isFrozen(state: ContainerState): boolean {
   }
 }
 
+/** The directory whose cgroup.procs lists the container's processes is still there. */
+export function cgroupExists(state: ContainerState): boolean {
+  const cg = cgroupOf(state);
+  return existsSync(dir(cg, procsController(cg)));
+}
+
 /** SIGKILL every process of the container in its cgroup (delete --force): cgroup.kill where
  * the kernel has it (v2, 5.14+), otherwise frozen first so that nothing forks away between
  * reading cgroup.procs and the kills, as runc does. In a cgroup shared with others (members.ts)
@@ -83,7 +89,7 @@ export function isFrozen(state: ContainerState): boolean {
  * none is left, a fork that got away in one round being caught in the next. */
 export function killCgroup(state: ContainerState): void {
   const cg = cgroupOf(state);
-  if (!existsSync(dir(cg, procsController(cg)))) return; // removed already: nothing left
+  if (!cgroupExists(state)) return; // removed already: nothing left
   if (isShared(cg) || cgroupProcs(cg).some((pid) => isForeign(state, pid))) {
     for (let round = 0; round < 200; round++) {
       const pids = containerPids(state);

@@ -56,7 +56,11 @@ async function deleteHolding(o: DeleteOptions, held: (() => void)[]): Promise<vo
   // A created container (waiting for `start`) is deleted like a stopped one, as runc does.
   const created = state.status === 'created' || state.status === 'creating';
   if (alive && !o.force && !created) throw stateError(`cannot delete container \`${o.id}\` that is not stopped: running (use --force)`);
-  if (o.force || (alive && created)) {
+  // As runc's destroy: the init of a container without a pid namespace of its own leaves its
+  // descendants running when it exits, and deleting the stopped container kills them; else the
+  // cgroup could not go and the delete failed (containerd's shim deletes without --force).
+  const leftovers = !alive && state.cgroup !== undefined && state.ns?.type !== 'pid';
+  if (o.force || (alive && created) || leftovers) {
     // Everything of the container's in its cgroup, not only the init: without a pid namespace
     // of its own, or after launch was killed, its descendants outlive it. In a cgroup that was
     // there before, only the container's own (cgroups/members.ts).

@@ -2,7 +2,7 @@
 // cgroup, as runc kill, except that in a cgroup shared with others they are spared
 // (cgroups/members.ts). `launch kill` (lib/cli/kill.ts) calls this.
 import { constants } from 'node:os';
-import { containerPids } from '../cgroups/control.js';
+import { cgroupExists, containerPids } from '../cgroups/control.js';
 import { stateError, usageError } from '../errors.js';
 import { lockedState } from './state.js';
 
@@ -30,27 +30,44 @@ export interface KillOptions {
 }
 
 /** Send the signal; throws when the container is not running (a stopped container's init
- * cannot be signalled: "container not running", the words containerd's shim looks for). */
+ * cannot be signalled: "container not running", the words containerd's shim looks for),
+ * except with `all`, which signals what the container left in its cgroup, as runc. */
 export function kill(o: KillOptions): void {
   const signal = parseSignal(String(o.signal ?? 'SIGTERM'));
   const { state, release } = lockedState(o.root, o.id);
   try {
     // "container not running": containerd's shim recognises these words (and "does not exist")
     // and treats the kill as done.
-    if (state.status === 'stopped' || state.pid === undefined) throw stateError(`cannot kill container \`${o.id}\`: container not running`);
-    const pids = o.all && state.cgroup ? containerPids(state) : [state.pid];
-    for (const pid of pids) {
-      try {
-        process.kill(pid, signal);
-      } catch (err) {
-        // A process of --all may have exited since the cgroup was read.
-        const code = (err as NodeJS.ErrnoException).code;
-        if (code !== 'ESRCH' || pid === state.pid) {
-          throw stateError(`cannot signal the container's process ${pid}: ${code === 'ESRCH' ? 'no such process' : (err as Error).message}`);
-        }
+    if (state.status === 'stopped' || state.pid === undefined) {
+      // As runc (libcontainer Signal): `kill --all` of a stopped container signals what is
+      // left of it in its cgroup and succeeds, also when nothing is left or there is no cgroup.
+      // containerd's runc shim runs exactly that (KillAll, SIGKILL) once the init of a
+      // container without a pid namespace of its own has exited, to kill the init's
+      // descendants, then `delete`: refusing it left them running and the delete failing.
+      if (o.all) {
+        if (state.cgroup && cgroupExists(state)) signalEach(containerPids(state), signal);
+        return;
       }
+      throw stateError(`cannot kill container \`${o.id}\`: container not running`);
     }
+    const pids = o.all && state.cgroup ? containerPids(state) : [state.pid];
+    signalEach(pids, signal, state.pid);
   } finally {
     release();
+  }
+}
+
+/** Send `signal` to each pid; one that has exited since the cgroup was read is skipped, unless
+ * it is `init`, the process the caller asked for. */
+function signalEach(pids: readonly number[], signal: number, init?: number): void {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, signal);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'ESRCH' || pid === init) {
+        throw stateError(`cannot signal the container's process ${pid}: ${code === 'ESRCH' ? 'no such process' : (err as Error).message}`);
+      }
+    }
   }
 }
