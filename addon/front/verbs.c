@@ -305,6 +305,11 @@ void verb_kill(struct cmd *c, const char *root) {
     what_id(&b, "cannot kill container `", c->id, "`: container not running");
     fail(c, what, 0);
   }
+  /* SIGKILL to a paused container thaws it as well (kill.ts): Node's. */
+  if (s == PAUSED && sig == 9) {
+    sys1(__NR_close, fd);
+    return;
+  }
   if (c->all && r.cgroup) {
     kill_all(c, &r, sig, &b);
     sys1(__NR_close, fd);

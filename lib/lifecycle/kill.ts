@@ -2,7 +2,7 @@
 // cgroup, as runc kill, except that in a cgroup shared with others they are spared
 // (cgroups/members.ts). `launch kill` (lib/cli/kill.ts) calls this.
 import { constants } from 'node:os';
-import { cgroupExists, containerPids } from '../cgroups/control.js';
+import { cgroupExists, containerPids, setFrozen } from '../cgroups/control.js';
 import { stateError, usageError } from '../errors.js';
 import { lockedState } from './state.js';
 
@@ -52,6 +52,17 @@ export function kill(o: KillOptions): void {
     }
     const pids = o.all && state.cgroup ? containerPids(state) : [state.pid];
     signalEach(pids, signal, state.pid);
+    // As runc: SIGKILL to a paused container thaws it too. A frozen task (cgroup v1's freezer)
+    // does not act on the signal until thawed, so the container stayed `paused` for good, and
+    // a caller stopping it (containerd's kill, then its wait for the exit) waited forever.
+    // Best effort, as runc: the signal was sent.
+    if (state.status === 'paused' && signal === constants.signals.SIGKILL) {
+      try {
+        setFrozen(state, false);
+      } catch {
+        /* the freezer will not thaw: the kill is still pending for when it does */
+      }
+    }
   } finally {
     release();
   }
