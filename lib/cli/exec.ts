@@ -65,22 +65,32 @@ function optionWords(argv: readonly string[], i: number): number {
   return SWITCH_LETTERS.includes(w[w.length - 1]!) && takesNext(false, next) ? 2 : 1;
 }
 
+/** How many words the option at argv[i] of `ps` spans: its one flag with a value is
+ * --format (-f). */
+function psOptionWords(argv: readonly string[], i: number): number {
+  const global = globalWords(argv, i);
+  if (global) return global;
+  return (argv[i] === '--format' || argv[i] === '-f') && argv[i + 1] !== undefined ? 2 : 1;
+}
+
 /** runc reads `exec [FLAGS] ID COMMAND...` with the flags before the id only: `sh -c x` after
  * it is the command's own. yargs would take that `-c` for --cap, so a `--` goes in after the
- * id (main.ts calls this before parsing, as joinDashValues). */
+ * id (main.ts calls this before parsing, as joinDashValues). runc's `ps [FLAGS] ID [PS_OPTIONS]`
+ * is read the same way (`runc ps ID -o pid,comm` runs `ps -o pid,comm`): the words after its
+ * id are ps's, with or without launch's own `--`. */
 export function execArgv(argv: readonly string[]): string[] {
   let i = 0;
-  let verb = false;
+  let verb: string | undefined;
   for (; i < argv.length; i++) {
     const w = argv[i]!;
     if (w === '--') return [...argv];
     if (w.startsWith('-') && w !== '-') {
-      i += optionWords(argv, i) - 1;
+      i += (verb === 'ps' ? psOptionWords : optionWords)(argv, i) - 1;
       continue;
     }
     if (verb) break; // the id
-    if (w !== 'exec') return [...argv];
-    verb = true;
+    if (w !== 'exec' && w !== 'ps') return [...argv];
+    verb = w;
   }
   if (i >= argv.length - 1 || argv[i + 1] === '--') return [...argv];
   return [...argv.slice(0, i + 1), '--', ...argv.slice(i + 1)];

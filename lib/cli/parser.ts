@@ -147,7 +147,7 @@ export function buildParser(argv: string[], handle: (verb: string) => (args: Arg
     .command('resume <id>', 'thaw a paused container', withId, h('resume'))
     .command(
       'ps <id> [ps-args..]',
-      "list a container's processes (ps -ef, or the ps options after `--`)",
+      "list a container's processes (ps -ef, or the ps options after the id, as runc)",
       (y) => withId(y).option('format', { alias: 'f', choices: ['table', 'json'], default: 'table', describe: 'output format' }),
       h('ps'),
     )

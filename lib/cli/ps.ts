@@ -1,4 +1,4 @@
-// `launch ps [--format table|json] ID [-- PS_ARGS]`: the container's processes, as runc: JSON
+// `launch ps [--format table|json] ID [PS_ARGS...]`: the container's processes, as runc: JSON
 // is the list of host pids; the table is `ps` (default `-ef`) filtered to those pids.
 import { spawnSync } from 'node:child_process';
 import { containerPids } from '../cgroups/control.js';

@@ -17,6 +17,11 @@ describe('exec flags (no container)', () => {
     expect(execArgv(['--root', '/r', 'exec', '-e', 'A=1', '-tu', '0', 'c1', 'ls'])).toEqual(['--root', '/r', 'exec', '-e', 'A=1', '-tu', '0', 'c1', '--', 'ls']);
     expect(execArgv(['exec', 'c1', '--', 'ls'])).toEqual(['exec', 'c1', '--', 'ls']);
     expect(execArgv(['run', 'c1', 'x'])).toEqual(['run', 'c1', 'x']);
+    // runc's ps too: the words after the id are ps's (`runc ps ID -o pid,comm`).
+    expect(execArgv(['ps', 'c1', '-o', 'pid,comm'])).toEqual(['ps', 'c1', '--', '-o', 'pid,comm']);
+    expect(execArgv(['--root', '/r', 'ps', '-f', 'table', 'c1', '-e'])).toEqual(['--root', '/r', 'ps', '-f', 'table', 'c1', '--', '-e']);
+    expect(execArgv(['ps', '--format=json', 'c1'])).toEqual(['ps', '--format=json', 'c1']);
+    expect(execArgv(['ps', 'c1', '--', '-o', 'pid'])).toEqual(['ps', 'c1', '--', '-o', 'pid']);
   });
 
   it('applies the flags to the config process as runc: env added (last wins), no terminal unless -t', () => {

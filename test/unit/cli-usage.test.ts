@@ -58,7 +58,8 @@ const CASES: [string[], string][] = [
   [['list', ''], "launch: list: unexpected argument `''` (see launch list --help)"],
   // A value outside a flag's choices, as a bad --rootless is worded (handlers.ts).
   [['list', '--format', 'yaml'], 'launch: list: --format must be one of table, json, got `yaml`'],
-  [['ps', 'c1', '--format=yaml'], 'launch: ps: --format must be one of table, json, got `yaml`'],
+  // (ps's flags come before the id: the words after it are ps(1)'s, as runc.)
+  [['ps', '--format=yaml', 'c1'], 'launch: ps: --format must be one of table, json, got `yaml`'],
   [['list', '--format', 'a', '--format', 'b'], 'launch: list: --format must be one of table, json, got `a`, `b`'],
   [['list', '--format='], 'launch: list: --format must be one of table, json, got an empty value'],
   [['--log-format', 'xml', 'state', 'c1'], 'launch: state: --log-format must be one of text, json, got `xml`'],
