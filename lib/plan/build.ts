@@ -500,19 +500,23 @@ export function buildExecPlan(proc: NonNullable<Spec['process']>, opts: ExecPlan
   const joins = [...opts.joins].sort((a, b) => JOIN_ORDER.indexOf(a.type) - JOIN_ORDER.indexOf(b.type));
   // The user namespace first: it grants the rights to join the others.
   for (const j of joins.filter((j) => j.type === 'user')) join(j);
+  // setns to a pid namespace places only the children made afterwards: the process itself
+  // stays out of it until FORK_INIT below. Joined here, while /proc/self/fd is the host's.
   const pid = joins.find((j) => j.type === 'pid');
-  if (pid) {
-    // setns to a pid namespace places only the children made afterwards: fork into it.
-    join(pid);
-    ops.push({ op: 'FORK_INIT', args: [opts.dieWithParent ? 9 : 0], origin: { what: 'fork into the container\'s pid namespace' } });
-  }
-  // The parent moves the process into the container's cgroup meanwhile: before the cgroup
-  // namespace is joined, so that the namespace's root is the process's own cgroup.
-  ops.push({ op: 'SYNC', args: [STAGE.USERMAP], ...procWrites(opts.host, false, proc), origin: { what: 'wait to be placed in the container\'s cgroup' } });
+  if (pid) join(pid);
   // Before the container's mount namespace is joined: the host's /proc is ours until then.
   append(ops, lsmOps(proc, opts.host.lsm));
   for (const j of joins.filter((j) => j.type !== 'user' && j.type !== 'pid')) join(j);
   if (opts.chroot) ops.push({ op: 'CHROOT', args: [opts.chroot.path], origin: { what: "chroot into the container's root", file: opts.chroot.file } });
+  // Only now into the container's pid namespace (as runc's nsexec: every setns in stage 1,
+  // the fork in stage 2): from there on its processes see this one, and with CAP_SYS_PTRACE
+  // where it counts (root without a user namespace) no dumpable bit keeps them out of its
+  // /proc/<pid>/root, cwd and fds (ptrace(2), access mode checking). Forked before the
+  // mount namespace and root were the container's, it gave them the host's / (CVE-2016-9962).
+  if (pid) ops.push({ op: 'FORK_INIT', args: [opts.dieWithParent ? 9 : 0], origin: { what: 'fork into the container\'s pid namespace' } });
+  // The parent moves the process into the container's cgroup meanwhile (joining a cgroup
+  // namespace does not depend on the cgroup of the process: its root is the namespace's).
+  ops.push({ op: 'SYNC', args: [STAGE.USERMAP], ...procWrites(opts.host, false, proc), origin: { what: 'wait to be placed in the container\'s cgroup' } });
   // The container's /dev/console stays as the container made it, as runc exec leaves it.
   append(ops, terminalOps(proc, false));
   const plan: Plan = { ops, cloneFlags: 0, notes };

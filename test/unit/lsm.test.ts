@@ -47,6 +47,6 @@ describe('placement', () => {
 
   it('exec: before the container\'s mount namespace is joined', () => {
     const p = buildExecPlan(proc({ selinuxLabel: 'l' }), { host, joins: [{ type: 'mount', path: '/proc/self/fd/9', file: 'mnt' }] });
-    expect(p.ops.map((o) => o.op).slice(0, 3)).toEqual(['SYNC', 'WRITE_FILE', 'SETNS']);
+    expect(p.ops.map((o) => o.op).slice(0, 3)).toEqual(['WRITE_FILE', 'SETNS', 'SYNC']);
   });
 });

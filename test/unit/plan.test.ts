@@ -167,10 +167,11 @@ describe('buildPlan as root', () => {
     expect(names(plan(spec)).filter((n) => n === 'SETSID' || n === 'CONSOLE')).toEqual([]);
   });
 
-  it('exec with a terminal: the pty comes after every join; /dev/console is left alone', () => {
+  it('exec with a terminal: the pty comes after every join; /dev/console is left alone; the fork into the pid namespace after the mount namespace', () => {
     const joins = [{ type: 'mount', path: '/proc/self/fd/5', file: '/proc/9/ns/mnt' }, { type: 'pid', path: '/proc/self/fd/6', file: '/proc/9/ns/pid' }];
     const p = buildExecPlan({ ...rootSpec().process!, terminal: true, consoleSize: { height: 10, width: 20 } }, { host: ROOT, joins });
-    expect(names(p).slice(0, 7)).toEqual(['SETNS', 'FORK_INIT', 'SYNC', 'SETNS', 'SETSID', 'CONSOLE', 'RLIMIT']);
+    expect(names(p).slice(0, 7)).toEqual(['SETNS', 'SETNS', 'FORK_INIT', 'SYNC', 'SETSID', 'CONSOLE', 'RLIMIT']);
+    expect(p.ops.slice(0, 2).map((o) => o.args[0])).toEqual(['/proc/self/fd/6', '/proc/self/fd/5']);
     expect(find(p, (o) => o.op === 'CONSOLE')[0]!.args).toEqual([0, 10, 20, 0]);
   });
 });
