@@ -327,7 +327,14 @@ void lc_child_main(const struct lc_plan *plan) {
     case LP_REMOUNT_ROOT_RO: r = fs_remount_root_ro(); break;
     case LP_SETHOSTNAME: if (sethostname(op->s[0], strlen(op->s[0])) < 0) r = -errno; break;
     case LP_SETDOMAINNAME: if (setdomainname(op->s[0], strlen(op->s[0])) < 0) r = -errno; break;
-    case LP_WRITE_FILE: r = fs_write_file(op->s[0], op->s[1]); break;
+    case LP_WRITE_FILE:
+      /* LPF_DUMPABLE: a file of our own /proc, root's while we are not dumpable (exec's
+       * oom_score_adj, rootless). Only before any namespace of the container is joined: no
+       * process of it can see us yet. */
+      if (op->flags & LPF_DUMPABLE) prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+      r = fs_write_file(op->s[0], op->s[1]);
+      if (op->flags & LPF_DUMPABLE) prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+      break;
     case LP_RLIMIT: {
       struct rlimit rl = {(rlim_t)op->n[1], (rlim_t)op->n[2]};
       if (setrlimit((int)op->n[0], &rl) < 0) r = -errno;

@@ -495,6 +495,20 @@ export interface ExecPlanOptions {
 export function buildExecPlan(proc: NonNullable<Spec['process']>, opts: ExecPlanOptions): Plan {
   const notes: string[] = [];
   const ops: Op[] = [];
+  if (proc.oomScoreAdj !== undefined) {
+    // Written by the process itself, first, while every namespace is still launch's (runc's
+    // nsexec does the same). The parent wrote it at the cgroup sync, and rootless that needed
+    // the child dumpable there, in the container's user and pid namespaces: a container
+    // process with CAP_SYS_PTRACE attached to it then and kept it (CVE-2016-9962's kind).
+    // Rootless, the child is dumpable for this write only: not yet visible to the container.
+    const file = '/proc/self/oom_score_adj';
+    ops.push({
+      op: 'WRITE_FILE',
+      args: [file, String(proc.oomScoreAdj)],
+      ...(opts.host.rootless ? { flags: OPF.DUMPABLE } : {}),
+      origin: { configPath: 'process.oomScoreAdj', what: `write \`${proc.oomScoreAdj}\` to`, file },
+    });
+  }
   const join = (j: ExecPlanOptions['joins'][number]) =>
     ops.push({ op: 'SETNS', args: [j.path, NS_FLAG[j.type]!], origin: { what: `join the container's ${j.type} namespace via`, file: j.file } });
   const joins = [...opts.joins].sort((a, b) => JOIN_ORDER.indexOf(a.type) - JOIN_ORDER.indexOf(b.type));
@@ -516,12 +530,11 @@ export function buildExecPlan(proc: NonNullable<Spec['process']>, opts: ExecPlan
   if (pid) ops.push({ op: 'FORK_INIT', args: [opts.dieWithParent ? 9 : 0], origin: { what: 'fork into the container\'s pid namespace' } });
   // The parent moves the process into the container's cgroup meanwhile (joining a cgroup
   // namespace does not depend on the cgroup of the process: its root is the namespace's).
-  ops.push({ op: 'SYNC', args: [STAGE.USERMAP], ...procWrites(opts.host, false, proc), origin: { what: 'wait to be placed in the container\'s cgroup' } });
+  ops.push({ op: 'SYNC', args: [STAGE.USERMAP], origin: { what: 'wait to be placed in the container\'s cgroup' } });
   // The container's /dev/console stays as the container made it, as runc exec leaves it.
   append(ops, terminalOps(proc, false));
   const plan: Plan = { ops, cloneFlags: 0, notes };
   append(ops, processOps(proc, { ...opts, seccompOp: seccompOp(opts.seccompConfig, opts.seccomp, plan) }, opts.idmap, notes));
-  if (proc.oomScoreAdj !== undefined) plan.oomScoreAdj = proc.oomScoreAdj;
   return plan;
 }
 
