@@ -114,7 +114,9 @@ export function killCgroup(state: ContainerState): void {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw fromNodeError('host', 'cannot kill the container via', err, { file });
     }
   }
-  const canFreeze = cg.version === 2 || cg.dirs.freezer !== undefined;
+  // A freezer a delete already removed (the native front removes what it can, then hands a
+  // cgroup that will not go to Node) has nothing left to freeze.
+  const canFreeze = cg.version === 2 || (cg.dirs.freezer !== undefined && existsSync(cg.dirs.freezer));
   if (canFreeze) setFrozen(state, true);
   try {
     for (const pid of containerPids(state)) {

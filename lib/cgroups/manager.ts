@@ -3,7 +3,7 @@
 // default is the container id; rootless only in a subtree delegated to the user), its
 // creation, the limits, moving the container's init in, and removal.
 // Runs in the launch process, before the child is released from its first sync.
-import { accessSync, constants, existsSync, mkdirSync, readFileSync, rmdirSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { dirname, isAbsolute, join, posix } from 'node:path';
 import { fromNodeError, hostError, specError } from '../errors.js';
@@ -304,16 +304,43 @@ export function madeDirs(cg: { dirs: Record<string, string>; created?: string[] 
 
 /** Remove the directories launch made, deepest first. Best effort: a cgroup with a process
  * left in it (EBUSY) stays, and is reported by the caller's `--debug`. */
-export function removeDirs(dirs: readonly string[]): string[] {
+export function removeDirs(dirs: readonly string[], own: readonly string[] = []): string[] {
   const left: string[] = [];
   for (const dir of [...dirs].reverse()) {
     try {
+      // A container with a cgroup namespace and a writable cgroupfs may make cgroups below its
+      // own; v1 refuses to rmdir a cgroup with children (EBUSY), which left the container's
+      // cgroup, and its state, for ever. Below the container's own cgroups (never a shared one
+      // or a parent launch made, where the cgroups below are others'), they go first.
+      if (own.includes(dir)) removeBelow(dir);
       rmdirSync(dir);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') left.push(dir);
     }
   }
   return left;
+}
+
+/** rmdir every cgroup below `dir`, deepest first. Directories only (lstat's answer: a
+ * symlink is not followed); errors are left for the rmdir of `dir` to report. */
+function removeBelow(dir: string, depth = 0): void {
+  if (depth > 64) return;
+  let entries;
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return;
+  }
+  for (const e of entries) {
+    if (!e.isDirectory()) continue;
+    const sub = join(dir, e.name);
+    removeBelow(sub, depth + 1);
+    try {
+      rmdirSync(sub);
+    } catch {
+      /* busy: the rmdir of `dir` says so */
+    }
+  }
 }
 
 export interface V1Hierarchy {

@@ -79,7 +79,7 @@ async function deleteHolding(o: DeleteOptions, held: (() => void)[]): Promise<vo
   // Only what launch made (manager.ts madeDirs): the container's own cgroups, waited for, then
   // the parents made for them, which stay while another container's cgroup is below them.
   const { own, parents } = madeDirs(state.cgroup);
-  const left = removeDirsPatiently(own);
+  const left = removeDirsPatiently(own, own);
   for (const dir of left) {
     const procs = procsIn(dir);
     // Another container that joined it by its own cgroupsPath: the cgroup stays for it.
@@ -95,11 +95,11 @@ async function deleteHolding(o: DeleteOptions, held: (() => void)[]): Promise<vo
 
 /** Remove cgroup directories, retrying for up to 2 s: a dead init's descendants leave its
  * cgroup a moment after it, and rmdir answers EBUSY till then. Returns those still there. */
-function removeDirsPatiently(dirs: readonly string[]): string[] {
-  let left = removeDirs(dirs);
+function removeDirsPatiently(dirs: readonly string[], own: readonly string[] = []): string[] {
+  let left = removeDirs(dirs, own);
   for (let i = 0; i < 200 && left.length > 0; i++) {
     sleepSync(10);
-    left = removeDirs(left);
+    left = removeDirs(left, own);
   }
   return left;
 }

@@ -139,6 +139,7 @@ async function prepare(given: Spec, opts: RunOptions, extra: { dieWithParent: bo
   let helperPid: number | undefined;
   const closeNetworkFds = () => network?.fds.splice(0).forEach((fd) => closeSync(fd));
   let cgroupDirs: string[] = [];
+  let ownCgroups: string[] = []; // the container's own, below which it may have made more
   let systemd: import('../cgroups/systemd.js').SystemdDriver | undefined;
   let state: ContainerState | undefined;
   let hookFiles: HookStateFiles | undefined;
@@ -150,7 +151,7 @@ async function prepare(given: Spec, opts: RunOptions, extra: { dieWithParent: bo
     if (network) stopHelper(stateDir);
     if (state) await runHooks(spec.hooks, 'poststop', { ...state, status: 'stopped' }, { warnOnly: true, warn });
     // The container has been reaped by now (on failure too): its cgroups are empty.
-    const left = removeDirs(cgroupDirs);
+    const left = removeDirs(cgroupDirs, ownCgroups);
     if (left.length) opts.debug?.(`cgroups left behind (still in use): ${left.join(', ')}`);
     await systemd?.stop();
     store.remove(opts.id);
@@ -174,6 +175,7 @@ async function prepare(given: Spec, opts: RunOptions, extra: { dieWithParent: bo
     // Limits are in place before the container exists; it joins while it waits at its sync.
     if (cgroup) {
       cgroupDirs = createCgroup(cgroup, (dirs) => store.recordCgroups(opts.id, dirs));
+      ownCgroups = Object.values(cgroup.dirs);
       warnShared(cgroup, cgroupDirs, `${extra.verb} ${opts.id}`, warn);
     }
     if (hasContainerHooks(spec.hooks)) hookFiles = new HookStateFiles(store.dir(opts.id));

@@ -217,6 +217,25 @@ describe(skip ? `a shared linux.cgroupsPath as root (skipped: ${skip})` : 'a sha
     expect(procs(dirs[0]!)).toEqual([]);
   });
 
+  // The hierarchies the container is in, as its cgroupfs shows them (not name=systemd, where
+  // launch makes no cgroup of the container's).
+  const inside = () => hierarchies().map((h) => join('/sys/fs/cgroup', h.slice(MOUNT.length))).join(' ');
+  // The container's own cgroupfs (a cgroup namespace, mounted read-write) lets its root make
+  // cgroups below its own. Seen failing before the fix: rmdir of the container's cgroup said
+  // EBUSY for ever (v1 keeps a cgroup with children), so every `delete --force` failed and the
+  // state stayed.
+  it.skipIf(skip)('delete --force removes cgroups the container made below its own', async () => {
+    const id = ids();
+    const dirs = hierarchies().map((h) => join(h, shared(id)));
+    made.push(...dirs.map((d) => join(d, 'nested')), ...dirs, ...dirs.map((d) => join(d, '..'))); // the cleanup's, on failure
+    detached(id, ['/bin/sh', '-c', `for h in ${inside()}; do mkdir $h/nested; done; sleep 1000`], (s) => {
+      for (const m of s.mounts!) if (m.destination === '/sys/fs/cgroup') m.options = m.options!.filter((o) => o !== 'ro');
+    });
+    await until('the nested cgroups are made', () => dirs.every((d) => existsSync(join(d, 'nested'))));
+    expect(launchSync(who(), ['delete', '--force', id])).toMatchObject({ status: 0, stderr: '' });
+    for (const d of dirs) expect([existsSync(join(d, 'nested')), existsSync(d)]).toEqual([false, false]);
+  });
+
   // The parents launch makes for a path are its own, and go with the container.
   it.skipIf(skip)('delete removes the cgroups launch made, parents included', () => {
     const id = ids();
