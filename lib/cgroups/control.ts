@@ -1,6 +1,6 @@
 // Acting on a running container's cgroup, from its state record: freeze and thaw (pause and
 // resume), list its processes (ps), change its limits (update).
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fromNodeError, stateError } from '../errors.js';
 import type { Resources } from '../spec/schema.js';
@@ -137,7 +137,34 @@ export function containerPids(state: ContainerState): number[] {
 }
 
 function cgroupProcs(cg: Cgroup): number[] {
-  return procsIn(dir(cg, procsController(cg)));
+  return procsBelow(dir(cg, procsController(cg)));
+}
+
+/** The pids in `d` and in every cgroup below it. cgroup.procs lists a cgroup's own processes
+ * only, and a container with a cgroup namespace and a writable cgroupfs may move its processes
+ * into cgroups it makes below its own: without a pid namespace (whose init takes everything
+ * with it), `kill --all` and `delete --force` left those running, as runc's GetAllPids does
+ * not. Directories only (lstat's answer: no symlink followed); one that went meanwhile is
+ * skipped. */
+function procsBelow(d: string, depth = 0): number[] {
+  const pids = depth === 0 ? procsIn(d) : procsQuiet(d);
+  if (depth > 64) return pids;
+  let entries;
+  try {
+    entries = readdirSync(d, { withFileTypes: true });
+  } catch {
+    return pids;
+  }
+  for (const e of entries) if (e.isDirectory()) pids.push(...procsBelow(join(d, e.name), depth + 1));
+  return pids;
+}
+
+function procsQuiet(d: string): number[] {
+  try {
+    return readFileSync(join(d, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
 }
 
 /** The pids in the cgroup directory `d`. */

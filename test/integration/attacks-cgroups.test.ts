@@ -9,7 +9,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it, onTestFinished } from 'vitest';
 import type { Spec } from '../../lib/spec/schema.js';
 import { cleanupBase, makeBundle, ownedDir } from '../helpers/bundle.js';
 import { missing, runAs } from '../helpers/env.js';
@@ -234,6 +234,28 @@ describe(skip ? `a shared linux.cgroupsPath as root (skipped: ${skip})` : 'a sha
     await until('the nested cgroups are made', () => dirs.every((d) => existsSync(join(d, 'nested'))));
     expect(launchSync(who(), ['delete', '--force', id])).toMatchObject({ status: 0, stderr: '' });
     for (const d of dirs) expect([existsSync(join(d, 'nested')), existsSync(d)]).toEqual([false, false]);
+  });
+
+  // Without a pid namespace of its own, the init's death does not take the rest: a process
+  // that moves itself into a cgroup below the container's (v1 cgroup.procs lists a cgroup's
+  // own processes only) must still be killed. Seen failing before the fix: it was left running.
+  it.skipIf(skip)('without a pid namespace: kill --all and delete --force reach processes in cgroups below the container\'s', async () => {
+    const id = ids();
+    const dirs = hierarchies().map((h) => join(h, shared(id)));
+    made.push(...dirs.map((d) => join(d, 'nested')), ...dirs, ...dirs.map((d) => join(d, '..')));
+    const { pid } = detached(id, ['/bin/sh', '-c', `for h in ${inside()}; do mkdir $h/nested; cat $h/cpuset.cpus > $h/nested/cpuset.cpus; cat $h/cpuset.mems > $h/nested/cpuset.mems; done 2>/dev/null; sh -c 'for h in ${inside()}; do echo $$ > $h/nested/cgroup.procs; done; exec sleep 1000' & sleep 1000`], (s) => {
+      s.linux!.namespaces = s.linux!.namespaces!.filter((ns) => ns.type !== 'pid');
+      for (const m of s.mounts!) if (m.destination === '/sys/fs/cgroup') m.options = m.options!.filter((o) => o !== 'ro');
+    });
+    await until('a process is in the nested cgroups', () => dirs.every((d) => existsSync(join(d, 'nested')) && procs(join(d, 'nested')).length === 1));
+    const escaped = procs(join(dirs[0]!, 'nested'))[0]!;
+    onTestFinished(() => void (gone(escaped) || process.kill(escaped, 'SIGKILL')));
+    expect(JSON.parse(launchSync(who(), ['ps', '--format', 'json', id]).stdout)).toContain(escaped);
+    expect(launchSync(who(), ['kill', '--all', id, 'KILL'])).toMatchObject({ status: 0, stderr: '' });
+    await until('the escaped process is gone', () => gone(escaped));
+    expect(gone(pid)).toBe(true);
+    expect(launchSync(who(), ['delete', '--force', id])).toMatchObject({ status: 0, stderr: '' });
+    for (const d of dirs) expect(existsSync(d)).toBe(false);
   });
 
   // The parents launch makes for a path are its own, and go with the container.
