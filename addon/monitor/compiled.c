@@ -151,7 +151,10 @@ static void undo(struct run *r) {
   while (waitpid(-1, NULL, WNOHANG) > 0) {
   }
   if (r->dirfd >= 0) close(r->dirfd);
-  for (size_t i = r->nmade; i-- > 0;) remove_path(r->made[i]);
+  for (size_t i = r->nmade; i-- > 0;) {
+    if (is_own(r, r->made[i])) remove_below(r->made[i], 0);
+    remove_path(r->made[i]);
+  }
   if (r->claimed) remove_state_dir(r->state_dir);
 }
 
@@ -650,7 +653,7 @@ int compiled_main(int argc, char **argv, char **envp) {
   mv[n++] = "--forward";
   mv[n++] = forward;
   if (!c.keep) {
-    for (size_t i = r.nmade; i-- > 0;) mv[n++] = "--rmdir", mv[n++] = (char *)r.made[i];
+    for (size_t i = r.nmade; i-- > 0;) mv[n++] = is_own(&r, r.made[i]) ? "--rmdir-own" : "--rmdir", mv[n++] = (char *)r.made[i];
     mv[n++] = "--remove-dir";
     mv[n++] = r.state_dir;
   }

@@ -14,6 +14,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -150,6 +151,33 @@ void remove_path(const char *path) {
     struct timespec ts = {0, 10 * 1000 * 1000};
     nanosleep(&ts, NULL);
   }
+}
+
+// Every cgroup below `dir`, deepest first: a container with a cgroup namespace and a writable
+// cgroupfs may make some below its own, and a cgroup with children cannot be removed (EBUSY),
+// so the container's own would stay for ever (manager.ts removeDirs does the same in Node).
+// Directories only, never through a symlink; only below the container's own cgroups, never a
+// parent launch made for them (what is below that is others').
+void remove_below(const char *dir, int depth) {
+  if (depth > 64) return;
+  int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return;
+  DIR *d = fdopendir(fd);
+  if (!d) {
+    close(fd);
+    return;
+  }
+  struct dirent *e;
+  while ((e = readdir(d))) {
+    if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+    struct stat st;
+    if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode)) continue;
+    char sub[4096];
+    if ((size_t)snprintf(sub, sizeof sub, "%s/%s", dir, e->d_name) >= sizeof sub) continue;
+    remove_below(sub, depth + 1);
+    remove_path(sub);
+  }
+  closedir(d);
 }
 
 // The container's state directory: plain files and FIFOs, one level. Removing entries while

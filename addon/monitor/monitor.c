@@ -36,6 +36,7 @@ struct opts {
   struct mon_hook *hooks;
   size_t nhooks;
   const char **rmdirs;
+  char *own;  // per rmdirs entry: --rmdir-own
   size_t nrmdirs;
   const char *remove_dir;
 };
@@ -73,7 +74,8 @@ static void parse(int argc, char **argv, struct opts *o) {
   sigemptyset(&o->forward);
   o->hooks = calloc((size_t)argc, sizeof *o->hooks);
   o->rmdirs = calloc((size_t)argc, sizeof *o->rmdirs);
-  if (!o->hooks || !o->rmdirs) mon_fail("out of memory");
+  o->own = calloc((size_t)argc, 1);
+  if (!o->hooks || !o->rmdirs || !o->own) mon_fail("out of memory");
   for (int i = 1; i < argc; i++) {
     const char *opt = argv[i];
     int left = argc - i - 1;
@@ -99,8 +101,9 @@ static void parse(int argc, char **argv, struct opts *o) {
       NEED(1);
       once(opt, o->remove_dir != NULL);
       o->remove_dir = argv[++i];
-    } else if (!strcmp(opt, "--rmdir")) {
+    } else if (!strcmp(opt, "--rmdir") || !strcmp(opt, "--rmdir-own")) {
       NEED(1);
+      o->own[o->nrmdirs] = opt[7] != 0;  // the container's own: what is below it goes first
       o->rmdirs[o->nrmdirs++] = argv[++i];
     } else if (!strcmp(opt, "--forward")) {
       NEED(1);
@@ -244,7 +247,10 @@ int monitor_main(int argc, char **argv) {
   // Before the poststop hooks, as podman tears the network down before its cleanup.
   if (o.stop >= 0) stop_helper(o.stop);
   for (size_t i = 0; i < o.nhooks; i++) hook_run(&o.hooks[i], o.state);
-  for (size_t i = 0; i < o.nrmdirs; i++) remove_path(o.rmdirs[i]);
+  for (size_t i = 0; i < o.nrmdirs; i++) {
+    if (o.own[i]) remove_below(o.rmdirs[i], 0);
+    remove_path(o.rmdirs[i]);
+  }
   if (o.remove_dir) remove_state_dir(o.remove_dir);
 
   // Node may have left children of its own (helpers, a container's other processes

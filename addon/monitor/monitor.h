@@ -24,6 +24,7 @@ struct mon_hook {
 // hooks.c. A hook's failure is a warning on stderr; nothing here stops the cleanup.
 void hook_run(const struct mon_hook *h, const char *state);
 void remove_path(const char *path);
+void remove_below(const char *dir, int depth);
 void remove_state_dir(const char *dir);
 
 // relay.c: the terminal between launch's fds 0/1 and the container's pty master.

@@ -16,6 +16,8 @@ export interface Teardown {
   poststop: { hooks: readonly Hook[]; state: string };
   /** In order, children first; one still busy is left for `launch delete`. */
   rmdirs: readonly string[];
+  /** Those of rmdirs that are the container's own: the cgroups it made below them go first. */
+  own?: readonly string[];
   /** The state directory (plain files, FIFOs and sockets only). */
   stateDir: string;
   /** The network helper (lib/network/), stopped first. */
@@ -50,7 +52,7 @@ export function monitorArgv(h: Handover): string[] {
       else argv.push('-1');
     });
     if (h.stopPidfd !== undefined) argv.push('--stop-pidfd', String(h.stopPidfd));
-    for (const dir of t.rmdirs) argv.push('--rmdir', dir);
+    for (const dir of t.rmdirs) argv.push(t.own?.includes(dir) ? '--rmdir-own' : '--rmdir', dir);
     argv.push('--remove-dir', t.stateDir);
   }
   return argv;

@@ -247,6 +247,7 @@ async function prepare(given: Spec, opts: RunOptions, extra: { dieWithParent: bo
         : {
             poststop: { hooks: spec.hooks?.poststop ?? [], state: hookInput({ ...state, status: 'stopped' }) },
             rmdirs: [...cgroupDirs].reverse(),
+            own: ownCgroups,
             stateDir,
             ...(helperPid ? { stopPid: helperPid } : {}),
           };

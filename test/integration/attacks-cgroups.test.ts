@@ -7,7 +7,7 @@
 //
 // And linux.resources.memory.kernelTCP, which runc 1.1.5 drops with a warning: set on v1.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it, onTestFinished } from 'vitest';
 import type { Spec } from '../../lib/spec/schema.js';
@@ -29,6 +29,18 @@ function hierarchies(): string[] {
     for (const c of ctrls.split(',')) if (existsSync(join(MOUNT, c))) out.add(join(MOUNT, c));
   }
   return [...out];
+}
+
+/** Directories named `name` below `dir` (cgroups of a container with the default path). */
+function findDirs(dir: string, name: string, depth = 0): string[] {
+  if (depth > 4) return [];
+  let entries: import('node:fs').Dirent[];
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return [];
+  }
+  return entries.filter((e) => e.isDirectory()).flatMap((e) => (e.name === name ? [join(dir, e.name)] : findDirs(join(dir, e.name), name, depth + 1)));
 }
 
 const made: string[] = [];
@@ -234,6 +246,33 @@ describe(skip ? `a shared linux.cgroupsPath as root (skipped: ${skip})` : 'a sha
     await until('the nested cgroups are made', () => dirs.every((d) => existsSync(join(d, 'nested'))));
     expect(launchSync(who(), ['delete', '--force', id])).toMatchObject({ status: 0, stderr: '' });
     for (const d of dirs) expect([existsSync(join(d, 'nested')), existsSync(d)]).toEqual([false, false]);
+  });
+
+  // The same at the end of a foreground run, whose teardown the native monitor does (Node hands
+  // over to it), and at a warm start's, whose monitor the compiled runner starts. Seen failing
+  // before the fix: the monitor's rmdir said EBUSY and the container's cgroups stayed.
+  it.skipIf(skip)('a foreground run\'s teardown removes cgroups the container made below its own, cold and warm', () => {
+    const nest = `for h in ${inside()}; do mkdir $h/nested || exit 9; done`;
+    const rw = (s: Spec) => {
+      for (const m of s.mounts!) if (m.destination === '/sys/fs/cgroup') m.options = m.options!.filter((o) => o !== 'ro');
+    };
+    // A path launch makes (linux.cgroupsPath: never compiled, so Node and its monitor).
+    const id = ids();
+    const dirs = hierarchies().map((h) => join(h, shared(id)));
+    made.push(...dirs.map((d) => join(d, 'nested')), ...dirs, ...dirs.map((d) => join(d, '..')));
+    const r = runBundle(who(), makeBundle(who(), { args: ['/bin/sh', '-c', nest], edit: (s) => ((s.linux!.cgroupsPath = shared(id)), rw(s)) }));
+    expect([r.status, r.stderr]).toEqual([0, '']);
+    for (const d of dirs) expect([existsSync(join(d, 'nested')), existsSync(d)]).toEqual([false, false]);
+    // The default path, with a limit so that there is a cgroup: the second run is the runner's.
+    const bundle = makeBundle(who(), { args: ['/bin/sh', '-c', nest], edit: (s) => ((s.linux!.resources = { pids: { limit: 50 } }), rw(s)) });
+    for (const pass of ['cold', 'warm']) {
+      const runId = ids();
+      const out = launchSync(who(), ['--debug', 'run', '--bundle', bundle, runId]);
+      expect(out.status, `${pass}: ${out.stderr}`).toBe(0);
+      if (pass === 'warm') expect(out.stderr).toMatch(/compiled bundle: hit/);
+      const left = hierarchies().flatMap((h) => findDirs(h, runId));
+      expect(left, pass).toEqual([]);
+    }
   });
 
   // Without a pid namespace of its own, the init's death does not take the rest: a process
