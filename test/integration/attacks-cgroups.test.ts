@@ -7,13 +7,14 @@
 //
 // And linux.resources.memory.kernelTCP, which runc 1.1.5 drops with a warning: set on v1.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it, onTestFinished } from 'vitest';
 import type { Spec } from '../../lib/spec/schema.js';
 import { cleanupBase, makeBundle, ownedDir } from '../helpers/bundle.js';
 import { missing, runAs } from '../helpers/env.js';
 import { detachedVerb, launchChild, launchSync, runBundle, until } from '../helpers/launch.js';
+import { cgroupDirsNamed } from '../helpers/procs.js';
 
 const MOUNT = '/sys/fs/cgroup';
 const v1 = !existsSync(join(MOUNT, 'cgroup.controllers'));
@@ -29,18 +30,6 @@ function hierarchies(): string[] {
     for (const c of ctrls.split(',')) if (existsSync(join(MOUNT, c))) out.add(join(MOUNT, c));
   }
   return [...out];
-}
-
-/** Directories named `name` below `dir` (cgroups of a container with the default path). */
-function findDirs(dir: string, name: string, depth = 0): string[] {
-  if (depth > 4) return [];
-  let entries: import('node:fs').Dirent[];
-  try {
-    entries = readdirSync(dir, { withFileTypes: true });
-  } catch {
-    return [];
-  }
-  return entries.filter((e) => e.isDirectory()).flatMap((e) => (e.name === name ? [join(dir, e.name)] : findDirs(join(dir, e.name), name, depth + 1)));
 }
 
 const made: string[] = [];
@@ -270,7 +259,7 @@ describe(skip ? `a shared linux.cgroupsPath as root (skipped: ${skip})` : 'a sha
       const out = launchSync(who(), ['--debug', 'run', '--bundle', bundle, runId]);
       expect(out.status, `${pass}: ${out.stderr}`).toBe(0);
       if (pass === 'warm') expect(out.stderr).toMatch(/compiled bundle: hit/);
-      const left = hierarchies().flatMap((h) => findDirs(h, runId));
+      const left = cgroupDirsNamed(runId);
       expect(left, pass).toEqual([]);
     }
   });

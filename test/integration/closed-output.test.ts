@@ -8,30 +8,10 @@ import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { cleanupBase, makeBundle, ownedDir } from '../helpers/bundle.js';
 import { eachMode, runAs } from '../helpers/env.js';
-import { processesWith } from '../helpers/procs.js';
+import { cgroupDirsNamed, processesWith } from '../helpers/procs.js';
 import { SLOW, command, exitOf, spawnOptions, stateRoot } from '../helpers/launch.js';
 
 afterAll(cleanupBase);
-
-/** Directories named `id` in any cgroup hierarchy (v1: one per controller; v2: the one). */
-function cgroupDirsNamed(id: string): string[] {
-  const found: string[] = [];
-  const walk = (dir: string, depth: number) => {
-    let entries: import('node:fs').Dirent[];
-    try {
-      entries = readdirSync(dir, { withFileTypes: true });
-    } catch {
-      return;
-    }
-    for (const e of entries) {
-      if (!e.isDirectory()) continue;
-      if (e.name === id) found.push(join(dir, e.name));
-      else if (depth > 0) walk(join(dir, e.name), depth - 1);
-    }
-  };
-  walk('/sys/fs/cgroup', 5);
-  return found;
-}
 
 eachMode('launch output to a closed pipe', ['busybox', 'dist', 'addon'], (mode, skip) => {
   const who = () => runAs(mode)!;
