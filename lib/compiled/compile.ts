@@ -14,6 +14,7 @@ import type { Plan } from '../plan/build.js';
 import { formatMap } from '../plan/idmap.js';
 import type { Op } from '../plan/ops.js';
 import type { Spec } from '../spec/schema.js';
+import { SECCOMP_CACHE } from '../runtime/seccomp.js';
 import { frontRecord } from '../state/front-record.js';
 import type { ContainerState } from '../state/store.js';
 import { type Fact, envFact, fileFact, idsFact, kindFact, record, statFact, treeFacts, unameFact } from './facts.js';
@@ -148,7 +149,8 @@ export function compile(input: CompileInput): CompileResult {
     fileFact('/etc/passwd'),
     kindFact(state.rootfs ?? ''),
     ...input.hostProbe.facts,
-    ...traced.facts,
+    ...traced.facts.filter((f) => !isSeccompCache(f)),
+    ...seccompLibrary(traced.facts),
     ...input.buildFiles(),
   ];
   const entry = sealEntry([
@@ -162,6 +164,20 @@ export function compile(input: CompileInput): CompileResult {
   return { entry };
 }
 
+
+/** A read of the seccomp cache (runtime/seccomp.ts) is no input: the program is libseccomp's
+ * compile of the profile, which config.json holds, and the cache only saves the compile. As a
+ * fact it made every entry miss once the cache had let the file go (32 kept). */
+const isSeccompCache = (f: Fact): boolean => Buffer.from(f[1]).toString('latin1', 0, 4096).split('\0')[0]!.includes(`/${SECCOMP_CACHE}/`);
+
+/** libseccomp's own file, when planning compiled (or looked up) a filter: another libseccomp
+ * may compile the profile otherwise, as the cache's key says (its version). */
+function seccompLibrary(facts: readonly Fact[]): Fact[] {
+  if (!facts.some(isSeccompCache)) return [];
+  const line = readFileSync('/proc/self/maps', 'utf8').split('\n').find((l) => /\/libseccomp\.so[.\d]*$/.test(l));
+  const path = line?.slice(line.indexOf('/'));
+  return path ? [statFact(path)] : [];
+}
 
 function frontFields(record: Buffer): [string, string][] {
   const out: [string, string][] = [];
