@@ -1,6 +1,6 @@
 // Acting on a running container's cgroup, from its state record: freeze and thaw (pause and
 // resume), list its processes (ps), change its limits (update).
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fromNodeError, stateError } from '../errors.js';
 import type { Resources } from '../spec/schema.js';
@@ -8,7 +8,7 @@ import { sleepSync } from '../state/proc.js';
 import type { ContainerState } from '../state/store.js';
 import { applyWrites, writeCgroupFile } from './apply.js';
 import { deviceFilterProgram } from './devicefilter.js';
-import { attachDeviceFilter } from './manager.js';
+import { attachDeviceFilter, cgroupsBelow } from './manager.js';
 import { belongs, isForeign, isShared } from './members.js';
 import { orderForCurrent, v1Writes, v2Writes } from './values.js';
 
@@ -144,19 +144,9 @@ function cgroupProcs(cg: Cgroup): number[] {
  * only, and a container with a cgroup namespace and a writable cgroupfs may move its processes
  * into cgroups it makes below its own: without a pid namespace (whose init takes everything
  * with it), `kill --all` and `delete --force` left those running, as runc's GetAllPids does
- * not. Directories only (lstat's answer: no symlink followed); one that went meanwhile is
- * skipped. */
-function procsBelow(d: string, depth = 0): number[] {
-  const pids = depth === 0 ? procsIn(d) : procsQuiet(d);
-  if (depth > 64) return pids;
-  let entries;
-  try {
-    entries = readdirSync(d, { withFileTypes: true });
-  } catch {
-    return pids;
-  }
-  for (const e of entries) if (e.isDirectory()) pids.push(...procsBelow(join(d, e.name), depth + 1));
-  return pids;
+ * not. One that went meanwhile is skipped. */
+function procsBelow(d: string): number[] {
+  return [...procsIn(d), ...cgroupsBelow(d).flatMap(procsQuiet)];
 }
 
 function procsQuiet(d: string): number[] {

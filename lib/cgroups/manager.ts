@@ -321,20 +321,27 @@ export function removeDirs(dirs: readonly string[], own: readonly string[] = [])
   return left;
 }
 
-/** rmdir every cgroup below `dir`, deepest first. Directories only (lstat's answer: a
- * symlink is not followed); errors are left for the rmdir of `dir` to report. */
-function removeBelow(dir: string, depth = 0): void {
-  if (depth > 64) return;
+/** Every cgroup below `dir`, each after those below it (the order rmdir needs). A container
+ * with a cgroup namespace and a writable cgroupfs may make these. Directories only (lstat's
+ * answer: a symlink is not followed); one that cannot be read is a leaf. */
+export function cgroupsBelow(dir: string, depth = 0): string[] {
+  if (depth > 64) return [];
   let entries;
   try {
     entries = readdirSync(dir, { withFileTypes: true });
   } catch {
-    return;
+    return [];
   }
-  for (const e of entries) {
-    if (!e.isDirectory()) continue;
+  return entries.filter((e) => e.isDirectory()).flatMap((e) => {
     const sub = join(dir, e.name);
-    removeBelow(sub, depth + 1);
+    return [...cgroupsBelow(sub, depth + 1), sub];
+  });
+}
+
+/** rmdir every cgroup below `dir`, deepest first; errors are left for the rmdir of `dir` to
+ * report. */
+function removeBelow(dir: string): void {
+  for (const sub of cgroupsBelow(dir)) {
     try {
       rmdirSync(sub);
     } catch {
