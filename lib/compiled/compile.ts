@@ -17,7 +17,7 @@ import type { Spec } from '../spec/schema.js';
 import { SECCOMP_CACHE } from '../runtime/seccomp.js';
 import { frontRecord } from '../state/front-record.js';
 import type { ContainerState } from '../state/store.js';
-import { type Fact, envFact, fileFact, idsFact, kindFact, record, statFact, treeFacts, unameFact } from './facts.js';
+import { type Fact, envFact, factPath, fileFact, idsFact, kindFact, record, statFact, treeFacts, unameFact } from './facts.js';
 import { type Field, type LookupWords, PH, encodeEntry, expand, lookupString, sealEntry } from './format.js';
 
 /** The environment variables the Node path reads on the way (lib/cli, lib/state, lib/runtime). */
@@ -72,7 +72,7 @@ export function compile(input: CompileInput): CompileResult {
     const cgroup = input.cgroupFor(PH.id);
     return { cgroup, plan: input.planFor(PH.id, cgroup) };
   });
-  const foreign = [...input.hostProbe.unknown, ...traced.unknown].filter((u) => !u.includes('/.seccomp-cache'));
+  const foreign = [...input.hostProbe.unknown, ...traced.unknown].filter((u) => !inSeccompCache(u));
   if (foreign.length) return { reason: `planning reads what a fact cannot hold (${foreign[0]})` };
   const { plan, cgroup } = traced.result;
   if (!encodePlan(substOps(plan.ops, id)).equals(input.planBytes)) return { reason: 'the plan depends on the id in a way a template cannot hold' };
@@ -168,7 +168,9 @@ export function compile(input: CompileInput): CompileResult {
 /** A read of the seccomp cache (runtime/seccomp.ts) is no input: the program is libseccomp's
  * compile of the profile, which config.json holds, and the cache only saves the compile. As a
  * fact it made every entry miss once the cache had let the file go (32 kept). */
-const isSeccompCache = (f: Fact): boolean => Buffer.from(f[1]).toString('latin1', 0, 4096).split('\0')[0]!.includes(`/${SECCOMP_CACHE}/`);
+/** The cache's directory or a file in it (a listing of it is an `unknown`, a read a fact). */
+const inSeccompCache = (path: string): boolean => path.includes(`/${SECCOMP_CACHE}`);
+const isSeccompCache = (f: Fact): boolean => inSeccompCache(factPath(f));
 
 /** libseccomp's own file, when planning compiled (or looked up) a filter: another libseccomp
  * may compile the profile otherwise, as the cache's key says (its version). */

@@ -84,19 +84,25 @@ export function treeFacts(dir: string): Fact[] {
   return out;
 }
 
+/** The path a fact is about: its value up to the first NUL (text, or a file fact's bytes). */
+export function factPath(f: Fact): string {
+  const v = f[1];
+  if (typeof v === 'string') return v.split('\0')[0]!;
+  const end = v.indexOf(0);
+  return Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('latin1', 0, end < 0 ? v.byteLength : end);
+}
+
 /** Run `fn` with node:fs's reading calls noted: the facts they observed, in order, once each.
  * Synchronous on purpose: nothing else runs while the functions are replaced. A call the
  * recorder cannot turn into a fact (a directory listing, an fd) is returned in `unknown`. */
 export function record<T>(fn: () => T): { result: T; facts: Fact[]; unknown: string[] } {
   const facts = new Map<string, Fact>();
   const unknown: string[] = [];
-  // Once each: keyed by kind and path, the value's text up to its first NUL. A file fact's
-  // value is bytes: keyed by '' it made every file read after the first a "duplicate", so
-  // /etc/subuid and the seccomp profile were no facts and their changes no misses.
+  // Once each: keyed by kind and path. A file fact's value is bytes: keyed by '' it made
+  // every file read after the first a "duplicate", so /etc/subuid and the seccomp profile
+  // were no facts and their changes no misses.
   const note = (f: Fact) => {
-    const v = f[1];
-    const path = typeof v === 'string' ? v.split('\0')[0] : Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('latin1', 0, Math.max(0, v.indexOf(0)));
-    const key = `${f[0]}\0${path}`;
+    const key = `${f[0]}\0${factPath(f)}`;
     if (!facts.has(key)) facts.set(key, f);
   };
   const target = fs as unknown as Record<string, (...a: unknown[]) => unknown>;
