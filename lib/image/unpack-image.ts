@@ -87,7 +87,7 @@ export interface Unpacked {
 }
 
 /** The helper's job (userns.ts): apply and read the account files as root of the namespace. */
-export async function unpackJob(job: Job, note: (msg: string) => void): Promise<{ passwd: string; group: string; configDigest: string }> {
+export async function unpackJob(job: Job, note: (msg: string) => void): Promise<Omit<Unpacked, 'idmap'>> {
   const image = await openLocated(job.image as ImageLocator);
   try {
     await applyImage(image, job.rootfs as string, { rootless: true, note });
@@ -103,7 +103,7 @@ export async function unpackRootfs(
 ): Promise<Unpacked> {
   const idmap = imageIdMap(host);
   if (idmap) {
-    const value = (await runInUserns({ op: 'unpack', resultFile: opts.resultFile, image: loc, rootfs }, host, idmap, opts.note)) as { passwd: string; group: string; configDigest: string };
+    const value = (await runInUserns({ op: 'unpack', resultFile: opts.resultFile, image: loc, rootfs }, host, idmap, opts.note)) as Omit<Unpacked, 'idmap'>;
     return { ...value, idmap };
   }
   const why = noIdMapReason(host);
